@@ -1,0 +1,233 @@
+"""The ``harness`` command line."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import uuid
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+from . import __version__
+from .calibrate import Calibration
+from .engine import Engine
+from .errors import HarnessError, InputError, PrerequisiteError
+from .evaluate import evaluate
+from .limits import MiB, Limits
+from .problems import bundled_sets, load_problems, problems_dir
+from .samples import OnBadLine
+
+DEFAULT_SAMPLES = "samples/humaneval_gpt35_n10.jsonl.gz"
+EXIT_INPUT, EXIT_SANDBOX, EXIT_FAILED, EXIT_INTERRUPTED = 2, 3, 1, 130
+
+
+def _console():  # imported lazily: rich is slow to import and not needed for --help
+    from .report import console
+    return console
+
+
+def _ks(text: str) -> list[int]:
+    try:
+        ks = sorted({int(part) for part in text.split(",") if part.strip()})
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--k takes comma-separated integers, got {text!r}") from None
+    if not ks or ks[0] < 1:
+        raise argparse.ArgumentTypeError("--k values must be >= 1")
+    return ks
+
+
+def _add_sandbox_options(parser: argparse.ArgumentParser) -> None:
+    from .sandbox.prereqs import DEFAULT_IMAGE
+    parser.add_argument("--image", default=os.environ.get("HARNESS_IMAGE", DEFAULT_IMAGE),
+                        help="sandbox image (default: %(default)s)")
+    parser.add_argument("--workers", type=int, default=os.cpu_count() or 2,
+                        help="candidates run in parallel, one sandbox each (default: cores)")
+    parser.add_argument("--isolation", choices=["process", "container"], default="process",
+                        help="process: warm throwaway containers, a fresh process per candidate; "
+                             "container: a fresh container per candidate (default: %(default)s)")
+    parser.add_argument("--memory-mb", type=int, default=Limits().memory_bytes // MiB,
+                        help="memory limit per sandbox, via its cgroup (default: %(default)s)")
+    parser.add_argument("--cpu-time", type=float, help="CPU seconds per candidate (default: scaled from the "
+                        "reference solution, at least 3)")
+    parser.add_argument("--wall-time", type=float, help="wall-clock seconds per candidate (default: max(10, 3x CPU))")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="harness", description="Verify code candidates in Docker sandboxes.")
+    parser.add_argument("--version", action="version", version=f"harness {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    sandbox = commands.add_parser("sandbox", help="build, check and clean up the sandbox")
+    sandbox_commands = sandbox.add_subparsers(dest="action", required=True)
+    build = sandbox_commands.add_parser("build", help="build the sandbox image (registry or offline)")
+    build.add_argument("--base", help="base image (default: python:3.12-slim, else an mmdebstrap'd Debian)")
+    build.add_argument("--offline", action="store_true", help="skip the registry, bootstrap with mmdebstrap")
+    check = sandbox_commands.add_parser("check", help="is the engine reachable and the image present?")
+    prune = sandbox_commands.add_parser("prune", help="remove every container this tool left behind")
+    prune.add_argument("--images", action="store_true", help="also remove the sandbox image")
+    for sub in (build, check, prune):
+        from .sandbox.prereqs import DEFAULT_IMAGE
+        sub.add_argument("--image", default=os.environ.get("HARNESS_IMAGE", DEFAULT_IMAGE))
+
+    problems = commands.add_parser("problems", help="list and validate problem sets")
+    problem_commands = problems.add_subparsers(dest="action", required=True)
+    problem_commands.add_parser("list", help="bundled problem sets")
+    validate = problem_commands.add_parser("validate", help="run every reference solution in the sandbox")
+    validate.add_argument("problems", help="bundled name or problem file")
+    validate.add_argument("--repeats", type=int, default=3, help="runs per reference, to catch flakiness")
+    validate.add_argument("--report-json", help="write the per-problem report here")
+    _add_sandbox_options(validate)
+
+    ev = commands.add_parser("evaluate", help="judge every candidate of a samples file")
+    ev.add_argument("samples", nargs="?", help=f"JSONL samples (default: the bundled problems/{DEFAULT_SAMPLES})")
+    ev.add_argument("--problems", default="humaneval", help="bundled name or problem file (default: %(default)s)")
+    ev.add_argument("--out", default="results.jsonl", help="per-candidate results (default: %(default)s)")
+    ev.add_argument("--summary-json", help="write the summary here too")
+    ev.add_argument("--k", type=_ks, default=[1, 10, 100], help="pass@k values (default: 1,10,100)")
+    ev.add_argument("--on-bad-line", choices=[m.value for m in OnBadLine], default="fail",
+                    help="a malformed samples line: stop before running (fail) or report and skip it")
+    ev.add_argument("--no-calibrate", action="store_true",
+                    help="do not measure reference solutions; use the floor time limits")
+    ev.add_argument("--quiet", action="store_true", help="no progress bar or table")
+    _add_sandbox_options(ev)
+    return parser
+
+
+def _backend(args: argparse.Namespace, run_id: str):  # type: ignore[no-untyped-def]
+    from .sandbox import get_backend
+    from .sandbox.cleanup import prune_containers
+    from .sandbox.prereqs import require_docker
+    require_docker(args.image)
+    prune_containers(only_orphans=True)  # what an earlier, killed run left behind
+    return get_backend("docker", image=args.image, isolation=args.isolation, run_id=run_id)
+
+
+def _limits(args: argparse.Namespace) -> tuple[Limits, dict[str, float]]:
+    base = Limits(memory_bytes=args.memory_mb * MiB)
+    overrides: dict[str, float] = {}
+    if args.cpu_time:
+        overrides["cpu_time_s"] = args.cpu_time
+        overrides.setdefault("wall_time_s", max(10.0, 3 * args.cpu_time))
+    if args.wall_time:
+        overrides["wall_time_s"] = args.wall_time
+    return base, overrides
+
+
+def _with_backend(args: argparse.Namespace, body: Callable[[Any], int]) -> int:
+    """Runs ``body(backend)`` and always removes this run's containers."""
+    from .sandbox.docker import remove_run_containers
+    run_id = uuid.uuid4().hex[:12]
+    backend = None
+    try:
+        backend = _backend(args, run_id)
+        return body(backend)
+    finally:
+        if backend is not None:
+            backend.close()
+            try:
+                remove_run_containers(run_id)
+            except PrerequisiteError:
+                pass
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    from .report import RichProgress, print_summary
+    samples = args.samples or str(problems_dir() / DEFAULT_SAMPLES)
+    problems = load_problems(args.problems)
+    base, overrides = _limits(args)
+
+    def body(backend: Any) -> int:
+        summary = evaluate(samples, problems, backend, args.out, ks=args.k, workers=args.workers,
+                           base_limits=base, limit_overrides=overrides,
+                           on_bad=OnBadLine(args.on_bad_line), calibrate=not args.no_calibrate,
+                           progress=RichProgress(enabled=not args.quiet), isolation=args.isolation)
+        if args.summary_json:
+            Path(args.summary_json).parent.mkdir(parents=True, exist_ok=True)
+            Path(args.summary_json).write_text(json.dumps(summary.to_dict(), indent=2) + "\n")
+        if not args.quiet:
+            print_summary(summary)
+        print(json.dumps({"n_candidates": summary.n_candidates, "outcomes": summary.outcomes,
+                          "pass_at_k": summary.pass_at_k, "elapsed_s": summary.elapsed_s}))
+        return 0
+
+    return _with_backend(args, body)
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    from rich.table import Table
+
+    from .validate import validate_problems
+    problems = load_problems(args.problems)
+    base, overrides = _limits(args)
+
+    def body(backend: Any) -> int:
+        engine = Engine(backend, workers=args.workers, container_limits=base)
+        checks = validate_problems(problems, engine, Calibration(backend.identity()), repeats=args.repeats)
+        bad = [c for c in checks if c.status != "ok"]
+        table = Table(title=f"{problems.name}: {len(checks) - len(bad)}/{len(checks)} references pass "
+                            f"every one of {args.repeats} runs")
+        for column in ("problem", "status", "outcomes", "detail"):
+            table.add_column(column)
+        for check in bad:
+            table.add_row(check.problem_id, check.status, ",".join(o.value for o in check.outcomes),
+                          check.detail[:120])
+        _console().print(table)
+        if args.report_json:
+            Path(args.report_json).write_text(json.dumps(
+                [{"problem_id": c.problem_id, "status": c.status, "outcomes": [o.value for o in c.outcomes],
+                  "median_cpu_s": c.median_cpu_s, "detail": c.detail} for c in checks], indent=1) + "\n")
+        return EXIT_FAILED if bad else 0
+
+    return _with_backend(args, body)
+
+
+def cmd_sandbox(args: argparse.Namespace) -> int:
+    from .sandbox.cleanup import prune_containers
+    from .sandbox.image import build_image, remove_image
+    from .sandbox.prereqs import check_docker
+    if args.action == "build":
+        build_image(args.image, base=args.base, offline=args.offline, log=lambda m: print(m, file=sys.stderr))
+        return 0
+    if args.action == "check":
+        problems = check_docker(args.image)
+        for line in problems:
+            print(f"MISSING: {line}")
+        if not problems:
+            print(f"ok: engine reachable, image {args.image} present")
+        return EXIT_SANDBOX if problems else 0
+    removed = prune_containers()
+    print(f"removed {removed} container(s)")
+    if args.images:
+        print(f"image {args.image}: {'removed' if remove_image(args.image) else 'not present'}")
+    return 0
+
+
+def cmd_problems(args: argparse.Namespace) -> int:
+    if args.action == "validate":
+        return cmd_validate(args)
+    for name, (path, about) in bundled_sets().items():
+        count = len(load_problems(name)) if path.exists() else 0
+        print(f"{name:12} {count:5} problems  {about}")
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    handlers = {"evaluate": cmd_evaluate, "sandbox": cmd_sandbox, "problems": cmd_problems}
+    try:
+        return handlers[args.command](args)
+    except KeyboardInterrupt:
+        print("interrupted; this run's containers were removed", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except InputError as exc:
+        print(f"harness: error: {exc}", file=sys.stderr)
+        return EXIT_INPUT
+    except HarnessError as exc:
+        print(f"harness: error: {exc}", file=sys.stderr)
+        return EXIT_SANDBOX
+
+
+if __name__ == "__main__":
+    sys.exit(main())

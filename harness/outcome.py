@@ -1,0 +1,67 @@
+"""What one candidate's execution produced."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import asdict, dataclass
+from typing import Any
+
+
+class Outcome(str, enum.Enum):
+    """The verdict taxonomy.  Only ``PASSED`` counts as correct and
+    ``INFRA_ERROR`` is not about the candidate at all: it is retried and left
+    out of pass@k."""
+
+    PASSED = "passed"
+    FAILED = "failed"  # a test assertion failed or a result was wrong
+    ERROR = "error"  # the candidate raised, crashed, exited or flooded output
+    SYNTAX_ERROR = "syntax_error"
+    TIMEOUT = "timeout"  # CPU-time or wall-clock limit
+    MEMORY_EXCEEDED = "memory_exceeded"
+    INFRA_ERROR = "infra_error"
+
+    @property
+    def is_verdict(self) -> bool:
+        """True when the outcome says something about the candidate."""
+        return self is not Outcome.INFRA_ERROR
+
+
+@dataclass(frozen=True)
+class Execution:
+    """The measured result of running one candidate once."""
+
+    outcome: Outcome
+    detail: str = ""
+    cpu_time_s: float = 0.0
+    wall_time_s: float = 0.0
+    peak_memory_bytes: int = 0
+    stdout_bytes: int = 0
+    stderr_bytes: int = 0
+    attempts: int = 1
+
+    @property
+    def passed(self) -> bool:
+        return self.outcome is Outcome.PASSED
+
+    @classmethod
+    def from_agent(cls, reply: dict[str, Any]) -> "Execution":
+        """Builds an execution from the in-sandbox supervisor's reply."""
+        return cls(
+            outcome=Outcome(reply["outcome"]),
+            detail=str(reply.get("detail", "")),
+            cpu_time_s=float(reply.get("cpu_time_s", 0.0)),
+            wall_time_s=float(reply.get("wall_time_s", 0.0)),
+            peak_memory_bytes=int(reply.get("peak_memory_bytes", 0)),
+            stdout_bytes=int(reply.get("stdout_bytes", 0)),
+            stderr_bytes=int(reply.get("stderr_bytes", 0)),
+        )
+
+    @classmethod
+    def infra(cls, detail: str, attempts: int = 1) -> "Execution":
+        return cls(outcome=Outcome.INFRA_ERROR, detail=detail, attempts=attempts)
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["outcome"] = self.outcome.value
+        data["passed"] = self.passed
+        return data

