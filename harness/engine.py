@@ -13,29 +13,32 @@ import queue
 import threading
 import time
 from collections import deque
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Iterable, Iterator
 
 from .errors import InfraError, SandboxError
 from .job import Candidate, Job
 from .limits import Limits
 from .outcome import Execution
-from .sandbox.base import Backend
+from .sandbox.base import Backend, Session
 
 _DONE = object()
 
 
 @dataclass
 class _Task:
+    """A chunk of one job's candidates, run in one go by one session."""
+
     job: Job
-    candidate: Candidate
+    candidates: tuple[Candidate, ...]
     attempt: int = 1
 
 
 class Engine:
     def __init__(self, backend: Backend, workers: int = 2, container_limits: Limits | None = None,
-                 max_attempts: int = 3, retry_backoff_s: float = 0.5) -> None:
+                 max_attempts: int = 3, retry_backoff_s: float = 0.5, chunk_size: int = 8) -> None:
         self.backend = backend
+        self.chunk_size = max(1, chunk_size)
         self.workers = max(1, workers)
         self.container_limits = container_limits or Limits()
         self.max_attempts = max_attempts
@@ -48,7 +51,7 @@ class Engine:
         Raises:
             SandboxError: the backend became unusable mid-run.
         """
-        tasks: queue.Queue[object] = queue.Queue(maxsize=self.workers * 8)
+        tasks: queue.Queue[object] = queue.Queue(maxsize=self.workers * 2)
         retries: deque[_Task] = deque()
         results: queue.Queue[object] = queue.Queue()
         stop = threading.Event()
@@ -78,10 +81,11 @@ class Engine:
               results: "queue.Queue[object]") -> None:
         try:
             for job in jobs:
-                for candidate in job.candidates:
+                for start in range(0, len(job.candidates), self.chunk_size):
+                    chunk = job.candidates[start:start + self.chunk_size]
                     while not stop.is_set():
                         try:
-                            tasks.put(_Task(job, candidate), timeout=0.2)
+                            tasks.put(_Task(job, chunk), timeout=0.2)
                             break
                         except queue.Full:
                             continue
@@ -106,15 +110,19 @@ class Engine:
 
     def _work(self, tasks: "queue.Queue[object]", retries: "deque[_Task]", results: "queue.Queue[object]",
               stop: threading.Event, state: "_Health") -> None:
-        session = None
+        session: Session | None = None
         try:
             session = self.backend.open_session(self.container_limits)
             while not stop.is_set():
                 task = self._next(tasks, retries)
                 if task is _DONE:
                     # Other workers may still requeue retries: finish those first.
-                    while retries and not stop.is_set():
-                        self._run_one(session, retries.popleft(), retries, results, state)
+                    while not stop.is_set():
+                        try:
+                            retry = retries.popleft()
+                        except IndexError:
+                            return
+                        self._run_one(session, retry, retries, results, state)
                     return
                 assert isinstance(task, _Task)
                 self._run_one(session, task, retries, results, state)
@@ -125,29 +133,34 @@ class Engine:
                 session.close()
             results.put(_DONE)
 
-    def _run_one(self, session: object, task: _Task, retries: "deque[_Task]", results: "queue.Queue[object]",
+    def _run_one(self, session: Session, task: _Task, retries: "deque[_Task]", results: "queue.Queue[object]",
                  state: "_Health") -> None:
-        job, candidate = task.job, task.candidate
+        job, candidates = task.job, task.candidates
         try:
-            execution = session.run(job.problem_key, job.spec, candidate.program, job.limits)  # type: ignore[attr-defined]
+            executions = session.run(job.problem_key, job.spec, [c.program for c in candidates], job.limits)
         except InfraError as exc:
             state.failure(self.backend)
+            self._emit(candidates, exc.completed, task.attempt, results)
+            in_flight, rest = candidates[len(exc.completed)], candidates[len(exc.completed) + 1:]
+            if rest:
+                retries.append(_Task(job, rest, 1))
             if task.attempt < self.max_attempts:
                 self.infra_retries += 1
                 time.sleep(self.retry_backoff_s * task.attempt)
-                retries.append(_Task(job, candidate, task.attempt + 1))
-                return
-            execution = Execution.infra(str(exc), attempts=task.attempt)
-        else:
-            state.success()
-            if task.attempt > 1:
-                execution = _with_attempts(execution, task.attempt)
-        results.put((candidate.index, execution))
+                retries.append(_Task(job, (in_flight,), task.attempt + 1))
+            else:
+                results.put((in_flight.index, Execution.infra(str(exc), attempts=task.attempt)))
+            return
+        state.success()
+        self._emit(candidates, executions, task.attempt, results)
 
-
-def _with_attempts(execution: Execution, attempts: int) -> Execution:
-    from dataclasses import replace
-    return replace(execution, attempts=attempts)
+    @staticmethod
+    def _emit(candidates: tuple[Candidate, ...], executions: list[Execution], attempt: int,
+              results: "queue.Queue[object]") -> None:
+        for candidate, execution in zip(candidates, executions):
+            if attempt > 1:
+                execution = replace(execution, attempts=attempt)
+            results.put((candidate.index, execution))
 
 
 class _Health:

@@ -13,6 +13,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 
 class HarnessError(Exception):
     """Base class; ``str(error)`` is a complete one-line message."""
@@ -43,4 +45,11 @@ class ImageBuildError(SandboxError):
 
 
 class InfraError(SandboxError):
-    """A sandbox failed while running a candidate (retried, never scored)."""
+    """A sandbox failed while running a candidate (retried, never scored).
+
+    ``completed`` carries the results of a batch's candidates that finished
+    before the failure, so that they are neither lost nor run again."""
+
+    def __init__(self, message: str, completed: list[Any] | None = None) -> None:
+        super().__init__(message)
+        self.completed: list[Any] = completed or []

@@ -8,7 +8,7 @@ run them with any sandbox backend there.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Iterable, Iterator
+from typing import Any, Callable, Iterable, Iterator
 
 from .limits import Limits
 from .problems import Problem, ProblemSet
@@ -54,19 +54,30 @@ def make_job(problem: Problem, limits: Limits, candidates: Iterable[Candidate]) 
                spec=problem.test_spec(), limits=limits, candidates=tuple(candidates))
 
 
-def jobs_from_samples(samples: Iterable[Sample], problems: ProblemSet, limits_for: Any,
-                      batch_size: int = 64) -> Iterator[Job]:
-    """Groups consecutive samples of the same problem into jobs, streaming
-    (memory stays bounded by ``batch_size`` whatever the file's size)."""
-    batch: list[Candidate] = []
-    current: Problem | None = None
+def jobs_from_samples(samples: Iterable[Sample], problems: ProblemSet, limits_for: Callable[[Problem], Limits],
+                      batch_size: int = 64, window: int = 2048) -> Iterator[Job]:
+    """Groups samples of the same problem into jobs of at most ``batch_size``.
+
+    Samples are read ``window`` at a time and grouped within it, so a file
+    that interleaves problems still yields large jobs (sandboxes are warm per
+    problem) while memory stays bounded whatever the file's size."""
+    buffered: dict[str, list[Sample]] = {}
+    count = 0
     for sample in samples:
-        problem = problems.get(sample.task_id)
+        buffered.setdefault(sample.task_id, []).append(sample)
+        count += 1
+        if count >= window:
+            yield from _flush(buffered, problems, limits_for, batch_size)
+            buffered, count = {}, 0
+    yield from _flush(buffered, problems, limits_for, batch_size)
+
+
+def _flush(buffered: dict[str, list[Sample]], problems: ProblemSet, limits_for: Callable[[Problem], Limits],
+           batch_size: int) -> Iterator[Job]:
+    for task_id, group in buffered.items():
+        problem = problems.get(task_id)
         assert problem is not None  # read_samples checked it
-        if current is not None and (problem.id != current.id or len(batch) >= batch_size):
-            yield make_job(current, limits_for(current), batch)
-            batch = []
-        current = problem
-        batch.append(Candidate(sample.index, problem.program(sample.code, sample.code_field)))
-    if current is not None and batch:
-        yield make_job(current, limits_for(current), batch)
+        limits = limits_for(problem)
+        for start in range(0, len(group), batch_size):
+            chunk = group[start:start + batch_size]
+            yield make_job(problem, limits, (Candidate(s.index, problem.program(s.code, s.code_field)) for s in chunk))

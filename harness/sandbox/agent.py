@@ -25,6 +25,7 @@ on stdin, replies on stdout.  Requests: ``problem`` (cache a test spec by key),
 
 import builtins
 import ctypes
+import gc
 import json
 import marshal
 import math
@@ -32,6 +33,7 @@ import os
 import resource
 import select
 import signal
+import socket
 import struct
 import sys
 import time
@@ -40,20 +42,20 @@ import traceback
 PROTOCOL_VERSION = 1
 JUDGE_UID = 1001
 SANDBOX_UID = 1002
-WORK_ROOT = "/work"
+WORK_ROOT = os.environ.get("HARNESS_WORK_ROOT", "/work")  # overridable for agent unit tests
 MAX_REPLY_BYTES = 64 << 20
 OOM_CONTROL = "/sys/fs/cgroup/memory/memory.oom_control"
 OOM_EVENTS_V2 = "/sys/fs/cgroup/memory.events"
 DETAIL_CHARS = 600
 TAIL_BYTES = 2048
+JUDGE_MAX_USES = 256  # a judge serves one problem, at most this many candidates
+FLUSH_S = 0.25  # results wait at most this long before going to the host
 
 # Modules imported once here so that every forked candidate finds them warm.
+# Kept small on purpose: fork time grows with the supervisor's memory.
 WARM_MODULES = (
     "typing", "math", "re", "collections", "itertools", "functools", "heapq",
-    "bisect", "string", "random", "copy", "statistics", "fractions", "decimal",
-    "json", "datetime", "hashlib", "operator", "dataclasses", "enum", "abc",
-    "numbers", "array", "textwrap", "unittest", "tempfile", "threading",
-    "subprocess",
+    "bisect", "string", "random", "copy", "operator", "tempfile",
 )
 
 
@@ -213,17 +215,26 @@ def check_plain(value, depth=0):
     return value
 
 
-def exec_setup(setup, namespace):
+def compile_setup(setup):
     """Trusted context for the tests (e.g. helpers the prompt defines).  A
     prompt may end inside a function, so fall back to the part that parses."""
     if not setup:
-        return
+        return None
     for source in (setup, setup + "\n    pass\n"):
         try:
-            exec(compile(source, "<prompt>", "exec"), namespace)
-            return
-        except SyntaxError:
+            return compile(source, "<prompt>", "exec")
+        except (SyntaxError, ValueError):
             continue
+    return None
+
+
+def prepare_spec(spec):
+    """Compiles a problem's trusted code once, in the supervisor, so that each
+    forked judge only executes it."""
+    prepared = dict(spec)
+    prepared["setup_code"] = compile_setup(spec.get("setup", ""))
+    prepared["test_code"] = compile(spec["test"], "<test>", "exec")
+    return prepared
 
 
 def describe_failure(exc, test_source):
@@ -239,40 +250,65 @@ def describe_failure(exc, test_source):
     return (head + line_text)[:DETAIL_CHARS]
 
 
-def judge_main(spec, req_fd, rep_fd, verdict_fd):
-    """Runs the problem's tests against the proxy and writes the verdict."""
-    def verdict(outcome, detail=""):
-        send_json(verdict_fd, {"outcome": outcome, "detail": detail[:DETAIL_CHARS]})
-
+def judge_one(spec, req_fd, rep_fd):
+    """Runs the problem's tests against the proxy; returns (outcome, detail)."""
     try:
         first = marshal.loads(recv_frame(rep_fd))
     except (EOFError, ValueError):
-        return verdict("gone", "the candidate process exited while loading")
+        return "gone", "the candidate process exited while loading"
     if type(first) is tuple and first[:1] == ("syntax",) and len(first) == 2:
-        return verdict("syntax_error", str(first[1]))
+        return "syntax_error", str(first[1])
     if type(first) is tuple and first[:1] == ("raise",) and len(first) == 3:
-        return verdict("error", "%s: %s (while loading the program)" % (first[1], first[2]))
+        return "error", "%s: %s (while loading the program)" % (first[1], first[2])
     if first != ("ready",):
-        return verdict("error", "malformed message from the candidate process")
+        return "error", "malformed message from the candidate process"
 
     proxy = CandidateProxy(spec["entry_point"], req_fd, rep_fd)
     namespace = {"__name__": "__judge__"}
-    exec_setup(spec.get("setup", ""), namespace)
+    if spec["setup_code"] is not None:
+        try:
+            exec(spec["setup_code"], namespace)
+        except Exception:
+            pass  # helpers that fail to define are simply absent
     namespace[spec["entry_point"]] = proxy
     namespace["candidate"] = proxy
-    test = spec["test"]
     try:
-        exec(compile(test, "<test>", "exec"), namespace)
+        exec(spec["test_code"], namespace)
         if spec.get("check_function"):
             namespace[spec["check_function"]](proxy)
     except CandidateGone as exc:
-        return verdict("gone", str(exc))
+        return "gone", str(exc)
     except BaseException as exc:
-        detail = describe_failure(exc, test)
+        detail = describe_failure(exc, spec["test"])
         if getattr(exc, "harness_from_candidate", False):
-            return verdict("error", detail)
-        return verdict("failed", detail)
-    verdict("passed")
+            return "error", detail
+        return "failed", detail
+    return "passed", ""
+
+
+def judge_server(sock, spec):
+    """A judge serves one problem's candidates, one at a time: each request
+    brings the two pipe ends of a fresh candidate process (SCM_RIGHTS), each
+    reply is the verdict.  Every candidate gets a fresh test namespace and
+    the same random seed; the judge itself is replaced per problem."""
+    import random
+    fd = sock.fileno()
+    while True:
+        try:
+            _, fds, _, _ = socket.recv_fds(sock, 16, 2)
+        except OSError:
+            return
+        if len(fds) != 2:
+            return
+        req_fd, rep_fd = fds
+        random.seed(0)
+        try:
+            outcome, detail = judge_one(spec, req_fd, rep_fd)
+        except BaseException as exc:  # the tests themselves broke
+            outcome, detail = "judge_crash", repr(exc)
+        os.close(req_fd)
+        os.close(rep_fd)
+        send_json(fd, {"outcome": outcome, "detail": detail[:DETAIL_CHARS]})
 
 
 # ------------------------------------------------------------- supervisor ---
@@ -319,13 +355,12 @@ def tree_cpu_seconds(uid):
     return total / tick
 
 
-def kill_uids(uids):
-    """SIGKILL every process of these uids, repeating until none is left, so a
+def kill_uid(uid):
+    """SIGKILL every process of ``uid``, repeating until none is left, so a
     fork bomb or a double-forked daemon cannot outlive its candidate."""
-    for _ in range(200):
-        pids = pids_of(uids)
+    for attempt in range(500):
         alive = False
-        for pid in pids:
+        for pid in pids_of((uid,)):
             try:
                 with open("/proc/%d/stat" % pid) as handle:
                     state = handle.read().rsplit(")", 1)[1].split()[0]
@@ -341,15 +376,25 @@ def kill_uids(uids):
         reap_all()
         if not alive:
             return True
-        time.sleep(0.002)
+        time.sleep(0.0005 * min(attempt + 1, 20))
     return False
 
 
 class Reaped:
+    """Exit statuses and resource usage of what was reaped during one run,
+    except the judge's: that is the candidate tree's usage."""
+
     def __init__(self):
         self.status = {}
         self.cpu = 0.0
         self.maxrss = 0
+        self.exclude = set()
+
+    def record(self, pid, status, usage):
+        self.status[pid] = status
+        if pid not in self.exclude:
+            self.cpu += usage.ru_utime + usage.ru_stime
+            self.maxrss = max(self.maxrss, usage.ru_maxrss * 1024)
 
 
 REAPED = Reaped()
@@ -363,9 +408,7 @@ def reap_all():
             return
         if pid == 0:
             return
-        REAPED.status[pid] = status
-        REAPED.cpu += usage.ru_utime + usage.ru_stime
-        REAPED.maxrss = max(REAPED.maxrss, usage.ru_maxrss * 1024)
+        REAPED.record(pid, status, usage)
 
 
 def drop_to(uid):
@@ -399,14 +442,21 @@ def set_limits(limits):
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
 
 
+CANDIDATE_ENV = {
+    "PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8", "LC_ALL": "C.UTF-8", "TZ": "UTC",
+    "PYTHONHASHSEED": "0", "PYTHONDONTWRITEBYTECODE": "1",
+}
+
+
 def spawn_candidate(program, workdir, limits, req_r, rep_w, out_w, err_w):
     pid = os.fork()
     if pid:
         return pid
     try:
         os.setsid()
-        with open("/proc/self/oom_score_adj", "w") as handle:
-            handle.write("1000")  # the OOM killer takes the candidate first
+        adj = os.open("/proc/self/oom_score_adj", os.O_WRONLY)
+        os.write(adj, b"1000")  # the OOM killer takes the candidate first
+        os.close(adj)
         devnull = os.open("/dev/null", os.O_RDONLY)
         os.dup2(devnull, 0)
         os.dup2(out_w, 1)
@@ -416,11 +466,7 @@ def spawn_candidate(program, workdir, limits, req_r, rep_w, out_w, err_w):
         drop_to(SANDBOX_UID)
         os.chdir(workdir)
         os.environ.clear()
-        os.environ.update({
-            "HOME": workdir, "TMPDIR": workdir, "PATH": "/usr/local/bin:/usr/bin:/bin",
-            "LANG": "C.UTF-8", "LC_ALL": "C.UTF-8", "TZ": "UTC", "PYTHONHASHSEED": "0",
-            "PYTHONDONTWRITEBYTECODE": "1",
-        })
+        os.environ.update(CANDIDATE_ENV, HOME=workdir, TMPDIR=workdir)
         import tempfile
         tempfile.tempdir = workdir
         sys.argv = ["candidate"]
@@ -432,25 +478,53 @@ def spawn_candidate(program, workdir, limits, req_r, rep_w, out_w, err_w):
     os._exit(0)
 
 
-def spawn_judge(spec, req_w, rep_r, verdict_w):
-    pid = os.fork()
-    if pid:
-        return pid
-    try:
-        os.setsid()
-        devnull = os.open("/dev/null", os.O_RDWR)
-        for fd in (0, 1, 2):
-            os.dup2(devnull, fd)
-        child_common([req_w, rep_r, verdict_w])
-        drop_to(JUDGE_UID)
-        os.chdir("/")
-        judge_main(spec, req_w, rep_r, verdict_w)
-    except BaseException as exc:
+class Judge:
+    """The long-lived judge process of the current problem."""
+
+    def __init__(self):
+        self.pid = None
+        self.sock = None
+        self.key = None
+        self.uses = 0
+
+    def ensure(self, key, spec):
+        if self.pid is not None and self.key == key and self.uses < JUDGE_MAX_USES:
+            return
+        self.stop()
+        mine, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        pid = os.fork()
+        if pid == 0:
+            try:
+                mine.close()
+                os.setsid()
+                devnull = os.open("/dev/null", os.O_RDWR)
+                for fd in (0, 1, 2):
+                    os.dup2(devnull, fd)
+                child_common([theirs.fileno()])
+                drop_to(JUDGE_UID)
+                os.chdir("/")
+                judge_server(theirs, spec)
+            finally:
+                os._exit(0)
+        theirs.close()
+        self.pid, self.sock, self.key, self.uses = pid, mine, key, 0
+        REAPED.exclude.add(pid)
+
+    def start(self, req_w, rep_r):
+        self.uses += 1
+        socket.send_fds(self.sock, [b"r"], [req_w, rep_r])
+
+    def stop(self):
+        if self.pid is None:
+            return
+        self.sock.close()
         try:
-            send_json(verdict_w, {"outcome": "judge_crash", "detail": repr(exc)[:DETAIL_CHARS]})
-        except BaseException:
+            os.kill(self.pid, signal.SIGKILL)
+            os.waitpid(self.pid, 0)
+        except (OSError, ChildProcessError):
             pass
-    os._exit(0)
+        REAPED.exclude.discard(self.pid)
+        self.pid = self.sock = self.key = None
 
 
 class Tail:
@@ -468,41 +542,71 @@ class Tail:
         return self.data.decode("utf-8", "replace")
 
 
-class Run:
-    """One candidate: spawns, watches and kills the judge/candidate pair."""
+def drain(fd, tail):
+    os.set_blocking(fd, False)
+    while True:
+        try:
+            chunk = os.read(fd, 65536)
+        except OSError:
+            return
+        if not chunk:
+            return
+        tail.add(chunk)
 
-    def __init__(self, supervisor, request, spec):
+
+class Run:
+    """One candidate: spawns it, hands it to the judge, watches and kills."""
+
+    def __init__(self, supervisor, program, limits, key, spec):
         self.sup = supervisor
-        self.limits = request["limits"]
-        self.program = request["program"]
+        self.program = program
+        self.limits = limits
+        self.key = key
         self.spec = spec
         self.killed_for = None
+        self.verdict = None
 
     def execute(self):
-        limits = self.limits
+        limits, judge = self.limits, self.sup.judge
+        judge.ensure(self.key, self.spec)
         workdir = self.sup.make_workdir()
-        oom_before = oom_kills()
         REAPED.__init__()
+        REAPED.exclude.add(judge.pid)
         req_r, req_w = os.pipe()
         rep_r, rep_w = os.pipe()
         out_r, out_w = os.pipe()
         err_r, err_w = os.pipe()
-        verdict_r, verdict_w = os.pipe()
         started = time.monotonic()
         cand = spawn_candidate(self.program, workdir, limits, req_r, rep_w, out_w, err_w)
-        judge = spawn_judge(self.spec, req_w, rep_r, verdict_w)
-        for fd in (req_r, req_w, rep_r, rep_w, out_w, err_w, verdict_w):
+        for fd in (req_r, rep_w, out_w, err_w):
             os.close(fd)
-        streams = {out_r: Tail(), err_r: Tail(), verdict_r: Tail()}
-        self.watch(streams, judge, cand, started)
+        try:
+            judge.start(req_w, rep_r)
+        except OSError:
+            self.verdict = {"outcome": "judge_crash", "detail": "the judge process is gone"}
+        os.close(req_w)
+        os.close(rep_r)
+        streams = {out_r: Tail(), err_r: Tail()}
+        if self.verdict is None:
+            self.watch(streams, started)
         wall = time.monotonic() - started
-        kill_uids((SANDBOX_UID, JUDGE_UID))
-        for fd in streams:
-            self.drain(fd, streams[fd])
+        died_first = cand in REAPED.status
+        try:
+            os.killpg(cand, signal.SIGKILL)
+        except OSError:
+            pass
+        if not died_first:
+            _, status, usage = os.wait4(cand, 0)
+            REAPED.record(cand, status, usage)
+        clean = kill_uid(SANDBOX_UID)
+        for fd, tail in streams.items():
+            drain(fd, tail)
             os.close(fd)
-        clean = self.sup.clean_workdir(workdir)
-        verdict = self.parse_verdict(streams[verdict_r].data)
-        outcome, detail = self.classify(verdict, cand, oom_kills() > oom_before)
+        clean = self.sup.clean_workdir(workdir) and clean
+        if self.killed_for or self.verdict is None or self.verdict.get("outcome") not in (
+                "passed", "failed", "error", "syntax_error"):
+            judge.stop()  # it may be stuck or broken: the next run gets a new one
+        outcome, detail = self.classify(cand, self.sup.oom_happened())
         stdout, stderr = streams[out_r], streams[err_r]
         if outcome in ("error", "failed") and stderr.total:
             detail = (detail + " | stderr: " + stderr.text()[-300:].strip())[:DETAIL_CHARS]
@@ -514,39 +618,25 @@ class Run:
             "anomaly": outcome in ("timeout", "memory_exceeded") or not clean,
         }
 
-    def drain(self, fd, tail):
-        os.set_blocking(fd, False)
-        while True:
-            try:
-                chunk = os.read(fd, 65536)
-            except (BlockingIOError, OSError):
-                return
-            if not chunk:
-                return
-            tail.add(chunk)
-
-    def watch(self, streams, judge, cand, started):
+    def watch(self, streams, started):
         limits = self.limits
         wall_deadline = started + limits["wall_time_s"]
         cpu_limit = limits["cpu_time_s"]
         out_cap = limits["output_bytes"]
+        judge_fd = self.sup.judge.sock.fileno()
+        verdict = bytearray()
         poller = select.poll()
         for fd in streams:
             poller.register(fd, select.POLLIN)
+        poller.register(judge_fd, select.POLLIN)
         poller.register(self.sup.wake_r, select.POLLIN)
-        judge_done = False
-        open_fds = set(streams)
         while True:
-            reap_all()
-            if judge in REAPED.status:
-                judge_done = True
-            if judge_done:
-                return
             now = time.monotonic()
             if now >= wall_deadline:
                 self.killed_for = "wall"
                 return
             if now - started >= cpu_limit * 0.8:
+                reap_all()
                 if REAPED.cpu + tree_cpu_seconds(SANDBOX_UID) > cpu_limit:
                     self.killed_for = "cpu"
                     return
@@ -557,64 +647,66 @@ class Run:
                 if fd == self.sup.wake_r:
                     try:
                         os.read(fd, 4096)
-                    except BlockingIOError:
+                    except OSError:
                         pass
+                    reap_all()
                     continue
                 try:
                     chunk = os.read(fd, 65536)
                 except OSError:
                     chunk = b""
+                if fd == judge_fd:
+                    verdict += chunk
+                    if not chunk:
+                        self.verdict = {"outcome": "judge_crash", "detail": "the judge process died"}
+                        return
+                    if len(verdict) >= 4 and len(verdict) >= 4 + struct.unpack(">I", verdict[:4])[0]:
+                        self.verdict = json.loads(bytes(verdict[4:]).decode())
+                        return
+                    continue
                 if not chunk:
                     poller.unregister(fd)
-                    open_fds.discard(fd)
                     continue
                 streams[fd].add(chunk)
-                if streams[fd].total > out_cap and self.killed_for is None:
+                if streams[fd].total > out_cap:
                     self.killed_for = "output"
                     return
 
-    def parse_verdict(self, data):
-        try:
-            return json.loads(data[4:].decode()) if len(data) > 4 else None
-        except ValueError:
-            return None
-
-    def classify(self, verdict, cand, oom):
-        kind = self.killed_for
+    def classify(self, cand, oom):
+        kind, limits = self.killed_for, self.limits
         if kind == "cpu":
-            return "timeout", "CPU time limit of %ss exceeded" % self.limits["cpu_time_s"]
+            return "timeout", "CPU time limit of %ss exceeded" % limits["cpu_time_s"]
         if kind == "wall":
-            return "timeout", "wall-clock limit of %ss exceeded" % self.limits["wall_time_s"]
+            return "timeout", "wall-clock limit of %ss exceeded" % limits["wall_time_s"]
         if kind == "output":
-            return "error", "output limit of %d bytes exceeded" % self.limits["output_bytes"]
+            return "error", "output limit of %d bytes exceeded" % limits["output_bytes"]
+        verdict = self.verdict or {}
+        outcome, detail = verdict.get("outcome"), str(verdict.get("detail", ""))
+        if oom and outcome != "passed":
+            return "memory_exceeded", "memory limit of %d MiB exceeded" % (limits["memory_bytes"] >> 20)
         status = REAPED.status.get(cand)
-        if oom:
-            return "memory_exceeded", "memory limit exceeded (killed by the OOM killer)"
-        if status is not None and os.WIFSIGNALED(status):
-            sig = os.WTERMSIG(status)
-            if sig in (signal.SIGXCPU,):
-                return "timeout", "CPU time limit of %ss exceeded" % self.limits["cpu_time_s"]
-            if sig == signal.SIGXFSZ:
-                return "error", "file size limit exceeded"
-        if verdict is None:
-            return "error", "the judge produced no verdict"
-        outcome = verdict.get("outcome")
-        detail = str(verdict.get("detail", ""))
+        signalled = status is not None and os.WIFSIGNALED(status)
+        if signalled and os.WTERMSIG(status) == signal.SIGXCPU:
+            return "timeout", "CPU time limit of %ss exceeded" % limits["cpu_time_s"]
+        if signalled and os.WTERMSIG(status) == signal.SIGXFSZ:
+            return "error", "file size limit of %d bytes exceeded" % limits["file_size_bytes"]
         if outcome in ("passed", "failed", "error", "syntax_error"):
             return outcome, detail
-        if outcome == "gone":
-            if status is not None and os.WIFSIGNALED(status):
+        if outcome == "gone" and status is not None:
+            if signalled:
                 name = signal.Signals(os.WTERMSIG(status)).name
                 return "error", "candidate process killed by %s during the tests" % name
-            code = os.WEXITSTATUS(status) if status is not None else "?"
-            return "error", "candidate process exited with status %s during the tests" % code
-        return "error", "judge failure: %s" % detail
+            return "error", "candidate process exited with status %d during the tests" % os.WEXITSTATUS(status)
+        return "error", "the tests could not complete: %s" % (detail or "no verdict")
 
 
 class Supervisor:
-    def __init__(self):
+    def __init__(self, out):
+        self.out = out
         self.problems = {}
         self.counter = 0
+        self.judge = Judge()
+        self.oom_seen = oom_kills()
         self.wake_r, self.wake_w = os.pipe()
         os.set_blocking(self.wake_r, False)
         os.set_blocking(self.wake_w, False)
@@ -622,6 +714,11 @@ class Supervisor:
         signal.set_wakeup_fd(self.wake_w)
         _libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
         os.makedirs(WORK_ROOT, exist_ok=True)
+
+    def oom_happened(self):
+        count = oom_kills()
+        happened, self.oom_seen = count > self.oom_seen, count
+        return happened
 
     def make_workdir(self):
         self.counter += 1
@@ -633,73 +730,93 @@ class Supervisor:
     def clean_workdir(self, path):
         """Removes what the candidate left.  Files the candidate made are its
         own, so a short-lived child with its uid deletes them."""
-        leftovers = os.listdir(path) or any(
-            os.stat("/dev/shm/" + n).st_uid == SANDBOX_UID for n in self._shm())
-        if leftovers:
+        if os.listdir(path) or self._shm_leftovers():
             pid = os.fork()
             if pid == 0:
                 try:
                     drop_to(SANDBOX_UID)
                     import shutil
                     shutil.rmtree(path, ignore_errors=True)
-                    for name in self._shm():
-                        shutil.rmtree("/dev/shm/" + name, ignore_errors=True)
-                        try:
-                            os.unlink("/dev/shm/" + name)
-                        except OSError:
-                            pass
-                finally:
-                    os._exit(0)
+                    for name in self._shm_leftovers():
+                        target = "/dev/shm/" + name
+                        if os.path.isdir(target) and not os.path.islink(target):
+                            shutil.rmtree(target, ignore_errors=True)
+                        else:
+                            os.unlink(target)
+                except BaseException:
+                    pass
+                os._exit(0)
             os.waitpid(pid, 0)
         try:
             os.rmdir(path)
-            return True
         except OSError:
             return False
+        return not self._shm_leftovers()
 
     @staticmethod
-    def _shm():
+    def _shm_leftovers():
         try:
             return os.listdir("/dev/shm")
         except OSError:
             return []
 
+    def run_batch(self, request):
+        """Runs a batch of candidates of one problem, replying with results
+        in groups: at the end, or whenever a group has waited FLUSH_S."""
+        key = request["problem"]
+        spec = self.problems.get(key)
+        if spec is None:
+            return send_json(self.out, {"op": "error", "error": "unknown problem key %r" % key})
+        pending, last_flush = [], time.monotonic()
+        runs = request["runs"]
+        for i, run in enumerate(runs):
+            result = Run(self, run["program"], run["limits"], key, spec).execute()
+            result["id"] = run["id"]
+            pending.append(result)
+            # After an anomaly the container is suspect: stop, the host
+            # runs the rest of the batch in a new one.
+            last = i == len(runs) - 1 or result["anomaly"]
+            now = time.monotonic()
+            if last or now - last_flush >= FLUSH_S:
+                send_json(self.out, {"op": "results", "results": pending, "done": last})
+                pending, last_flush = [], now
+            if last:
+                return
+
     def handle(self, request):
         op = request.get("op")
         if op == "ping":
-            return {"op": "pong"}
+            return send_json(self.out, {"op": "pong"})
         if op == "problem":
-            self.problems[request["key"]] = request["spec"]
-            return {"op": "ok", "key": request["key"]}
+            try:
+                self.problems[request["key"]] = prepare_spec(request["spec"])
+            except (SyntaxError, ValueError, KeyError) as exc:
+                return send_json(self.out, {"op": "error", "error": "problem %s: %s" % (request["key"], exc)})
+            return send_json(self.out, {"op": "ok", "key": request["key"]})
         if op == "run":
-            spec = self.problems.get(request["problem"])
-            if spec is None:
-                return {"op": "error", "id": request.get("id"), "error": "unknown problem key"}
-            reply = Run(self, request, spec).execute()
-            reply.update(op="result", id=request.get("id"))
-            return reply
-        return {"op": "error", "error": "unknown op %r" % op}
+            return self.run_batch(request)
+        return send_json(self.out, {"op": "error", "error": "unknown op %r" % op})
 
-    def serve(self, inp, out):
+    def serve(self, inp):
         for name in WARM_MODULES:
             try:
                 __import__(name)
             except ImportError:
                 pass
-        send_json(out, {"op": "hello", "protocol": PROTOCOL_VERSION,
-                        "python": sys.version.split()[0], "pid": os.getpid()})
+        gc.collect()
+        gc.freeze()  # forked children then share these pages instead of copying them
+        send_json(self.out, {"op": "hello", "protocol": PROTOCOL_VERSION,
+                             "python": sys.version.split()[0], "pid": os.getpid()})
         while True:
             try:
                 request = json.loads(recv_frame(inp))
             except EOFError:
                 return
             try:
-                reply = self.handle(request)
-            except Exception as exc:
-                reply = {"op": "error", "id": request.get("id"),
-                         "error": "supervisor: %s" % traceback.format_exc(limit=3)[-DETAIL_CHARS:]}
-                del exc
-            send_json(out, reply)
+                self.handle(request)
+            except Exception:
+                send_json(self.out, {"op": "error", "error": "supervisor: %s"
+                                     % traceback.format_exc(limit=3)[-DETAIL_CHARS:]})
 
 
 def main():
@@ -707,7 +824,7 @@ def main():
     devnull = os.open("/dev/null", os.O_RDWR)
     os.dup2(devnull, 0)
     os.dup2(2, 1)  # stray prints must never corrupt the protocol stream
-    Supervisor().serve(inp, out)
+    Supervisor(out).serve(inp)
 
 
 if __name__ == "__main__":

@@ -10,7 +10,7 @@ this interface, so a distributed runner can ship the same jobs elsewhere.
 from __future__ import annotations
 
 import abc
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Mapping, Sequence
 
 from ..limits import Limits
 from ..outcome import Execution
@@ -44,11 +44,13 @@ class Session(abc.ABC):
     """One worker's sandbox: runs candidates one after another."""
 
     @abc.abstractmethod
-    def run(self, problem_key: str, spec: Mapping[str, Any], program: str, limits: Limits) -> Execution:
-        """Runs ``program`` against the test ``spec``.
+    def run(self, problem_key: str, spec: Mapping[str, Any], programs: Sequence[str],
+            limits: Limits) -> list[Execution]:
+        """Runs each program, in order, against the test ``spec`` of one problem.
 
         Raises:
-            InfraError: the sandbox broke; the caller retries elsewhere.
+            InfraError: the sandbox broke; ``error.completed`` holds the
+                executions of the programs that finished before it did.
         """
 
     @abc.abstractmethod

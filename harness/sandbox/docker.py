@@ -20,7 +20,7 @@ import threading
 import time
 import uuid
 from importlib import resources
-from typing import Any, Mapping
+from typing import Any, Mapping, Sequence
 
 import docker
 import docker.errors
@@ -131,6 +131,7 @@ class Container:
         self.client = client
         self.limits = limits
         self.uses = 0
+        self.anomaly = False  # set when the supervisor reports one; the container is then retired
         self.problems: set[str] = set()
         self.channel: AgentChannel | None = None
         self.container = None
@@ -150,9 +151,13 @@ class Container:
                 raise InfraError(f"could not start a sandbox container: {_short(exc)}") from exc
             raise
 
-    def run(self, problem_key: str, spec: Mapping[str, Any], program: str, limits: Limits) -> Execution:
+    def run(self, problem_key: str, spec: Mapping[str, Any], programs: Sequence[str],
+            limits: Limits) -> list[Execution]:
+        """Runs a batch in this container; results stream back in groups.  May
+        return fewer results than programs: the supervisor stops a batch at
+        an anomaly, and the caller continues in a new container."""
         assert self.channel is not None
-        self.uses += 1
+        done: list[Execution] = []
         try:
             if problem_key not in self.problems:
                 self.channel.send({"op": "problem", "key": problem_key, "spec": dict(spec)})
@@ -160,17 +165,26 @@ class Container:
                 if reply.get("op") != "ok":
                     raise InfraError(f"sandbox refused the problem: {reply.get('error', reply)}")
                 self.problems.add(problem_key)
-            self.channel.send({"op": "run", "id": self.uses, "problem": problem_key,
-                               "program": program, "limits": limits.to_dict()})
-            reply = self.channel.receive(limits.wall_time_s + REPLY_MARGIN_S)
-        except (EOFError, TimeoutError, OSError, ValueError) as exc:
-            raise InfraError(f"sandbox connection failed: {_short(exc)}") from exc
-        if reply.get("op") != "result":
-            raise InfraError(f"sandbox supervisor error: {reply.get('error', reply)}")
-        self.anomaly = bool(reply.get("anomaly"))
-        return Execution.from_agent(reply)
-
-    anomaly = False
+            runs = []
+            for program in programs:
+                self.uses += 1
+                runs.append({"id": self.uses, "program": program, "limits": limits.to_dict()})
+            self.channel.send({"op": "run", "problem": problem_key, "runs": runs})
+            finished = False
+            while not finished:
+                reply = self.channel.receive(limits.wall_time_s + REPLY_MARGIN_S)
+                if reply.get("op") != "results":
+                    raise InfraError(f"sandbox supervisor error: {reply.get('error', reply)}")
+                for result in reply["results"]:
+                    self.anomaly = self.anomaly or bool(result.get("anomaly"))
+                    done.append(Execution.from_agent(result))
+                finished = bool(reply.get("done"))
+        except InfraError as exc:
+            exc.completed = done
+            raise
+        except (EOFError, TimeoutError, OSError, ValueError, KeyError) as exc:
+            raise InfraError(f"sandbox connection failed: {_short(exc)}", completed=done) from exc
+        return done
 
     def destroy(self) -> None:
         """kill -> remove, tolerating a container that is already gone."""
@@ -199,17 +213,28 @@ class WarmSession(Session):
         self.client = backend.new_client()
         self.current: Container | None = None
 
-    def run(self, problem_key: str, spec: Mapping[str, Any], program: str, limits: Limits) -> Execution:
-        if self.current is None:
-            self.current = self.backend.new_container(self.client, self.limits)
-        try:
-            result = self.current.run(problem_key, spec, program, limits)
-        except InfraError:
-            self.reset()
-            raise
-        if self.current.anomaly or self.current.uses >= self.backend.max_uses:
-            self.reset()
-        return result
+    def run(self, problem_key: str, spec: Mapping[str, Any], programs: Sequence[str],
+            limits: Limits) -> list[Execution]:
+        done: list[Execution] = []
+        while len(done) < len(programs):
+            if self.current is None:
+                try:
+                    self.current = self.backend.new_container(self.client, self.limits)
+                except InfraError as exc:
+                    exc.completed = done
+                    raise
+            # Never run past the container's budget: split the batch there.
+            room = max(1, self.backend.max_uses - self.current.uses)
+            chunk = programs[len(done):len(done) + room]
+            try:
+                done += self.current.run(problem_key, spec, chunk, limits)
+            except InfraError as exc:
+                self.reset()
+                exc.completed = done + exc.completed
+                raise
+            if self.current.anomaly or self.current.uses >= self.backend.max_uses:
+                self.reset()
+        return done
 
     def reset(self) -> None:
         if self.current is not None:
@@ -291,15 +316,25 @@ class FreshSession(Session):
     def __init__(self, prefetcher: Prefetcher) -> None:
         self.prefetcher = prefetcher
 
-    def run(self, problem_key: str, spec: Mapping[str, Any], program: str, limits: Limits) -> Execution:
-        try:
-            container = self.prefetcher.take()
-        except queue.Empty:
-            raise InfraError("no sandbox container became ready in time")
-        try:
-            return container.run(problem_key, spec, program, limits)
-        finally:
-            self.prefetcher.discard(container)
+    def run(self, problem_key: str, spec: Mapping[str, Any], programs: Sequence[str],
+            limits: Limits) -> list[Execution]:
+        done: list[Execution] = []
+        for program in programs:
+            try:
+                container = self.prefetcher.take()
+            except queue.Empty:
+                raise InfraError("no sandbox container became ready in time", completed=done) from None
+            except InfraError as exc:
+                exc.completed = done
+                raise
+            try:
+                done += container.run(problem_key, spec, [program], limits)
+            except InfraError as exc:
+                exc.completed = done
+                raise
+            finally:
+                self.prefetcher.discard(container)
+        return done
 
     def reset(self) -> None:
         pass

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import re
 import threading
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Mapping, Sequence
 
 from ..errors import InfraError
 from ..limits import Limits
@@ -34,10 +34,17 @@ class FakeSession(Session):
     def __init__(self, backend: "FakeBackend") -> None:
         self.backend = backend
 
-    def run(self, problem_key: str, spec: Mapping[str, Any], program: str, limits: Limits) -> Execution:
-        with self.backend.lock:
-            self.backend.calls[program] = attempt = self.backend.calls.get(program, 0) + 1
-        return self.backend.script(program, attempt)
+    def run(self, problem_key: str, spec: Mapping[str, Any], programs: Sequence[str],
+            limits: Limits) -> list[Execution]:
+        done: list[Execution] = []
+        for program in programs:
+            with self.backend.lock:
+                self.backend.calls[program] = attempt = self.backend.calls.get(program, 0) + 1
+            try:
+                done.append(self.backend.script(program, attempt))
+            except InfraError as exc:
+                raise InfraError(str(exc), completed=done) from None
+        return done
 
     def reset(self) -> None:
         self.backend.resets += 1
