@@ -153,6 +153,10 @@ class Engine:
             return
         state.success()
         self._emit(candidates, executions, task.attempt, results)
+        # The session stopped early (an anomaly: often a batch of slow
+        # candidates).  Hand the rest out one by one so all workers share them.
+        for candidate in candidates[len(executions):]:
+            retries.append(_Task(job, (candidate,), task.attempt))
 
     @staticmethod
     def _emit(candidates: tuple[Candidate, ...], executions: list[Execution], attempt: int,

@@ -46,7 +46,10 @@ class Session(abc.ABC):
     @abc.abstractmethod
     def run(self, problem_key: str, spec: Mapping[str, Any], programs: Sequence[str],
             limits: Limits) -> list[Execution]:
-        """Runs each program, in order, against the test ``spec`` of one problem.
+        """Runs programs, in order, against the test ``spec`` of one problem.
+
+        May return results for a prefix only (e.g. the sandbox was retired
+        after an anomaly); the caller schedules the rest again.
 
         Raises:
             InfraError: the sandbox broke; ``error.completed`` holds the

@@ -45,7 +45,7 @@ def container_config(image: str, limits: Limits, labels: Mapping[str, str]) -> d
     """The hardened ``containers.create`` arguments shared by every sandbox."""
     return dict(
         image=image,
-        command=["python3", "-I", "-c", AGENT_SOURCE],
+        command=["python3", "-s", "-c", AGENT_SOURCE],  # not -I: it would drop PYTHONHASHSEED
         stdin_open=True,
         tty=False,
         detach=True,
@@ -215,25 +215,17 @@ class WarmSession(Session):
 
     def run(self, problem_key: str, spec: Mapping[str, Any], programs: Sequence[str],
             limits: Limits) -> list[Execution]:
-        done: list[Execution] = []
-        while len(done) < len(programs):
-            if self.current is None:
-                try:
-                    self.current = self.backend.new_container(self.client, self.limits)
-                except InfraError as exc:
-                    exc.completed = done
-                    raise
-            # Never run past the container's budget: split the batch there.
-            room = max(1, self.backend.max_uses - self.current.uses)
-            chunk = programs[len(done):len(done) + room]
-            try:
-                done += self.current.run(problem_key, spec, chunk, limits)
-            except InfraError as exc:
-                self.reset()
-                exc.completed = done + exc.completed
-                raise
-            if self.current.anomaly or self.current.uses >= self.backend.max_uses:
-                self.reset()
+        if self.current is None:
+            self.current = self.backend.new_container(self.client, self.limits)
+        # Never run past the container's budget: a prefix is a valid answer.
+        room = max(1, self.backend.max_uses - self.current.uses)
+        try:
+            done = self.current.run(problem_key, spec, programs[:room], limits)
+        except InfraError:
+            self.reset()
+            raise
+        if self.current.anomaly or self.current.uses >= self.backend.max_uses:
+            self.reset()
         return done
 
     def reset(self) -> None:

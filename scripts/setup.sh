@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Everything a fresh Debian machine needs: the package, a Docker engine,
+# mmdebstrap (to build the sandbox image without a registry) and the image.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+python3 -m pip install -q -e '.[test]'
+bash scripts/docker-up.sh
+if ! harness sandbox check >/dev/null 2>&1; then
+  if ! command -v mmdebstrap >/dev/null 2>&1; then
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq mmdebstrap >/dev/null
+  fi
+  harness sandbox build
+fi
+harness sandbox check

@@ -1,0 +1,6 @@
+#!/usr/bin/env bash
+# The whole test suite, including every Docker test (they must not be skipped).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh
+HARNESS_REQUIRE_DOCKER=1 python3 -m pytest "$@"

@@ -1,0 +1,46 @@
+"""Shared fixtures.  Tests marked ``docker`` use the real engine and the real
+sandbox image; where either is missing they are skipped with the reason, or,
+with HARNESS_REQUIRE_DOCKER=1 (CI sets it), they fail instead."""
+
+from __future__ import annotations
+
+import os
+from typing import Iterator
+
+import pytest
+
+from harness.limits import Limits
+from harness.sandbox.prereqs import DEFAULT_IMAGE, check_docker
+
+IMAGE = os.environ.get("HARNESS_IMAGE", DEFAULT_IMAGE)
+_missing: list[str] | None = None
+
+
+def docker_missing() -> list[str]:
+    global _missing
+    if _missing is None:
+        _missing = check_docker(IMAGE)
+    return _missing
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    docker_items = [item for item in items if "docker" in item.keywords]
+    if not docker_items or not docker_missing():
+        return
+    reason = "no Docker sandbox: " + "; ".join(docker_missing())
+    if os.environ.get("HARNESS_REQUIRE_DOCKER") == "1":
+        pytest.exit(f"HARNESS_REQUIRE_DOCKER=1 but {reason}", returncode=3)
+    for item in docker_items:
+        item.add_marker(pytest.mark.skip(reason=reason))
+
+
+TEST_LIMITS = Limits(cpu_time_s=1.0, wall_time_s=4.0, memory_bytes=256 << 20, output_bytes=1 << 20)
+
+
+@pytest.fixture(scope="session")
+def docker_backend() -> Iterator[object]:
+    from harness.sandbox.docker import DockerBackend, remove_run_containers
+    backend = DockerBackend(image=IMAGE, isolation="process")
+    yield backend
+    backend.close()
+    remove_run_containers(backend.run_id)

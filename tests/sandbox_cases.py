@@ -1,0 +1,130 @@
+"""Candidate programs with known outcomes, shared by the conformance and
+hostile-candidate tests.  The problem: ``add(a, b)``."""
+
+from __future__ import annotations
+
+ADD_SPEC = {
+    "kind": "check_function",
+    "setup": "def add(a, b):\n    \"\"\"Return a + b.\"\"\"\n",
+    "test": (
+        "def check(candidate):\n"
+        "    assert candidate(1, 2) == 3\n"
+        "    assert abs(candidate(0.5, 0.25) - 0.75) < 1e-9\n"
+        "    assert candidate('a', 'b') == 'ab'\n"
+        "    assert candidate([1], [2]) == [1, 2]\n"
+    ),
+    "entry_point": "add",
+    "check_function": "check",
+}
+
+RIGHT = "def add(a, b):\n    return a + b\n"
+
+# name -> (program, expected outcome)
+BASIC = {
+    "right": (RIGHT, "passed"),
+    "wrong": ("def add(a, b):\n    return a - b if isinstance(a, int) else a + b\n", "failed"),
+    "syntax": ("def add(a, b)\n    return a + b\n", "syntax_error"),
+    "raises": ("def add(a, b):\n    raise ValueError('no')\n", "error"),
+    "raises_at_import": ("1 / 0\n" + RIGHT, "error"),
+    "missing_function": ("def plus(a, b):\n    return a + b\n", "error"),
+    "cpu_loop": ("def add(a, b):\n    while True:\n        pass\n", "timeout"),
+    "sleeps": ("import time\ndef add(a, b):\n    time.sleep(60)\n", "timeout"),
+    "memory_bomb": ("def add(a, b):\n    x = []\n    while True:\n        x.append(bytearray(8 << 20))\n",
+                    "memory_exceeded"),
+    "infinite_output": ("import sys\ndef add(a, b):\n    while True:\n        sys.stdout.write('x' * 65536)\n", "error"),
+}
+
+FORGERIES = {
+    "sys_exit_at_import": ("import sys\nsys.exit(0)\n", "error"),
+    "raise_systemexit_in_call": ("def add(a, b):\n    raise SystemExit(0)\n", "error"),
+    "os_exit_in_call": ("import os\ndef add(a, b):\n    os._exit(0)\n", "error"),
+    "os_exit_from_thread": (
+        "import os, threading, time\n"
+        "def add(a, b):\n"
+        "    threading.Thread(target=lambda: os._exit(0)).start()\n"
+        "    time.sleep(1)\n", "error"),
+    "atexit_exit0": ("import atexit, os\natexit.register(lambda: os._exit(0))\n"
+                     "def add(a, b):\n    return None\n", "failed"),
+    "excepthook": ("import sys\nsys.excepthook = lambda *a: None\n"
+                   "def add(a, b):\n    raise RuntimeError('hidden?')\n", "error"),
+    "prints_markers": ("print('passed')\nprint('{\"outcome\": \"passed\"}')\nprint('OK: all tests passed')\n"
+                       "def add(a, b):\n    print('passed')\n    return 0\n", "failed"),
+    "writes_verdict_to_every_fd": (
+        "import os, json, struct, marshal\n"
+        "frame = json.dumps({'outcome': 'passed', 'detail': ''}).encode()\n"
+        "for fd in range(3, 64):\n"
+        "    for payload in (struct.pack('>I', len(frame)) + frame,\n"
+        "                    struct.pack('>I', 9) + marshal.dumps(('ready',))[:9]):\n"
+        "        try:\n            os.write(fd, payload)\n        except OSError:\n            pass\n"
+        "def add(a, b):\n    return None\n", "error"),  # a corrupted channel is the candidate's error
+    "always_equal_object": ("class A:\n    def __eq__(self, other):\n        return True\n"
+                            "    def __sub__(self, o):\n        return 0\n"
+                            "def add(a, b):\n    return A()\n", "error"),
+    "int_subclass_eq": ("class I(int):\n    def __eq__(self, o):\n        return True\n    __hash__ = int.__hash__\n"
+                        "def add(a, b):\n    return I(7) if isinstance(a, int) else a + b\n", "failed"),
+    "str_subclass_eq": ("class S(str):\n    def __eq__(self, o):\n        return True\n    __hash__ = str.__hash__\n"
+                        "def add(a, b):\n    return S('zz') if isinstance(a, str) else a + b\n", "failed"),
+    "list_subclass_eq": ("class L(list):\n    def __eq__(self, o):\n        return True\n"
+                         "def add(a, b):\n    return L([9]) if isinstance(a, list) else a + b\n", "failed"),
+    "patches_builtins": ("import builtins\nbuiltins.abs = lambda x: 0\nbuiltins.isinstance = lambda *a: True\n"
+                         "def add(a, b):\n    return 0\n", "failed"),
+    "kills_parent_and_everyone": (
+        "import os, signal\n"
+        "for pid in (os.getppid(), 1, -1):\n"
+        "    try:\n        os.kill(pid, signal.SIGKILL)\n    except OSError:\n        pass\n"
+        "def add(a, b):\n    return 0\n", "failed"),  # kill(-1) spares the caller: nothing else is reachable
+    "kills_all_pids": (
+        "import os, signal\n"
+        "def add(a, b):\n"
+        "    for pid in range(1, 400):\n"
+        "        if pid != os.getpid():\n"
+        "            try:\n                os.kill(pid, signal.SIGKILL)\n            except OSError:\n                pass\n"
+        "    return 0\n", "failed"),
+    "fork_bomb": ("import os\ndef add(a, b):\n    while True:\n        try:\n            os.fork()\n"
+                  "        except OSError:\n            pass\n", "timeout"),
+    "setuid_root": ("import os\nos.setuid(0)\n" + RIGHT, "error"),
+}
+
+# Correct programs doing legitimate things: must pass.
+LEGIT = {
+    "prints_a_lot": ("def add(a, b):\n    for i in range(2000):\n        print('line', i, 'x' * 100)\n"
+                     "    return a + b\n", "passed"),
+    "temp_files": ("import tempfile, os\ndef add(a, b):\n"
+                   "    with tempfile.NamedTemporaryFile('w', delete=False) as f:\n        f.write(repr((a, b)))\n"
+                   "    with open('scratch.txt', 'w') as g:\n        g.write('x' * 100000)\n"
+                   "    os.makedirs('sub/dir', exist_ok=True)\n"
+                   "    return a + b\n", "passed"),
+    "threads": ("import threading\ndef add(a, b):\n    out = []\n"
+                "    t = threading.Thread(target=lambda: out.append(a + b))\n    t.start()\n    t.join()\n"
+                "    return out[0]\n", "passed"),
+    "subprocess": ("import subprocess, sys\ndef add(a, b):\n"
+                   "    r = subprocess.run([sys.executable, '-c', 'print(1)'], capture_output=True, text=True)\n"
+                   "    assert r.stdout.strip() == '1'\n    return a + b\n", "passed"),
+    "writes_outside_workdir_fail": (
+        "import os\n"
+        "escaped = []\n"
+        "for path in ('/tmp/x', '/etc/passwd', '/x', '/work/x', '/usr/lib/x', '/root/x', '/proc/1/oom_score_adj',\n"
+        "             os.path.expanduser('~') + '/../x'):\n"
+        "    try:\n        with open(path, 'a') as f:\n            f.write('x')\n        escaped.append(path)\n"
+        "    except OSError:\n        pass\n"
+        "def add(a, b):\n    return a + b if not escaped else escaped\n", "passed"),
+    "no_network": (
+        "import socket\n"
+        "reached = []\n"
+        "for host in (('1.1.1.1', 53), ('8.8.8.8', 443), ('172.17.0.1', 2375)):\n"
+        "    try:\n        socket.create_connection(host, timeout=0.5).close()\n        reached.append(host)\n"
+        "    except OSError:\n        pass\n"
+        "ifaces = [name for _, name in socket.if_nameindex()]\n"
+        "def add(a, b):\n    return a + b if not reached and ifaces == ['lo'] else [reached, ifaces]\n", "passed"),
+    "not_root_no_caps": (
+        "import os\n"
+        "caps = [l for l in open('/proc/self/status') if l.startswith(('CapEff', 'CapPrm'))]\n"
+        "ok = os.getuid() != 0 and os.geteuid() != 0 and all(l.split()[1] == '0000000000000000' for l in caps)\n"
+        "def add(a, b):\n    return a + b if ok else caps\n", "passed"),
+    "deterministic_env": (
+        "import os, sys, time\n"
+        "ok = (os.environ.get('PYTHONHASHSEED') == '0' and os.environ.get('TZ') == 'UTC'\n"
+        "      and sys.flags.hash_randomization == 0\n"
+        "      and time.strftime('%Z') == 'UTC' and os.listdir('.') == [])\n"
+        "def add(a, b):\n    return a + b if ok else dict(os.environ)\n", "passed"),
+}

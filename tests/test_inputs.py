@@ -1,0 +1,105 @@
+"""Bad problem and samples files give one-line errors naming file and line."""
+
+from __future__ import annotations
+
+import gzip
+import json
+from pathlib import Path
+
+import pytest
+
+from harness.errors import ProblemError, SampleError
+from harness.problems import CodeField, TestKind, load_problems
+from harness.samples import OnBadLine, read_samples, validate_samples
+
+
+def write(path: Path, lines: list[str]) -> Path:
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+PROBLEM = {"task_id": "t/0", "prompt": "def f(x):\n    \"\"\"doc\"\"\"\n", "entry_point": "f",
+           "canonical_solution": "    return x\n", "test": "def check(candidate):\n    assert candidate(1) == 1\n"}
+
+
+def test_bundled_humaneval_loads_with_schema() -> None:
+    problems = load_problems("humaneval")
+    assert len(problems) == 164
+    first = problems.get("HumanEval/0")
+    assert first is not None
+    assert first.test_kind is TestKind.CHECK_FUNCTION and first.entry_point == "has_close_elements"
+    assert first.reference_solution.startswith(first.prompt)
+    assert first.program("    pass\n", CodeField.COMPLETION) == first.prompt + "    pass\n"
+    assert first.program("x = 1\n", CodeField.SOLUTION) == "x = 1\n"
+    assert len(first.tests_hash) == 16
+
+
+def test_problem_file_formats(tmp_path: Path) -> None:
+    jsonl = write(tmp_path / "p.jsonl", [json.dumps(PROBLEM)])
+    assert load_problems(str(jsonl)).get("t/0") is not None
+    js = tmp_path / "p.json"
+    js.write_text(json.dumps([PROBLEM]))
+    assert len(load_problems(str(js))) == 1
+    gz = tmp_path / "p.jsonl.gz"
+    with gzip.open(gz, "wt") as handle:
+        handle.write(json.dumps(PROBLEM) + "\n")
+    assert len(load_problems(str(gz))) == 1
+
+
+@pytest.mark.parametrize("change,message", [
+    ({"test": None}, "missing field 'test'"),
+    ({"test": "def check(candidate):\n    assert (\n"}, "test code does not parse"),
+    ({"entry_point": "not an id"}, "not a Python identifier"),
+    ({"test_kind": "mystery"}, "unknown test_kind"),
+    ({"limits": 5}, "'limits' must be an object"),
+])
+def test_broken_problem_names_file_and_line(tmp_path: Path, change: dict, message: str) -> None:
+    broken = {k: v for k, v in {**PROBLEM, **change}.items() if v is not None}
+    path = write(tmp_path / "p.jsonl", [json.dumps(PROBLEM | {"task_id": "ok"}), json.dumps(broken)])
+    with pytest.raises(ProblemError, match=rf"p\.jsonl:2: .*{message}"):
+        load_problems(str(path))
+
+
+def test_unknown_problem_set_and_malformed_json(tmp_path: Path) -> None:
+    with pytest.raises(ProblemError, match="no such problem set"):
+        load_problems("no-such-set")
+    path = write(tmp_path / "p.jsonl", ["{not json"])
+    with pytest.raises(ProblemError, match=r"p\.jsonl:1: malformed JSON"):
+        load_problems(str(path))
+
+
+def test_samples_stream_with_passthrough_fields(tmp_path: Path) -> None:
+    problems = load_problems("humaneval")
+    path = write(tmp_path / "s.jsonl", [
+        json.dumps({"task_id": "HumanEval/0", "completion": "    return True\n", "model": "m", "n": 1}),
+        "",
+        json.dumps({"task_id": "HumanEval/1", "solution": "def separate_paren_groups(s): return []\n"}),
+    ])
+    samples = list(read_samples(path, problems))
+    assert [s.index for s in samples] == [0, 1]
+    assert [s.line for s in samples] == [1, 3]
+    assert samples[0].code_field is CodeField.COMPLETION and samples[0].fields["model"] == "m"
+    assert samples[1].code_field is CodeField.SOLUTION
+
+
+@pytest.mark.parametrize("line,message", [
+    ("{oops", "malformed JSON"),
+    ("[1, 2]", "expected a JSON object"),
+    (json.dumps({"completion": "x"}), "missing field 'task_id'"),
+    (json.dumps({"task_id": "HumanEval/0"}), "needs a 'completion' or a 'solution'"),
+    (json.dumps({"task_id": "Nope/1", "completion": "x"}), "unknown task_id 'Nope/1'"),
+    (json.dumps({"task_id": "HumanEval/0", "completion": 5}), "field .completion. must be a string"),
+])
+def test_bad_sample_lines(tmp_path: Path, line: str, message: str) -> None:
+    problems = load_problems("humaneval")
+    good = json.dumps({"task_id": "HumanEval/0", "completion": "    return True\n"})
+    path = write(tmp_path / "s.jsonl", [good, line, good])
+    with pytest.raises(SampleError, match=rf"s\.jsonl:2: {message}"):
+        validate_samples(path, problems, OnBadLine.FAIL)
+    count, bad = validate_samples(path, problems, OnBadLine.SKIP)
+    assert count == 2 and len(bad) == 1 and "s.jsonl:2:" in bad[0]
+
+
+def test_missing_samples_file(tmp_path: Path) -> None:
+    with pytest.raises(SampleError, match="cannot read samples"):
+        list(read_samples(tmp_path / "absent.jsonl"))

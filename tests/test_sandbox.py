@@ -1,0 +1,111 @@
+"""The sandbox conformance suite: every backend mode must give these verdicts,
+resist these forgeries, allow these legitimate programs, and clean up."""
+
+from __future__ import annotations
+
+import pytest
+
+from harness.limits import Limits
+from harness.outcome import Outcome
+from harness.sandbox.cleanup import count_containers
+from harness.sandbox.docker import DockerBackend, remove_run_containers
+
+from .conftest import IMAGE, TEST_LIMITS
+from .sandbox_cases import ADD_SPEC, BASIC, FORGERIES, LEGIT, RIGHT
+
+pytestmark = [pytest.mark.docker, pytest.mark.timeout(120)]
+
+
+def run_one(session, program: str, limits: Limits = TEST_LIMITS):  # type: ignore[no-untyped-def]
+    results = session.run("add@test", ADD_SPEC, [program], limits)
+    assert len(results) == 1
+    return results[0]
+
+
+@pytest.fixture(scope="module", params=["process", "container"])
+def session(request):  # type: ignore[no-untyped-def]
+    backend = DockerBackend(image=IMAGE, isolation=request.param, prefetch=2)
+    session = backend.open_session(TEST_LIMITS)
+    yield session
+    session.close()
+    backend.close()
+    remove_run_containers(backend.run_id)
+
+
+@pytest.mark.parametrize("name", sorted(BASIC))
+def test_basic_outcomes(session, name: str) -> None:
+    program, expected = BASIC[name]
+    execution = run_one(session, program)
+    assert execution.outcome.value == expected, execution.detail
+    assert run_one(session, RIGHT).outcome is Outcome.PASSED  # the next candidate is unaffected
+
+
+@pytest.mark.parametrize("name", sorted(FORGERIES))
+def test_forgeries_never_pass(session, name: str) -> None:
+    program, expected = FORGERIES[name]
+    execution = run_one(session, program)
+    assert execution.outcome is not Outcome.PASSED
+    assert execution.outcome.value == expected, execution.detail
+    assert run_one(session, RIGHT).outcome is Outcome.PASSED
+
+
+@pytest.mark.parametrize("name", sorted(LEGIT))
+def test_legitimate_programs_pass(session, name: str) -> None:
+    program, expected = LEGIT[name]
+    execution = run_one(session, program)
+    assert execution.outcome.value == expected, execution.detail
+
+
+def test_measurements(session) -> None:
+    fast = run_one(session, RIGHT)
+    assert 0 < fast.cpu_time_s < 0.5
+    assert fast.wall_time_s > 0
+    assert fast.peak_memory_bytes > 1 << 20
+    slow = run_one(session, "def add(a, b):\n    s = 0\n    for i in range(3_000_000):\n        s += i\n"
+                            "    return a + b\n")
+    assert slow.outcome is Outcome.PASSED
+    assert slow.cpu_time_s > fast.cpu_time_s * 5
+    big = run_one(session, "def add(a, b):\n    x = bytearray(64 << 20)\n    return a + b\n")
+    assert big.peak_memory_bytes > 64 << 20
+
+
+def test_cpu_limit_is_cpu_time_not_wall_time(session) -> None:
+    timeout = run_one(session, BASIC["cpu_loop"][0])
+    assert timeout.outcome is Outcome.TIMEOUT
+    assert TEST_LIMITS.cpu_time_s <= timeout.cpu_time_s < TEST_LIMITS.cpu_time_s + 0.5
+    assert "CPU" in timeout.detail
+    sleeper = run_one(session, BASIC["sleeps"][0])
+    assert sleeper.outcome is Outcome.TIMEOUT and "wall" in sleeper.detail
+    assert sleeper.cpu_time_s < 0.5
+
+
+def test_orphaned_daemon_is_killed(session) -> None:
+    daemon = ("import os, time\n"
+              "if os.fork() == 0:\n    os.setsid()\n    if os.fork() == 0:\n        time.sleep(600)\n    os._exit(0)\n"
+              + RIGHT)
+    assert run_one(session, daemon).outcome is Outcome.PASSED
+    lonely = ("import os\n"
+              "others = [p for p in os.listdir('/proc') if p.isdigit() and int(p) != os.getpid()\n"
+              "          and os.stat('/proc/' + p).st_uid == os.getuid()]\n"
+              "def add(a, b):\n    return a + b if not others else others\n")
+    assert run_one(session, lonely).outcome is Outcome.PASSED
+
+
+def test_batch_runs_in_order(session) -> None:
+    programs = [RIGHT, BASIC["wrong"][0], BASIC["syntax"][0], RIGHT]
+    outcomes = [e.outcome.value for e in session.run("add@test", ADD_SPEC, programs, TEST_LIMITS)]
+    assert outcomes == ["passed", "failed", "syntax_error", "passed"]
+
+
+def test_no_container_left_after_close() -> None:
+    backend = DockerBackend(image=IMAGE)
+    session = backend.open_session(TEST_LIMITS)
+    assert run_one(session, RIGHT).passed
+    session.close()
+    backend.close()
+    from harness.sandbox.prereqs import docker_client
+    from harness.sandbox.labels import LABEL_RUN
+    client = docker_client()
+    assert client.containers.list(all=True, filters={"label": f"{LABEL_RUN}={backend.run_id}"}) == []
+    client.close()
+    assert count_containers() >= 0
