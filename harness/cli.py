@@ -13,7 +13,7 @@ from typing import Any, Callable, Sequence
 from . import __version__
 from .calibrate import Calibration
 from .engine import Engine
-from .errors import HarnessError, InputError, PrerequisiteError
+from .errors import HarnessError, InputError
 from .evaluate import evaluate
 from .limits import MiB, Limits
 from .problems import bundled_sets, load_problems, problems_dir
@@ -117,19 +117,13 @@ def _limits(args: argparse.Namespace) -> tuple[Limits, dict[str, float]]:
 
 def _with_backend(args: argparse.Namespace, body: Callable[[Any], int]) -> int:
     """Runs ``body(backend)`` and always removes this run's containers."""
-    from .sandbox.docker import remove_run_containers
-    run_id = uuid.uuid4().hex[:12]
     backend = None
     try:
-        backend = _backend(args, run_id)
+        backend = _backend(args, uuid.uuid4().hex[:12])
         return body(backend)
     finally:
         if backend is not None:
             backend.close()
-            try:
-                remove_run_containers(run_id)
-            except PrerequisiteError:
-                pass
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:

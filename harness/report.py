@@ -67,9 +67,8 @@ class RichProgress(ProgressSink):
 
 
 def summary_table(summary: EvaluationSummary) -> Table:
-    table = Table(title=f"{summary.n_candidates} candidates on {summary.problems} "
-                        f"({summary.n_tasks} tasks) in {summary.elapsed_s:.1f}s "
-                        f"= {summary.candidates_per_s:.1f}/s")
+    table = Table(caption=f"{summary.n_candidates} candidates, {summary.n_tasks} {summary.problems} tasks, "
+                          f"{summary.elapsed_s:.1f} s ({summary.candidates_per_s:.1f}/s)")
     table.add_column("outcome")
     table.add_column("count", justify="right")
     table.add_column("share", justify="right")

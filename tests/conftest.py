@@ -39,8 +39,7 @@ TEST_LIMITS = Limits(cpu_time_s=1.0, wall_time_s=4.0, memory_bytes=256 << 20, ou
 
 @pytest.fixture(scope="session")
 def docker_backend() -> Iterator[object]:
-    from harness.sandbox.docker import DockerBackend, remove_run_containers
+    from harness.sandbox.docker import DockerBackend
     backend = DockerBackend(image=IMAGE, isolation="process")
     yield backend
     backend.close()
-    remove_run_containers(backend.run_id)

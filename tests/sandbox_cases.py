@@ -121,6 +121,14 @@ LEGIT = {
         "caps = [l for l in open('/proc/self/status') if l.startswith(('CapEff', 'CapPrm'))]\n"
         "ok = os.getuid() != 0 and os.geteuid() != 0 and all(l.split()[1] == '0000000000000000' for l in caps)\n"
         "def add(a, b):\n    return a + b if ok else caps\n", "passed"),
+    "returns_builtin_subclasses": (
+        "import collections\n"
+        "class MyInt(int):\n    pass\n"
+        "class MyStr(str):\n    pass\n"
+        "class MyList(list):\n    pass\n"
+        "def add(a, b):\n"
+        "    r = a + b\n"
+        "    return {int: MyInt, str: MyStr, list: MyList}.get(type(r), lambda v: v)(r)\n", "passed"),
     "deterministic_env": (
         "import os, sys, time\n"
         "ok = (os.environ.get('PYTHONHASHSEED') == '0' and os.environ.get('TZ') == 'UTC'\n"

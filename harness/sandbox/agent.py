@@ -1,26 +1,31 @@
 """The in-container supervisor: the only harness code that runs inside a sandbox.
 
 It is stdlib-only and self-contained because the host sends its source as the
-container's command (``python3 -c SOURCE``); nothing is mounted or copied in.
+container's command (``python3 -s -c SOURCE``); nothing is mounted or copied in.
 
 Trust model, per candidate (three processes, three uids):
 
 * the supervisor (this process, root with only SETUID/SETGID/KILL) forks
-* a *judge* (uid ``JUDGE_UID``) that runs the problem's trusted test code, and
-* a *candidate* (uid ``SANDBOX_UID``, its own session, cwd an empty work dir)
-  that runs the untrusted program and answers the judge's calls over a pipe.
+* a *candidate* (uid ``SANDBOX_UID``, no capabilities, its own session, an
+  empty work dir, CPU/file/fd rlimits) that runs the untrusted program and
+  then answers calls to the entry point over a pipe, and hands its pipe ends to
+* the problem's *judge* (uid ``JUDGE_UID``, one process per problem, a fresh
+  namespace and seed per candidate) that runs the trusted test code.
 
 Arguments and return values cross the pipe with ``marshal``, which only builds
-exact builtin types, so an object whose ``__eq__`` always says yes, a patched
-builtin, ``sys.exit(0)``/``os._exit(0)`` or a printed marker cannot reach the
+plain builtin values, so an object whose ``__eq__`` always says yes, a patched
+builtin, ``sys.exit(0)``/``os._exit(0)`` or a printed marker never reaches the
 judge's comparisons.  The candidate cannot signal, ptrace or read the judge or
-the supervisor (other uids, no capabilities).  The verdict is what the judge
-writes on a pipe only it holds; the supervisor overrides it with ``timeout`` /
-``memory_exceeded`` when it killed the candidate, or the kernel's OOM killer did.
+the supervisor (other uids, no capabilities) and never sees the judge's socket.
+The verdict is what the judge sends on that socket; the supervisor overrides
+it with ``timeout``/``memory_exceeded`` when it killed the candidate, or the
+kernel's OOM killer did, and kills every ``SANDBOX_UID`` process afterwards.
 
 Host protocol: frames of a 4-byte big-endian length and UTF-8 JSON, requests
-on stdin, replies on stdout.  Requests: ``problem`` (cache a test spec by key),
-``run`` (one candidate), ``ping``.  The first reply is ``hello``.
+on stdin, replies on stdout.  Requests: ``problem`` (compile and cache a test
+spec by key), ``run`` (a batch of candidates of one problem; results come back
+in groups, and the batch stops early after an anomaly), ``ping``.  The first
+frame is ``hello``.
 """
 
 import builtins
@@ -95,26 +100,31 @@ def send_json(fd, obj):
 
 # ------------------------------------------------------- candidate process ---
 
+SCALARS = (bool, int, float, complex, str, bytes)
+CONTAINERS = (list, tuple, set, frozenset)
+
+
 def to_plain(value, depth=0):
-    """Make ``value`` marshal-able where that keeps its meaning (numpy-like
-    scalars, int/str subclasses).  Security does not rest on this: whatever the
-    candidate sends, the judge only ever unmarshals plain builtins."""
+    """Makes ``value`` marshal-able where that keeps its meaning: subclasses
+    of builtins (Counter, defaultdict, namedtuple, an int subclass) become the
+    builtin, numpy-like scalars their Python value.  Security does not rest
+    on this (it runs in the candidate): the judge only ever unmarshals plain
+    values, so an overridden ``__eq__`` never reaches it."""
     if depth > 50:
         raise TypeError("result nested too deeply")
     kind = type(value)
-    if kind in (int, float, str, bytes, bool, complex, type(None)):
+    if kind in SCALARS or value is None:
         return value
-    if kind in (list, tuple, set, frozenset):
-        return kind(to_plain(v, depth + 1) for v in value)
-    if kind is dict:
+    for base in CONTAINERS:
+        if isinstance(value, base):
+            return base(to_plain(v, depth + 1) for v in value)
+    if isinstance(value, dict):
         return {to_plain(k, depth + 1): to_plain(v, depth + 1) for k, v in value.items()}
-    for base in (bool, int, float, str, bytes, complex):
+    for base in SCALARS:
         if isinstance(value, base):
             return base(value)
     if kind.__module__.startswith("numpy") and getattr(value, "ndim", None) == 0:
         return to_plain(value.item(), depth + 1)
-    if isinstance(value, (list, tuple)):
-        return type(value).__mro__[-2](to_plain(v, depth + 1) for v in value)
     raise TypeError("cannot return a %s to the tests" % kind.__name__)
 
 
@@ -150,10 +160,6 @@ def candidate_main(program, req_fd, rep_fd):
 
 
 # ----------------------------------------------------------- judge process ---
-
-class CandidateRaised(Exception):
-    """Marks an exception that the candidate raised (as opposed to the tests)."""
-
 
 class CandidateGone(Exception):
     """The candidate process closed its pipe: it exited or was killed."""
@@ -798,7 +804,8 @@ class Supervisor:
         return send_json(self.out, {"op": "error", "error": "unknown op %r" % op})
 
     def serve(self, inp):
-        for name in WARM_MODULES:
+        warm = WARM_MODULES if os.environ.get("HARNESS_WARM_IMPORTS", "1") == "1" else ()
+        for name in warm:
             try:
                 __import__(name)
             except ImportError:

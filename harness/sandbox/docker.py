@@ -25,14 +25,15 @@ from typing import Any, Mapping, Sequence
 import docker
 import docker.errors
 import requests.exceptions
-from docker.types import Ulimit
+from docker.types import LogConfig, Ulimit
 
 from ..errors import InfraError, PrerequisiteError
 from ..limits import Limits
 from ..outcome import Execution
 from . import agent as agent_module
 from .base import Backend, Session, register_backend
-from .labels import LABEL_RUN, run_labels
+from .cleanup import remove_run_containers
+from .labels import run_labels
 from .prereqs import DEFAULT_IMAGE, check_docker, docker_client
 
 AGENT_SOURCE = resources.files(agent_module.__package__).joinpath("agent.py").read_text()
@@ -41,8 +42,9 @@ START_TIMEOUT_S = 60.0
 DOCKER_ERRORS = (docker.errors.DockerException, requests.exceptions.RequestException, OSError)
 
 
-def container_config(image: str, limits: Limits, labels: Mapping[str, str]) -> dict[str, Any]:
-    """The hardened ``containers.create`` arguments shared by every sandbox."""
+def container_config(image: str, limits: Limits, labels: Mapping[str, str], warm: bool = True) -> dict[str, Any]:
+    """The hardened ``containers.create`` arguments shared by every sandbox.
+    ``warm``: pre-import common modules, worth it when the container serves many."""
     return dict(
         image=image,
         command=["python3", "-s", "-c", AGENT_SOURCE],  # not -I: it would drop PYTHONHASHSEED
@@ -64,9 +66,12 @@ def container_config(image: str, limits: Limits, labels: Mapping[str, str]) -> d
         nano_cpus=1_000_000_000,
         ulimits=[Ulimit(name="core", soft=0, hard=0), Ulimit(name="nofile", soft=1024, hard=1024)],
         init=True,
+        # The protocol stream must not also be copied to a log file by dockerd.
+        log_config=LogConfig(type=LogConfig.types.NONE),
         stop_signal="SIGKILL",
         labels=dict(labels),
-        environment={"PYTHONHASHSEED": "0", "TZ": "UTC", "LANG": "C.UTF-8", "LC_ALL": "C.UTF-8"},
+        environment={"PYTHONHASHSEED": "0", "TZ": "UTC", "LANG": "C.UTF-8", "LC_ALL": "C.UTF-8",
+                     "HARNESS_WARM_IMPORTS": "1" if warm else "0"},
         working_dir="/work",
         user="0:0",
     )
@@ -127,7 +132,8 @@ class AgentChannel:
 class Container:
     """One started sandbox container with its supervisor attached."""
 
-    def __init__(self, client: docker.DockerClient, image: str, limits: Limits, labels: Mapping[str, str]) -> None:
+    def __init__(self, client: docker.DockerClient, image: str, limits: Limits, labels: Mapping[str, str],
+                 warm: bool = True) -> None:
         self.client = client
         self.limits = limits
         self.uses = 0
@@ -136,7 +142,7 @@ class Container:
         self.channel: AgentChannel | None = None
         self.container = None
         try:
-            self.container = client.containers.create(**container_config(image, limits, labels))
+            self.container = client.containers.create(**container_config(image, limits, labels, warm))
             raw = client.api.attach_socket(self.container.id, params={"stdin": 1, "stdout": 1, "stream": 1})
             self.channel = AgentChannel(getattr(raw, "_sock", raw))
             self.container.start()
@@ -360,7 +366,7 @@ class DockerBackend(Backend):
         return docker_client()
 
     def new_container(self, client: docker.DockerClient, limits: Limits) -> Container:
-        return Container(client, self.image, limits, self.labels)
+        return Container(client, self.image, limits, self.labels, warm=self.isolation == "process")
 
     def identity(self) -> str:
         if self._image_id is None:
@@ -384,24 +390,13 @@ class DockerBackend(Backend):
             return FreshSession(self._prefetchers[key])
 
     def close(self) -> None:
+        """Stops prefetching and removes every container of this run, also
+        those of sessions that were never closed."""
         with self._lock:
             for prefetcher in self._prefetchers.values():
                 prefetcher.close()
             self._prefetchers.clear()
-
-
-def remove_run_containers(run_id: str) -> int:
-    """Removes every container of one run (the last line of defence)."""
-    client = docker_client()
-    try:
-        found = client.containers.list(all=True, filters={"label": [f"{LABEL_RUN}={run_id}"]})
-        for container in found:
-            try:
-                container.remove(force=True)
-            except DOCKER_ERRORS:
-                pass
-        return len(found)
-    finally:
-        client.close()
-
-
+        try:
+            remove_run_containers(self.run_id)
+        except PrerequisiteError:
+            pass  # the engine is gone, and its containers with it
