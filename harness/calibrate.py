@@ -47,8 +47,8 @@ class Calibration:
     def missing(self, problems: Iterable[Problem]) -> list[Problem]:
         return [p for p in problems if p.reference_solution and self.key(p) not in self.data]
 
-    def measure(self, engine: Engine, problems: list[Problem], repeats: int = 1,
-                limits: Limits | None = None) -> dict[str, list[Execution]]:
+    def measure(self, engine: Engine, problems: list[Problem], repeats: int = 1, limits: Limits | None = None,
+                on_result: Callable[[Execution], None] | None = None) -> dict[str, list[Execution]]:
         """Runs each reference ``repeats`` times and stores the median CPU
         time of problems whose every run passed.  Returns all executions."""
         floor = limits or Limits()
@@ -57,6 +57,8 @@ class Calibration:
         runs: dict[str, list[Execution]] = {p.id: [] for p in problems}
         for index, execution in engine.run(jobs):
             runs[problems[index // repeats].id].append(execution)
+            if on_result is not None:
+                on_result(execution)
         for problem in problems:
             executions = runs[problem.id]
             if executions and all(e.passed for e in executions):

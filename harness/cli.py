@@ -157,17 +157,26 @@ def cmd_validate(args: argparse.Namespace) -> int:
     base, overrides = _limits(args)
 
     def body(backend: Any) -> int:
+        from .report import RichProgress
         engine = Engine(backend, workers=args.workers, container_limits=base)
-        checks = validate_problems(problems, engine, Calibration(backend.identity()), repeats=args.repeats)
+        progress = RichProgress()
+        progress.start(len(problems) * args.repeats, f"validating {problems.name}")
+        try:
+            checks = validate_problems(problems, engine, Calibration(backend.identity()), repeats=args.repeats,
+                                       on_result=progress.advance)
+        finally:
+            progress.stop()
         bad = [c for c in checks if c.status != "ok"]
-        table = Table(title=f"{problems.name}: {len(checks) - len(bad)}/{len(checks)} references pass "
-                            f"every one of {args.repeats} runs")
-        for column in ("problem", "status", "outcomes", "detail"):
-            table.add_column(column)
-        for check in bad:
-            table.add_row(check.problem_id, check.status, ",".join(o.value for o in check.outcomes),
-                          check.detail[:120])
-        _console().print(table)
+        _console().print(f"{problems.name}: {len(checks) - len(bad)}/{len(checks)} reference solutions pass "
+                         f"all {args.repeats} runs")
+        if bad:
+            table = Table(title="problems to fix or exclude")
+            for column in ("problem", "status", "outcomes", "detail"):
+                table.add_column(column)
+            for check in bad:
+                table.add_row(check.problem_id, check.status, ",".join(o.value for o in check.outcomes),
+                              check.detail[:120])
+            _console().print(table)
         if args.report_json:
             Path(args.report_json).write_text(json.dumps(
                 [{"problem_id": c.problem_id, "status": c.status, "outcomes": [o.value for o in c.outcomes],

@@ -73,9 +73,11 @@ class Engine:
                 else:
                     yield item  # type: ignore[misc]
         finally:
+            # On an error or Ctrl-C the caller removes the sandboxes, which
+            # unblocks any worker still waiting on one: do not wait for it here.
             stop.set()
             for thread in threads:
-                thread.join(timeout=120)
+                thread.join(timeout=120 if finished == len(threads) else 1)
 
     def _feed(self, jobs: Iterable[Job], tasks: "queue.Queue[object]", stop: threading.Event,
               results: "queue.Queue[object]") -> None:
@@ -95,7 +97,12 @@ class Engine:
             results.put(exc)
         finally:
             for _ in range(self.workers):
-                tasks.put(_DONE)
+                while not stop.is_set():
+                    try:
+                        tasks.put(_DONE, timeout=0.2)
+                        break
+                    except queue.Full:
+                        continue
 
     def _next(self, tasks: "queue.Queue[object]", retries: "deque[_Task]") -> object:
         while True:
@@ -139,8 +146,8 @@ class Engine:
         try:
             executions = session.run(job.problem_key, job.spec, [c.program for c in candidates], job.limits)
         except InfraError as exc:
+            self._emit(candidates, exc.completed, task.attempt, results)  # before anything can raise
             state.failure(self.backend)
-            self._emit(candidates, exc.completed, task.attempt, results)
             in_flight, rest = candidates[len(exc.completed)], candidates[len(exc.completed) + 1:]
             if rest:
                 retries.append(_Task(job, rest, 1))

@@ -106,7 +106,7 @@ def evaluate(samples_path: str | Path, problems: ProblemSet, backend: Backend, o
         missing = calibration.missing(p for p in problems if p.id in used)
         if missing:
             progress.start(len(missing), "calibrating limits")
-            calibration.measure(engine, missing)
+            calibration.measure(engine, missing, on_result=progress.advance)
             progress.stop()
     resolve = limits_resolver(base, calibration, limit_overrides or {})
 
@@ -123,7 +123,9 @@ def evaluate(samples_path: str | Path, problems: ProblemSet, backend: Backend, o
     out_path = Path(out_path)
     out_path.parent.mkdir(parents=True, exist_ok=True)
     try:
-        with open(out_path, "w", encoding="utf-8") as handle:
+        # backslashreplace: a lone surrogate in a candidate's output or fields is
+        # written as its JSON escape instead of aborting the run.
+        with open(out_path, "w", encoding="utf-8", errors="backslashreplace") as handle:
             writer = OrderedWriter(handle)
             jobs = jobs_from_samples(remember(read_samples(samples_path, problems, OnBadLine.SKIP)),
                                      problems, resolve)

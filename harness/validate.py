@@ -9,7 +9,7 @@ is *flaky*.  The passing runs also calibrate the problem's time limits.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Iterable
+from typing import Callable, Iterable
 
 from .calibrate import Calibration
 from .engine import Engine
@@ -39,10 +39,10 @@ class ProblemCheck:
 
 
 def validate_problems(problems: Iterable[Problem], engine: Engine, calibration: Calibration,
-                      repeats: int = 3) -> list[ProblemCheck]:
+                      repeats: int = 3, on_result: Callable[[Execution], None] | None = None) -> list[ProblemCheck]:
     problems = list(problems)
     with_reference = [p for p in problems if p.reference_solution]
-    runs = calibration.measure(engine, with_reference, repeats=repeats)
+    runs = calibration.measure(engine, with_reference, repeats=repeats, on_result=on_result)
     checks = []
     for problem in problems:
         executions: list[Execution] = runs.get(problem.id, [])

@@ -136,3 +136,67 @@ LEGIT = {
         "      and time.strftime('%Z') == 'UTC' and os.listdir('.') == [])\n"
         "def add(a, b):\n    return a + b if ok else dict(os.environ)\n", "passed"),
 }
+
+# A problem whose expected answer exists only in its test: a candidate that
+# finds it in its own memory could pass without computing anything.
+SECRET_SPEC = {
+    "kind": "check_function",
+    "setup": "def answer():\n    \"\"\"The answer.\"\"\"\n",
+    "test": "def check(candidate):\n    assert candidate() == 'SECRET-4f1c9a'\n",
+    "entry_point": "answer",
+    "check_function": "check",
+}
+
+MEMORY_THIEF = r'''
+import gc, re, sys
+PATTERN = re.compile(("SEC" + "RET-") + "[0-9a-f]{6}")
+BYTES = re.compile((("SEC" + "RET-") + "[0-9a-f]{6}").encode())
+
+def scan(value, depth=0):
+    if depth > 4:
+        return None
+    if isinstance(value, (str, bytes, bytearray)):
+        text = value if isinstance(value, str) else bytes(value).decode("latin-1")
+        match = PATTERN.search(text)
+        return match.group(0) if match else None
+    if isinstance(value, dict):
+        value = list(value.values())
+    if isinstance(value, (list, tuple)):
+        for item in value:
+            found = scan(item, depth + 1)
+            if found:
+                return found
+    code = getattr(value, "co_consts", None)
+    return scan(list(code), depth + 1) if code else None
+
+def from_memory():
+    try:
+        with open("/proc/self/maps") as maps, open("/proc/self/mem", "rb") as mem:
+            for line in maps:
+                span, perms = line.split()[:2]
+                if not perms.startswith("r"):
+                    continue
+                start, end = (int(x, 16) for x in span.split("-"))
+                try:
+                    mem.seek(start)
+                    match = BYTES.search(mem.read(min(end - start, 64 << 20)))
+                except (OSError, OverflowError, ValueError):
+                    continue
+                if match:
+                    return match.group(0).decode()
+    except OSError:
+        return None
+
+def answer():
+    frame = sys._getframe()
+    while frame is not None:
+        found = scan(frame.f_locals) or scan(frame.f_globals)
+        if found:
+            return found
+        frame = frame.f_back
+    for obj in gc.get_objects():
+        found = scan(obj)
+        if found:
+            return found
+    return from_memory() or "nothing found"
+'''

@@ -105,3 +105,34 @@ def test_no_container_left_after_close() -> None:
     session.close()
     backend.close()
     assert count_containers(f"{LABEL_RUN}={backend.run_id}") == 0
+
+
+def test_candidate_cannot_read_the_tests_from_its_memory(session) -> None:
+    from .sandbox_cases import MEMORY_THIEF, SECRET_SPEC
+    honest = session.run("secret@test", SECRET_SPEC, ["def answer():\n    return 'SECRET-4f1c9a'\n"], TEST_LIMITS)
+    assert honest[0].outcome is Outcome.PASSED
+    thief = session.run("secret@test", SECRET_SPEC, [MEMORY_THIEF], TEST_LIMITS)
+    assert thief[0].outcome is Outcome.FAILED, thief[0].detail
+
+
+def test_control_flow_exceptions_cannot_end_a_test_loop(session) -> None:
+    spec = dict(ADD_SPEC, test="def check(candidate):\n"
+                               "    cases = [((1, 2), 3), ((2, 2), 4)]\n"
+                               "    assert all(map(lambda c: candidate(*c[0]) == c[1], cases))\n")
+    stopper = "def add(a, b):\n    raise StopIteration\n"
+    assert session.run("add@stop", spec, [stopper], TEST_LIMITS)[0].outcome is Outcome.ERROR
+
+
+def test_odd_deaths_are_the_candidates_own_errors(session) -> None:
+    realtime = "import os\ndef add(a, b):\n    os.kill(os.getpid(), 40)\n"
+    assert run_one(session, realtime).outcome is Outcome.ERROR
+    surrogate = "def add(a, b):\n    raise ValueError('\\ud800')\n"
+    assert run_one(session, surrogate).outcome is Outcome.ERROR
+
+
+def test_sysv_ipc_cannot_hold_memory_across_candidates(session) -> None:
+    hog = ("import ctypes\nlibc = ctypes.CDLL(None, use_errno=True)\n"
+           "shmid = libc.shmget(0, 200 << 20, 0o1000 | 0o600)\n"
+           "def add(a, b):\n    return a + b if shmid == -1 else 'segment created'\n")
+    assert run_one(session, hog).outcome is Outcome.PASSED  # creating the segment failed
+    assert run_one(session, "def add(a, b):\n    x = bytearray(120 << 20)\n    return a + b\n").passed

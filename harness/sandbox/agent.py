@@ -49,10 +49,12 @@ JUDGE_UID = 1001
 SANDBOX_UID = 1002
 WORK_ROOT = os.environ.get("HARNESS_WORK_ROOT", "/work")  # overridable for agent unit tests
 MAX_REPLY_BYTES = 64 << 20
+MAX_REQUEST_BYTES = 1 << 30
 OOM_CONTROL = "/sys/fs/cgroup/memory/memory.oom_control"
 OOM_EVENTS_V2 = "/sys/fs/cgroup/memory.events"
 DETAIL_CHARS = 600
 TAIL_BYTES = 2048
+ZYGOTE_TIMEOUT_S = 10.0
 JUDGE_MAX_USES = 256  # a judge serves one problem, at most this many candidates
 FLUSH_S = 0.25  # results wait at most this long before going to the host
 
@@ -165,9 +167,14 @@ class CandidateGone(Exception):
     """The candidate process closed its pipe: it exited or was killed."""
 
 
+# Exceptions that steer control flow in the tests (StopIteration ends a map()
+# or all() early) must not be raisable by the candidate under their own name.
+CONTROL_FLOW = ("StopIteration", "StopAsyncIteration", "GeneratorExit", "SystemExit", "KeyboardInterrupt")
+
+
 def _raised(type_name, message):
     cls = getattr(builtins, type_name, None)
-    if not (isinstance(cls, type) and issubclass(cls, BaseException)):
+    if type_name in CONTROL_FLOW or not (isinstance(cls, type) and issubclass(cls, Exception)):
         cls = RuntimeError
         message = "%s: %s" % (type_name, message)
     try:
@@ -396,11 +403,11 @@ class Reaped:
         self.maxrss = 0
         self.exclude = set()
 
-    def record(self, pid, status, usage):
+    def record(self, pid, status, cpu, maxrss):
         self.status[pid] = status
         if pid not in self.exclude:
-            self.cpu += usage.ru_utime + usage.ru_stime
-            self.maxrss = max(self.maxrss, usage.ru_maxrss * 1024)
+            self.cpu += cpu
+            self.maxrss = max(self.maxrss, maxrss)
 
 
 REAPED = Reaped()
@@ -414,7 +421,7 @@ def reap_all():
             return
         if pid == 0:
             return
-        REAPED.record(pid, status, usage)
+        REAPED.record(pid, status, usage.ru_utime + usage.ru_stime, usage.ru_maxrss * 1024)
 
 
 def drop_to(uid):
@@ -482,6 +489,119 @@ def spawn_candidate(program, workdir, limits, req_r, rep_w, out_w, err_w):
     except BaseException:
         pass
     os._exit(0)
+
+
+def zygote_main(sock):
+    """Forks candidates.  It is forked from the supervisor before the first
+    request is read, so a candidate's memory (a copy of the zygote's) holds
+    no test, expected value or other problem data to read back."""
+    fd = sock.fileno()
+    wake_r, wake_w = os.pipe()
+    os.set_blocking(wake_r, False)
+    os.set_blocking(wake_w, False)
+    signal.signal(signal.SIGCHLD, lambda *_: None)
+    signal.set_wakeup_fd(wake_w)
+    poller = select.poll()
+    poller.register(fd, select.POLLIN)
+    poller.register(wake_r, select.POLLIN)
+    while True:
+        for ready, _ in poller.poll():
+            if ready == wake_r:
+                try:
+                    os.read(wake_r, 4096)
+                except OSError:
+                    pass
+                report_exits(fd)
+                continue
+            header, fds, _, _ = socket.recv_fds(sock, 4, 4)
+            if not header:
+                os._exit(0)
+            (size,) = struct.unpack(">I", header + read_exact(fd, 4 - len(header)) if len(header) < 4 else header)
+            request = json.loads(read_exact(fd, size))
+            pid = spawn_candidate(request["program"], request["workdir"], request["limits"], *fds)
+            for passed_fd in fds:
+                os.close(passed_fd)
+            del request
+            send_json(fd, {"pid": pid})
+
+
+def report_exits(fd):
+    while True:
+        try:
+            pid, status, usage = os.wait4(-1, os.WNOHANG)
+        except ChildProcessError:
+            return
+        if pid == 0:
+            return
+        send_json(fd, {"exit": pid, "status": status, "cpu": usage.ru_utime + usage.ru_stime,
+                       "maxrss": usage.ru_maxrss * 1024})
+
+
+class Zygote:
+    """The supervisor's handle on its zygote process."""
+
+    def __init__(self):
+        mine, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        pid = os.fork()
+        if pid == 0:
+            try:
+                mine.close()
+                child_common([theirs.fileno()])
+                zygote_main(theirs)
+            finally:
+                os._exit(1)
+        theirs.close()
+        self.pid, self.sock, self.buffer = pid, mine, bytearray()
+        REAPED.exclude.add(pid)
+
+    def spawn(self, program, workdir, limits, fds):
+        payload = json.dumps({"program": program, "workdir": workdir, "limits": limits}).encode()
+        frame = struct.pack(">I", len(payload)) + payload
+        socket.send_fds(self.sock, [frame[:4]], fds)
+        self.sock.sendall(frame[4:])
+        while True:
+            message = self.receive()
+            if "pid" in message:
+                return message["pid"]
+            self.note_exit(message)
+
+    def receive(self, timeout=None):
+        """The next message, or None when ``timeout`` passes first."""
+        while True:
+            if len(self.buffer) >= 4:
+                (size,) = struct.unpack(">I", self.buffer[:4])
+                if len(self.buffer) >= 4 + size:
+                    message = json.loads(bytes(self.buffer[4:4 + size]))
+                    del self.buffer[:4 + size]
+                    return message
+            if timeout is not None and not select.select([self.sock], [], [], timeout)[0]:
+                return None
+            chunk = self.sock.recv(65536)
+            if not chunk:
+                raise RuntimeError("the zygote process is gone")
+            self.buffer += chunk
+
+    def pump(self):
+        """Reads exit notices that are already waiting."""
+        while True:
+            message = self.receive(timeout=0)
+            if message is None:
+                return
+            self.note_exit(message)
+
+    @staticmethod
+    def note_exit(message):
+        if "exit" in message:
+            REAPED.record(message["exit"], message["status"], message["cpu"], message["maxrss"])
+
+    def wait_exit(self, pid, timeout):
+        deadline = time.monotonic() + timeout
+        while pid not in REAPED.status:
+            message = self.receive(timeout=max(0.0, deadline - time.monotonic()))
+            if message is None:
+                return False
+            self.note_exit(message)
+        return True
 
 
 class Judge:
@@ -577,13 +697,14 @@ class Run:
         judge.ensure(self.key, self.spec)
         workdir = self.sup.make_workdir()
         REAPED.__init__()
-        REAPED.exclude.add(judge.pid)
+        REAPED.exclude.update((judge.pid, self.sup.zygote.pid))
         req_r, req_w = os.pipe()
         rep_r, rep_w = os.pipe()
         out_r, out_w = os.pipe()
         err_r, err_w = os.pipe()
         started = time.monotonic()
-        cand = spawn_candidate(self.program, workdir, limits, req_r, rep_w, out_w, err_w)
+        zygote = self.sup.zygote
+        cand = zygote.spawn(self.program, workdir, limits, [req_r, rep_w, out_w, err_w])
         for fd in (req_r, rep_w, out_w, err_w):
             os.close(fd)
         try:
@@ -596,14 +717,13 @@ class Run:
         if self.verdict is None:
             self.watch(streams, started)
         wall = time.monotonic() - started
-        died_first = cand in REAPED.status
+        zygote.pump()
         try:
             os.killpg(cand, signal.SIGKILL)
         except OSError:
             pass
-        if not died_first:
-            _, status, usage = os.wait4(cand, 0)
-            REAPED.record(cand, status, usage)
+        if not zygote.wait_exit(cand, ZYGOTE_TIMEOUT_S):
+            raise RuntimeError("the zygote did not report the candidate's exit")
         clean = kill_uid(SANDBOX_UID)
         for fd, tail in streams.items():
             drain(fd, tail)
@@ -621,7 +741,7 @@ class Run:
             "cpu_time_s": round(REAPED.cpu, 6), "peak_memory_bytes": REAPED.maxrss,
             "stdout_bytes": stdout.total, "stderr_bytes": stderr.total,
             "stdout_tail": stdout.text()[-500:], "stderr_tail": stderr.text()[-500:],
-            "anomaly": outcome in ("timeout", "memory_exceeded") or not clean,
+            "anomaly": outcome in ("timeout", "memory_exceeded", "infra_error") or not clean,
         }
 
     def watch(self, streams, started):
@@ -636,6 +756,8 @@ class Run:
             poller.register(fd, select.POLLIN)
         poller.register(judge_fd, select.POLLIN)
         poller.register(self.sup.wake_r, select.POLLIN)
+        zygote_fd = self.sup.zygote.sock.fileno()
+        poller.register(zygote_fd, select.POLLIN)
         while True:
             now = time.monotonic()
             if now >= wall_deadline:
@@ -650,6 +772,9 @@ class Run:
             else:
                 timeout_ms = min(1000, max(1, int((started + cpu_limit * 0.8 - now) * 1000) + 1))
             for fd, _ in poller.poll(timeout_ms):
+                if fd == zygote_fd:
+                    self.sup.zygote.pump()
+                    continue
                 if fd == self.sup.wake_r:
                     try:
                         os.read(fd, 4096)
@@ -700,10 +825,20 @@ class Run:
             return outcome, detail
         if outcome == "gone" and status is not None:
             if signalled:
-                name = signal.Signals(os.WTERMSIG(status)).name
-                return "error", "candidate process killed by %s during the tests" % name
+                return "error", "candidate process killed by %s during the tests" % signal_name(os.WTERMSIG(status))
             return "error", "candidate process exited with status %d during the tests" % os.WEXITSTATUS(status)
-        return "error", "the tests could not complete: %s" % (detail or "no verdict")
+        if outcome == "gone":
+            return "error", "the candidate process ended during the tests"
+        # The judge itself failed (it crashed, or its tests broke): not the
+        # candidate's doing, so the host retries it elsewhere.
+        return "infra_error", "the tests could not complete: %s" % (detail or "no verdict")
+
+
+def signal_name(number):
+    try:
+        return signal.Signals(number).name
+    except ValueError:  # real-time signals have no name
+        return "signal %d" % number
 
 
 class Supervisor:
@@ -776,7 +911,12 @@ class Supervisor:
         pending, last_flush = [], time.monotonic()
         runs = request["runs"]
         for i, run in enumerate(runs):
-            result = Run(self, run["program"], run["limits"], key, spec).execute()
+            try:
+                result = Run(self, run["program"], run["limits"], key, spec).execute()
+            except Exception:
+                if pending:  # finished results are never lost
+                    send_json(self.out, {"op": "results", "results": pending, "done": False})
+                raise
             result["id"] = run["id"]
             pending.append(result)
             # After an anomaly the container is suspect: stop, the host
@@ -812,11 +952,12 @@ class Supervisor:
                 pass
         gc.collect()
         gc.freeze()  # forked children then share these pages instead of copying them
+        self.zygote = Zygote()  # before any request: it must never see test data
         send_json(self.out, {"op": "hello", "protocol": PROTOCOL_VERSION,
                              "python": sys.version.split()[0], "pid": os.getpid()})
         while True:
             try:
-                request = json.loads(recv_frame(inp))
+                request = json.loads(recv_frame(inp, MAX_REQUEST_BYTES))
             except EOFError:
                 return
             try:

@@ -55,6 +55,10 @@ def container_config(image: str, limits: Limits, labels: Mapping[str, str], warm
         read_only=True,
         tmpfs={"/work": f"rw,nosuid,nodev,noexec,size={limits.scratch_bytes},mode=755"},
         shm_size=16 << 20,
+        # No SysV IPC or POSIX message queues: they would outlive a candidate
+        # and hold memory that the next one is charged for.
+        sysctls={"kernel.shmmax": "0", "kernel.shmall": "0", "kernel.msgmni": "0",
+                 "kernel.sem": "0 0 0 0", "fs.mqueue.queues_max": "0"},
         cap_drop=["ALL"],
         # Only the root supervisor uses these, to switch to the judge and
         # sandbox uids and to kill what they leave; candidates run with none.
@@ -183,6 +187,8 @@ class Container:
                     raise InfraError(f"sandbox supervisor error: {reply.get('error', reply)}")
                 for result in reply["results"]:
                     self.anomaly = self.anomaly or bool(result.get("anomaly"))
+                    if result.get("outcome") == "infra_error":
+                        raise InfraError(f"sandbox: {result.get('detail', '')}", completed=done)
                     done.append(Execution.from_agent(result))
                 finished = bool(reply.get("done"))
         except InfraError as exc:
@@ -192,11 +198,14 @@ class Container:
             raise InfraError(f"sandbox connection failed: {_short(exc)}", completed=done) from exc
         return done
 
-    def destroy(self) -> None:
-        """kill -> remove, tolerating a container that is already gone."""
+    def close_channel(self) -> None:
         if self.channel is not None:
             self.channel.close()
             self.channel = None
+
+    def destroy(self) -> None:
+        """kill -> remove, tolerating a container that is already gone."""
+        self.close_channel()
         if self.container is not None:
             try:
                 self.container.remove(force=True)
@@ -255,17 +264,27 @@ class Prefetcher:
         self.doomed: queue.Queue[Container | None] = queue.Queue()
         self.stopping = threading.Event()
         self.threads = [threading.Thread(target=self._start_loop, daemon=True) for _ in range(starters)]
-        self.threads.append(threading.Thread(target=self._remove_loop, daemon=True))
+        self.removers = [threading.Thread(target=self._remove_loop, daemon=True) for _ in range(2)]
+        self.threads.extend(self.removers)
         for thread in self.threads:
             thread.start()
 
     def _start_loop(self) -> None:
-        client = self.backend.new_client()
+        client = None
         while not self.stopping.is_set():
             try:
+                if client is None:
+                    client = self.backend.new_client()
                 item: Container | InfraError = self.backend.new_container(client, self.limits)
             except InfraError as exc:
                 item = exc
+            except Exception as exc:  # an engine blip must not silently kill this thread
+                item = InfraError(f"could not start a sandbox container: {_short(exc)}")
+                if client is not None:
+                    client.close()
+                client = None
+            if isinstance(item, InfraError):
+                time.sleep(0.5)
             while not self.stopping.is_set():
                 try:
                     self.ready.put(item, timeout=0.2)
@@ -275,7 +294,8 @@ class Prefetcher:
             else:
                 if isinstance(item, Container):
                     item.destroy()
-        client.close()
+        if client is not None:
+            client.close()
 
     def _remove_loop(self) -> None:
         while True:
@@ -291,12 +311,14 @@ class Prefetcher:
         return item
 
     def discard(self, container: Container) -> None:
+        container.close_channel()  # the supervisor exits now; removal follows in the background
         self.doomed.put(container)
 
     def close(self) -> None:
         self.stopping.set()
-        for thread in self.threads[:-1]:
-            thread.join(timeout=START_TIMEOUT_S)
+        for thread in self.threads:
+            if thread not in self.removers:
+                thread.join(timeout=START_TIMEOUT_S)
         while True:
             try:
                 item = self.ready.get_nowait()
@@ -304,8 +326,10 @@ class Prefetcher:
                 break
             if isinstance(item, Container):
                 item.destroy()
-        self.doomed.put(None)
-        self.threads[-1].join(timeout=START_TIMEOUT_S)
+        for _ in self.removers:
+            self.doomed.put(None)
+        for thread in self.removers:
+            thread.join(timeout=START_TIMEOUT_S)
 
 
 class FreshSession(Session):
