@@ -551,19 +551,22 @@ class Zygote:
             finally:
                 os._exit(1)
         theirs.close()
-        self.pid, self.sock, self.buffer = pid, mine, bytearray()
+        self.pid, self.sock, self.buffer, self.last_pid = pid, mine, bytearray(), None
         REAPED.exclude.add(pid)
 
     def spawn(self, program, workdir, limits, fds):
+        """Asks for a candidate process; its pid arrives later (``candidate_pid()``),
+        so that the judge can be started meanwhile."""
+        self.last_pid = None
         payload = json.dumps({"program": program, "workdir": workdir, "limits": limits}).encode()
         frame = struct.pack(">I", len(payload)) + payload
         socket.send_fds(self.sock, [frame[:4]], fds)
         self.sock.sendall(frame[4:])
-        while True:
-            message = self.receive()
-            if "pid" in message:
-                return message["pid"]
-            self.note_exit(message)
+
+    def candidate_pid(self):
+        while self.last_pid is None:
+            self.note(self.receive())
+        return self.last_pid
 
     def receive(self, timeout=None):
         """The next message, or None when ``timeout`` passes first."""
@@ -582,16 +585,17 @@ class Zygote:
             self.buffer += chunk
 
     def pump(self):
-        """Reads exit notices that are already waiting."""
+        """Reads the messages that are already waiting."""
         while True:
             message = self.receive(timeout=0)
             if message is None:
                 return
-            self.note_exit(message)
+            self.note(message)
 
-    @staticmethod
-    def note_exit(message):
-        if "exit" in message:
+    def note(self, message):
+        if "pid" in message:
+            self.last_pid = message["pid"]
+        elif "exit" in message:
             REAPED.record(message["exit"], message["status"], message["cpu"], message["maxrss"])
 
     def wait_exit(self, pid, timeout):
@@ -600,7 +604,7 @@ class Zygote:
             message = self.receive(timeout=max(0.0, deadline - time.monotonic()))
             if message is None:
                 return False
-            self.note_exit(message)
+            self.note(message)
         return True
 
 
@@ -704,7 +708,7 @@ class Run:
         err_r, err_w = os.pipe()
         started = time.monotonic()
         zygote = self.sup.zygote
-        cand = zygote.spawn(self.program, workdir, limits, [req_r, rep_w, out_w, err_w])
+        zygote.spawn(self.program, workdir, limits, [req_r, rep_w, out_w, err_w])
         for fd in (req_r, rep_w, out_w, err_w):
             os.close(fd)
         try:
@@ -717,6 +721,7 @@ class Run:
         if self.verdict is None:
             self.watch(streams, started)
         wall = time.monotonic() - started
+        cand = zygote.candidate_pid()
         zygote.pump()
         try:
             os.killpg(cand, signal.SIGKILL)
