@@ -19,6 +19,8 @@ a separate process and is reached only through calls to ``entry_point``.
 
 from __future__ import annotations
 
+import ast
+import builtins
 import enum
 import gzip
 import hashlib
@@ -72,6 +74,7 @@ class Problem:
             "test": self.test,
             "entry_point": self.entry_point,
             "check_function": "check" if self.test_kind is TestKind.CHECK_FUNCTION else None,
+            "candidate_names": free_names(self.test, self.prompt),
         }
 
     @property
@@ -104,6 +107,7 @@ def problems_dir() -> Path:
 
 BUNDLED = {
     "humaneval": ("humaneval.jsonl.gz", "HumanEval, 164 hand-written Python problems (OpenAI, MIT)"),
+    "mbpp": ("mbpp_sanitized.json", "MBPP sanitized, 427 crowd-sourced Python problems (Google, CC-BY-4.0)"),
 }
 
 
@@ -172,8 +176,76 @@ def _as_object(row: Any, where: str) -> dict[str, Any]:
     return row
 
 
+def free_names(test: str, setup: str = "") -> list[str]:
+    """Names the tests use but neither they, the setup nor builtins define:
+    functions of the candidate's, which the judge reaches by remote call."""
+    defined = set(dir(builtins))
+    loaded: list[str] = []
+    for source in (setup, test):
+        try:
+            tree = ast.parse(source)
+        except SyntaxError:
+            continue
+        for node in ast.walk(tree):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                defined.add(node.name)
+            elif isinstance(node, ast.arg):
+                defined.add(node.arg)
+            elif isinstance(node, (ast.Import, ast.ImportFrom)):
+                defined.update((a.asname or a.name).split(".")[0] for a in node.names)
+            elif isinstance(node, ast.Name):
+                if isinstance(node.ctx, ast.Load):
+                    loaded.append(node.id)
+                else:
+                    defined.add(node.id)
+    return sorted(set(loaded) - defined)
+
+
+def called_function(test: str, reference: str = "") -> str:
+    """The entry point of assert-style tests: the first function they call
+    that the reference solution defines (it may shadow a builtin, like
+    MBPP's ``sum``), else the first that nothing else defines."""
+    try:
+        defined = {n.name for n in ast.parse(reference).body if isinstance(n, ast.FunctionDef)}
+    except SyntaxError:
+        defined = set()
+    calls = [n.func.id for n in ast.walk(ast.parse(test))
+             if isinstance(n, ast.Call) and isinstance(n.func, ast.Name)]
+    free = set(free_names(test))
+    for pool in (defined, free):
+        for name in calls:
+            if name in pool:
+                return name
+    return ""
+
+
+def _mbpp_row(row: Mapping[str, Any], where: str) -> dict[str, Any]:
+    """MBPP layouts (original: text, code, test_setup_code, test_list;
+    sanitized: prompt, code, test_imports, test_list) in this tool's names."""
+    tests = row.get("test_list")
+    if not isinstance(tests, list) or not all(isinstance(t, str) for t in tests) or not tests:
+        raise ProblemError(f"{where}: field 'test_list' must be a non-empty list of strings")
+    imports = row.get("test_imports") or []
+    setup_code = row.get("test_setup_code") or ""
+    test = "\n".join([*imports, setup_code, *tests]).strip() + "\n"
+    try:
+        entry_point = called_function(test, str(row.get("code", "")))
+    except SyntaxError as exc:
+        raise ProblemError(f"{where}: test code does not parse: {exc.msg} (line {exc.lineno})") from None
+    return {
+        "task_id": row.get("task_id"),
+        "prompt": row.get("prompt", row.get("text", "")),
+        "test": test,
+        "test_kind": TestKind.ASSERTIONS.value,
+        "entry_point": row.get("entry_point") or entry_point,
+        "reference_solution": row.get("code", ""),
+    }
+
+
 def parse_problem(row: Mapping[str, Any], where: str) -> Problem:
-    """One problem from HumanEval-layout fields (or this tool's own names)."""
+    """One problem from HumanEval or MBPP layout fields (or this tool's own names)."""
+    if "test_list" in row and "test" not in row:
+        row = _mbpp_row(row, where)
 
     def text(key: str, *aliases: str, required: bool = True) -> str:
         for k in (key, *aliases):

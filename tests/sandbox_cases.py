@@ -59,7 +59,7 @@ FORGERIES = {
         "def add(a, b):\n    return None\n", "error"),  # a corrupted channel is the candidate's error
     "always_equal_object": ("class A:\n    def __eq__(self, other):\n        return True\n"
                             "    def __sub__(self, o):\n        return 0\n"
-                            "def add(a, b):\n    return A()\n", "error"),
+                            "def add(a, b):\n    return A()\n", "failed"),  # only its truth value reaches the tests
     "int_subclass_eq": ("class I(int):\n    def __eq__(self, o):\n        return True\n    __hash__ = int.__hash__\n"
                         "def add(a, b):\n    return I(7) if isinstance(a, int) else a + b\n", "failed"),
     "str_subclass_eq": ("class S(str):\n    def __eq__(self, o):\n        return True\n    __hash__ = str.__hash__\n"

@@ -52,3 +52,11 @@ def test_verdicts_agree_with_recorded_ones(docker_backend, tmp_path: Path, name:
     assert summary.pass_at_k["1"] == pytest.approx(sum(row["passed"] for row in rows) / len(rows))
     if not understood:
         assert summary.pass_at_k["1"] == pytest.approx(sum(row[field] for row in rows) / len(rows))
+
+
+def test_every_mbpp_reference_solution_passes(docker_backend, tmp_path: Path) -> None:
+    problems = load_problems("mbpp")
+    engine = Engine(docker_backend, workers=2)
+    checks = validate_problems(problems, engine, Calibration("test", tmp_path / "cal.json"), repeats=1)
+    assert len(checks) == 427
+    assert [c.problem_id for c in checks if c.status != "ok"] == []

@@ -103,3 +103,30 @@ def test_bad_sample_lines(tmp_path: Path, line: str, message: str) -> None:
 def test_missing_samples_file(tmp_path: Path) -> None:
     with pytest.raises(SampleError, match="cannot read samples"):
         list(read_samples(tmp_path / "absent.jsonl"))
+
+
+def test_mbpp_layouts(tmp_path: Path) -> None:
+    sanitized = load_problems("mbpp")
+    assert len(sanitized) == 427
+    first = sanitized.get("2")
+    assert first is not None and first.test_kind is TestKind.ASSERTIONS
+    assert first.entry_point == "similar_elements" and first.reference_solution.startswith("def similar_elements")
+    assert sanitized.get("126").entry_point == "sum"  # the reference shadows a builtin
+    original = tmp_path / "mbpp.jsonl"
+    original.write_text(json.dumps({
+        "task_id": 7, "text": "Find words of 4+ chars.", "code": "import re\ndef find_char_long(t):\n"
+        "    return re.findall(r'\\b\\w{4,}\\b', t)\n", "test_setup_code": "", "challenge_test_list": [],
+        "test_list": ["assert find_char_long('Please move back') == ['Please', 'move', 'back']"]}) + "\n")
+    problem = load_problems(str(original)).get("7")  # ids stay as they are, as strings
+    assert problem is not None and problem.entry_point == "find_char_long"
+    assert problem.test_spec()["candidate_names"] == ["find_char_long"]
+    broken = tmp_path / "broken.jsonl"
+    broken.write_text(json.dumps({"task_id": 1, "text": "x", "code": "", "test_list": "assert f(1)"}) + "\n")
+    with pytest.raises(ProblemError, match=r"broken\.jsonl:1: field 'test_list' must be a non-empty list"):
+        load_problems(str(broken))
+
+
+def test_free_names_are_the_candidates_functions() -> None:
+    from harness.problems import free_names
+    test = "import math\ndef helper(x):\n    return x\nassert math.isclose(area(2), 4)\nassert helper(perimeter(1)) == 4\n"
+    assert free_names(test) == ["area", "perimeter"]
