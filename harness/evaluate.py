@@ -77,9 +77,19 @@ class OrderedWriter:
     def add(self, index: int, row: dict[str, Any]) -> None:
         self.waiting[index] = row
         while self.next_index in self.waiting:
-            self.handle.write(json.dumps(self.waiting.pop(self.next_index), ensure_ascii=False) + "\n")
+            self._write(self.waiting.pop(self.next_index))
             self.next_index += 1
         self.handle.flush()
+
+    def abandon(self) -> None:
+        """An interrupted run: write what finished early too (still in index
+        order, now with gaps) rather than lose it."""
+        for index in sorted(self.waiting):
+            self._write(self.waiting.pop(index))
+        self.handle.flush()
+
+    def _write(self, row: dict[str, Any]) -> None:
+        self.handle.write(json.dumps(row, ensure_ascii=False) + "\n")
 
 
 def evaluate(samples_path: str | Path, problems: ProblemSet, backend: Backend, out_path: str | Path,
@@ -129,15 +139,19 @@ def evaluate(samples_path: str | Path, problems: ProblemSet, backend: Backend, o
             writer = OrderedWriter(handle)
             jobs = jobs_from_samples(remember(read_samples(samples_path, problems, OnBadLine.SKIP)),
                                      problems, resolve)
-            for index, execution in engine.run(jobs):
-                sample = pending.pop(index)
-                writer.add(index, result_row(sample, execution))
-                outcomes[execution.outcome.value] += 1
-                tally = counts.setdefault(sample.task_id, [0, 0])
-                if execution.outcome.is_verdict:
-                    tally[0] += 1
-                    tally[1] += execution.passed
-                progress.advance(execution)
+            try:
+                for index, execution in engine.run(jobs):
+                    sample = pending.pop(index)
+                    writer.add(index, result_row(sample, execution))
+                    outcomes[execution.outcome.value] += 1
+                    tally = counts.setdefault(sample.task_id, [0, 0])
+                    if execution.outcome.is_verdict:
+                        tally[0] += 1
+                        tally[1] += execution.passed
+                    progress.advance(execution)
+            except BaseException:
+                writer.abandon()
+                raise
     finally:
         progress.stop()
     elapsed = time.monotonic() - started

@@ -91,3 +91,16 @@ def test_evaluate_writes_rows_in_input_order_and_excludes_infra_from_passk(tmp_p
     # HumanEval/2 has n = 0 judged candidates and is left out; 0: 10/10, 1: 0/10, 3: 0/10
     assert summary.pass_at_k["1"] == pytest.approx(1 / 3)
     assert summary.pass_at_k["20"] is None
+
+
+def test_interrupted_writer_keeps_rows_that_finished_early() -> None:
+    import io
+
+    from harness.evaluate import OrderedWriter
+    handle = io.StringIO()
+    writer = OrderedWriter(handle)
+    for index in (2, 0, 4):
+        writer.add(index, {"i": index})
+    assert [json.loads(line)["i"] for line in handle.getvalue().splitlines()] == [0]
+    writer.abandon()
+    assert [json.loads(line)["i"] for line in handle.getvalue().splitlines()] == [0, 2, 4]
