@@ -17,7 +17,7 @@ from .engine import Engine
 from .job import Candidate, make_job
 from .limits import Limits, scaled_time_limits
 from .outcome import Execution
-from .problems import Problem
+from .problems import CodeField, Problem
 
 
 def cache_dir() -> Path:
@@ -52,7 +52,8 @@ class Calibration:
         """Runs each reference ``repeats`` times and stores the median CPU
         time of problems whose every run passed.  Returns all executions."""
         floor = limits or Limits()
-        jobs = [make_job(p, floor, [Candidate(i * repeats + r, p.reference_solution) for r in range(repeats)])
+        jobs = [make_job(p, floor, [Candidate(i * repeats + r, p.program(p.reference_solution, CodeField.SOLUTION))
+                                    for r in range(repeats)])
                 for i, p in enumerate(problems)]
         runs: dict[str, list[Execution]] = {p.id: [] for p in problems}
         for index, execution in engine.run(jobs):

@@ -63,6 +63,10 @@ def result_row(sample: Sample, execution: Execution) -> dict[str, Any]:
         if key != "code_length":
             row[key] = data[key]
     row["code_length"] = len(sample.code)
+    if execution.test_outcomes:  # kinds with test cases: the fraction beside the all-or-nothing verdict
+        row["tests_passed"] = execution.tests_passed
+        row["tests_total"] = len(execution.test_outcomes)
+        row["test_outcomes"] = list(execution.test_outcomes)
     return row
 
 

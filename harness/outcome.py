@@ -38,6 +38,11 @@ class Execution:
     stdout_bytes: int = 0
     stderr_bytes: int = 0
     attempts: int = 1
+    test_outcomes: tuple[str, ...] = ()  # per test case, for kinds that have cases
+
+    @property
+    def tests_passed(self) -> int:
+        return sum(1 for t in self.test_outcomes if t == Outcome.PASSED.value)
 
     @property
     def passed(self) -> bool:
@@ -54,6 +59,7 @@ class Execution:
             peak_memory_bytes=int(reply.get("peak_memory_bytes", 0)),
             stdout_bytes=int(reply.get("stdout_bytes", 0)),
             stderr_bytes=int(reply.get("stderr_bytes", 0)),
+            test_outcomes=tuple(str(t) for t in reply.get("tests") or ()),
         )
 
     @classmethod
@@ -64,4 +70,8 @@ class Execution:
         data = asdict(self)
         data["outcome"] = self.outcome.value
         data["passed"] = self.passed
+        data["test_outcomes"] = list(self.test_outcomes)
+        if self.test_outcomes:
+            data["tests_passed"] = self.tests_passed
+            data["tests_total"] = len(self.test_outcomes)
         return data

@@ -38,6 +38,12 @@ class TestKind(str, enum.Enum):
 
     CHECK_FUNCTION = "check_function"  # HumanEval: the test defines check(candidate)
     ASSERTIONS = "assertions"  # MBPP style: assert statements naming the entry point
+    STDIN_STDOUT = "stdin_stdout"  # a whole program per test case: input on stdin, output compared
+    IO_PAIRS = "io_pairs"  # call the entry point on each input, compare with the expected value
+
+    @property
+    def uses_cases(self) -> bool:
+        return self in (TestKind.STDIN_STDOUT, TestKind.IO_PAIRS)
 
     __test__ = False  # not a pytest class
 
@@ -59,15 +65,24 @@ class Problem:
     language: str = "python"
     reference_solution: str = ""
     limits: Mapping[str, Any] = field(default_factory=dict)
+    cases: tuple[Mapping[str, Any], ...] = ()  # stdin_stdout / io_pairs: {"input", "output"}
+    compare: str = "exact"  # stdin_stdout: exact | tokens | float
+    tolerance: float = 1e-6  # float comparisons
+    unwrap_expected: bool = False  # io_pairs, APPS quirk: [value] also matches value
+    preamble: str = ""  # prepended to every program (APPS's evaluator imports these for the candidate)
 
     def program(self, code: str, kind: CodeField) -> str:
         """The program the candidate process runs."""
         if kind is CodeField.COMPLETION:
-            return self.prompt + code
-        return code
+            return self.preamble + self.prompt + code
+        return self.preamble + code
 
     def test_spec(self) -> dict[str, Any]:
         """What the in-sandbox judge needs (sent once per sandbox)."""
+        if self.test_kind.uses_cases:
+            return {"kind": self.test_kind.value, "cases": [dict(c) for c in self.cases],
+                    "entry_point": self.entry_point, "compare": self.compare, "tolerance": self.tolerance,
+                    "unwrap_expected": self.unwrap_expected}
         return {
             "kind": self.test_kind.value,
             "setup": self.prompt,
@@ -80,7 +95,7 @@ class Problem:
     @property
     def tests_hash(self) -> str:
         """Identifies everything about the problem that can change a verdict."""
-        blob = json.dumps([self.test_spec(), dict(self.limits)], sort_keys=True)
+        blob = json.dumps([self.test_spec(), dict(self.limits), self.preamble], sort_keys=True)
         return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
@@ -108,6 +123,7 @@ def problems_dir() -> Path:
 BUNDLED = {
     "humaneval": ("humaneval.jsonl.gz", "HumanEval, 164 hand-written Python problems (OpenAI, MIT)"),
     "mbpp": ("mbpp_sanitized.json", "MBPP sanitized, 427 crowd-sourced Python problems (Google, CC-BY-4.0)"),
+    "apps_train5": ("apps_train5.jsonl", "5 APPS problems: 3 stdin/stdout, 2 call-based (APPS MIT, via CodeRL BSD-3)"),
 }
 
 
@@ -242,10 +258,94 @@ def _mbpp_row(row: Mapping[str, Any], where: str) -> dict[str, Any]:
     }
 
 
+def _json_field(row: Mapping[str, Any], key: str, where: str) -> Any:
+    value = row.get(key)
+    if isinstance(value, str):
+        try:
+            return json.loads(value) if value.strip() else None
+        except json.JSONDecodeError as exc:
+            raise ProblemError(f"{where}: field {key!r} is not valid JSON ({exc.msg})") from None
+    return value
+
+
+def _as_text(value: Any) -> str:
+    return value if isinstance(value, str) else "\n".join(str(v) for v in value)
+
+
+# What APPS's own evaluator (testing_util.py) puts before every program, less
+# numpy, which the sandbox image does not carry.
+APPS_PREAMBLE = (
+    "import sys\nimport time\nimport itertools\nfrom itertools import accumulate, product, permutations, "
+    "combinations\nimport collections\nfrom collections import Counter, OrderedDict, deque, defaultdict, "
+    "ChainMap\nfrom functools import lru_cache\nimport math\nfrom math import sqrt, sin, cos, tan, ceil, fabs, "
+    "floor, gcd, exp, log, log2\nimport fractions\nfrom typing import List, Tuple\nimport random\nimport heapq\n"
+    "from heapq import *\n"
+)
+
+
+def _apps_row(row: Mapping[str, Any], where: str) -> dict[str, Any]:
+    """The APPS layout of the Hugging Face ``codeparrot/apps`` rows:
+    problem_id, question, input_output (JSON: inputs, outputs, fn_name?),
+    solutions (JSON list), starter_code."""
+    io = _json_field(row, "input_output", where)
+    if not isinstance(io, dict) or not isinstance(io.get("inputs"), list) or not isinstance(io.get("outputs"), list):
+        raise ProblemError(f"{where}: field 'input_output' needs lists 'inputs' and 'outputs'")
+    if len(io["inputs"]) != len(io["outputs"]) or not io["inputs"]:
+        raise ProblemError(f"{where}: 'input_output' has {len(io['inputs'])} inputs "
+                           f"and {len(io['outputs'])} outputs")
+    solutions = _json_field(row, "solutions", where) or []
+    starter = row.get("starter_code") or ""
+    fn_name = io.get("fn_name")
+    if fn_name:
+        cases = [{"input": i, "output": o} for i, o in zip(io["inputs"], io["outputs"])]
+    else:
+        cases = [{"input": _as_text(i), "output": _as_text(o)} for i, o in zip(io["inputs"], io["outputs"])]
+    question = str(row.get("question", ""))
+    return {
+        "task_id": row.get("problem_id", row.get("id", row.get("task_id"))),
+        "prompt": question + ("\n\n" + starter if starter else ""),
+        "test_kind": (TestKind.IO_PAIRS if fn_name else TestKind.STDIN_STDOUT).value,
+        "entry_point": fn_name or "",
+        "test_cases": cases,
+        "unwrap_expected": bool(fn_name),
+        "preamble": APPS_PREAMBLE,
+        "reference_solution": solutions[0] if solutions and isinstance(solutions[0], str) else "",
+    }
+
+
+def _case_problem(row: Mapping[str, Any], where: str, task_id: str, kind: TestKind) -> Problem:
+    cases = row.get("test_cases")
+    if not isinstance(cases, list) or not cases or not all(
+            isinstance(c, dict) and "input" in c and "output" in c for c in cases):
+        raise ProblemError(f"{where}: field 'test_cases' must be a non-empty list of {{input, output}} objects")
+    if kind is TestKind.STDIN_STDOUT and not all(isinstance(c["input"], str) and isinstance(c["output"], str)
+                                                 for c in cases):
+        raise ProblemError(f"{where}: stdin_stdout test cases need string 'input' and 'output'")
+    entry_point = str(row.get("entry_point") or "")
+    if kind is TestKind.IO_PAIRS and not entry_point.isidentifier():
+        raise ProblemError(f"{where}: io_pairs needs an entry_point (the function to call)")
+    compare = str(row.get("compare", "exact"))
+    if compare not in ("exact", "tokens", "float"):
+        raise ProblemError(f"{where}: compare must be exact, tokens or float, not {compare!r}")
+    return Problem(id=task_id, prompt=str(row.get("prompt", "")), test="", entry_point=entry_point,
+                   test_kind=kind, language=str(row.get("language", "python")),
+                   reference_solution=str(row.get("reference_solution") or ""), limits=row.get("limits") or {},
+                   cases=tuple(cases), compare=compare, tolerance=float(row.get("tolerance", 1e-6)),
+                   unwrap_expected=bool(row.get("unwrap_expected", False)), preamble=str(row.get("preamble", "")))
+
+
 def parse_problem(row: Mapping[str, Any], where: str) -> Problem:
-    """One problem from HumanEval or MBPP layout fields (or this tool's own names)."""
-    if "test_list" in row and "test" not in row:
+    """One problem from HumanEval, MBPP or APPS layout fields (or this tool's own names)."""
+    if "input_output" in row:
+        row = _apps_row(row, where)
+    elif "test_list" in row and "test" not in row:
         row = _mbpp_row(row, where)
+    kind_name = row.get("test_kind")
+    if kind_name in (TestKind.STDIN_STDOUT.value, TestKind.IO_PAIRS.value):
+        task_id = row.get("task_id", row.get("id"))
+        if task_id is None or str(task_id) == "":
+            raise ProblemError(f"{where}: missing field 'task_id'")
+        return _case_problem(row, where, str(task_id), TestKind(kind_name))
 
     def text(key: str, *aliases: str, required: bool = True) -> str:
         for k in (key, *aliases):

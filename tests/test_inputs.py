@@ -130,3 +130,41 @@ def test_free_names_are_the_candidates_functions() -> None:
     from harness.problems import free_names
     test = "import math\ndef helper(x):\n    return x\nassert math.isclose(area(2), 4)\nassert helper(perimeter(1)) == 4\n"
     assert free_names(test) == ["area", "perimeter"]
+
+
+def test_apps_layout_and_own_case_schema(tmp_path: Path) -> None:
+    apps = load_problems("apps_train5")
+    assert sorted(p.id for p in apps) == ["0001", "0111", "2287", "2404", "4184"]
+    stdin, calls = apps.get("0001"), apps.get("4184")
+    assert stdin.test_kind is TestKind.STDIN_STDOUT and isinstance(stdin.cases[0]["input"], str)
+    assert calls.test_kind is TestKind.IO_PAIRS and calls.entry_point == "is_prime" and calls.unwrap_expected
+    assert calls.program("x = 1\n", CodeField.SOLUTION).endswith("x = 1\n")  # after APPS's import preamble
+    rows = [
+        {"problem_id": 9, "question": "q", "input_output": "{not json"},
+        {"problem_id": 9, "question": "q", "input_output": json.dumps({"inputs": ["1"], "outputs": []})},
+        {"task_id": "s", "test_kind": "stdin_stdout", "test_cases": [{"input": 1, "output": "1"}]},
+        {"task_id": "s", "test_kind": "stdin_stdout", "compare": "fuzzy", "test_cases": [{"input": "", "output": ""}]},
+        {"task_id": "s", "test_kind": "io_pairs", "test_cases": [{"input": [1], "output": 1}]},
+    ]
+    messages = ["'input_output' is not valid JSON", "1 inputs and 0 outputs", "need string 'input' and 'output'",
+                "compare must be exact, tokens or float", "io_pairs needs an entry_point"]
+    for row, message in zip(rows, messages):
+        path = tmp_path / "p.jsonl"
+        path.write_text(json.dumps(row) + "\n")
+        with pytest.raises(ProblemError, match=rf"p\.jsonl:1: .*{message}"):
+            load_problems(str(path))
+
+
+def test_comparisons() -> None:
+    from harness.sandbox.agent import outputs_match, values_match
+    assert outputs_match("3  \n\n", "3")
+    assert not outputs_match("3 4", "3  4")
+    assert outputs_match("3 4", "3  4", "tokens")
+    assert outputs_match("0.3333333", "0.33333333", "float", 1e-6)
+    assert not outputs_match("0.34", "0.33", "float", 1e-6)
+    assert not outputs_match("abc", "0.33", "float")
+    assert values_match([1, (2, 3)], [1, [2, 3]])
+    assert values_match(0.1 + 0.2, 0.3)
+    assert not values_match(True, 1) and not values_match(1, True)
+    assert not values_match("1", 1) and not values_match(None, 0)
+    assert values_match({"a": [1.0]}, {"a": [1]})

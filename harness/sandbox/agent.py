@@ -130,6 +130,13 @@ def to_plain(value, depth=0):
     raise TypeError("cannot return a %s to the tests" % kind.__name__)
 
 
+def lookup(namespace, name):
+    """The function the tests call; LeetCode-style programs put it in a class."""
+    if name not in namespace and isinstance(namespace.get("Solution"), type):
+        return getattr(namespace["Solution"](), name)
+    return namespace[name]
+
+
 def candidate_main(program, req_fd, rep_fd):
     """Runs the untrusted program, then serves the judge's calls until EOF."""
     namespace = {"__name__": "__candidate__", "__builtins__": builtins}
@@ -150,7 +157,7 @@ def candidate_main(program, req_fd, rep_fd):
         except EOFError:
             return
         try:
-            value = namespace[name](*args, **kwargs)
+            value = lookup(namespace, name)(*args, **kwargs)
             try:
                 result = ("ok", to_plain(value))
             except TypeError:  # e.g. a re.Match: only its truth value travels
@@ -162,6 +169,91 @@ def candidate_main(program, req_fd, rep_fd):
         except ValueError as exc:
             payload = marshal.dumps(("raise", "TypeError", str(exc)))
         send_frame(rep_fd, payload)
+
+
+SYNTAX_EXIT = 97  # exit status of a script that does not compile
+
+
+def candidate_script_main(program):
+    """A stdin/stdout program: runs as ``__main__`` on the given stdin."""
+    try:
+        code = compile(program, "<candidate>", "exec")
+    except (SyntaxError, ValueError, MemoryError, RecursionError) as exc:
+        sys.stderr.write("%s: %s\n" % (type(exc).__name__, exc))
+        sys.stderr.flush()
+        os._exit(SYNTAX_EXIT)
+    status = 0
+    try:
+        exec(code, {"__name__": "__main__", "__builtins__": builtins})
+    except SystemExit as exc:
+        if isinstance(exc.code, int):
+            status = exc.code
+        elif exc.code is not None:
+            sys.stderr.write("%s\n" % (exc.code,))
+            status = 1
+    except BaseException:
+        traceback.print_exc()
+        status = 1
+    try:
+        sys.stdout.flush()
+        sys.stderr.flush()
+    except BaseException:
+        status = status or 1
+    os._exit(status & 0xFF)
+
+
+# ------------------------------------------------------------- comparisons ---
+
+def _lines(text):
+    return [line.rstrip() for line in text.rstrip().splitlines()]
+
+
+def _number(token):
+    try:
+        return float(token)
+    except ValueError:
+        return None
+
+
+def outputs_match(actual, expected, mode="exact", tolerance=1e-6):
+    """stdin/stdout: ``exact`` ignores trailing whitespace on lines and at
+    the end; ``tokens`` compares whitespace-separated tokens; ``float``
+    also lets numeric tokens differ by ``tolerance`` (relative or absolute)."""
+    if mode == "exact":
+        return _lines(actual) == _lines(expected)
+    got, want = actual.split(), expected.split()
+    if len(got) != len(want):
+        return False
+    for a, b in zip(got, want):
+        if a == b:
+            continue
+        x, y = (_number(a), _number(b)) if mode == "float" else (None, None)
+        if x is None or y is None or not math.isclose(x, y, rel_tol=tolerance, abs_tol=tolerance):
+            return False
+    return True
+
+
+def values_match(actual, expected, tolerance=1e-6):
+    """Call-based results: type-strict (True is not 1, "1" is not 1), tuples
+    and lists alike, floats within ``tolerance``."""
+    if isinstance(actual, bool) or isinstance(expected, bool):
+        return type(actual) is type(expected) and actual == expected
+    if isinstance(actual, (int, float)) and isinstance(expected, (int, float)):
+        if isinstance(actual, float) or isinstance(expected, float):
+            return math.isclose(actual, expected, rel_tol=tolerance, abs_tol=tolerance)
+        return actual == expected
+    if isinstance(actual, (list, tuple)) and isinstance(expected, (list, tuple)):
+        return len(actual) == len(expected) and all(
+            values_match(a, b, tolerance) for a, b in zip(actual, expected))
+    if isinstance(actual, dict) and isinstance(expected, dict):
+        return actual.keys() == expected.keys() and all(
+            values_match(actual[k], expected[k], tolerance) for k in actual)
+    return type(actual) is type(expected) and actual == expected
+
+
+def short(value, limit=80):
+    text = value if isinstance(value, str) else repr(value)
+    return text if len(text) <= limit else text[:limit] + "..."
 
 
 # ----------------------------------------------------------- judge process ---
@@ -275,6 +367,9 @@ def prepare_spec(spec):
     """Compiles a problem's trusted code once, in the supervisor, so that each
     forked judge only executes it."""
     prepared = dict(spec)
+    if spec.get("kind") in ("stdin_stdout", "io_pairs"):
+        prepared["cases"] = list(spec["cases"])
+        return prepared
     prepared["setup_code"] = compile_setup(spec.get("setup", ""))
     prepared["test_code"] = compile(spec["test"], "<test>", "exec")
     return prepared
@@ -307,6 +402,8 @@ def judge_one(spec, req_fd, rep_fd):
         return "error", "malformed message from the candidate process"
 
     proxy = CandidateProxy(spec["entry_point"], req_fd, rep_fd)
+    if spec.get("kind") == "io_pairs":
+        return judge_pairs(spec, proxy)
     namespace = {"__name__": "__judge__"}
     if spec["setup_code"] is not None:
         try:
@@ -337,6 +434,33 @@ def judge_one(spec, req_fd, rep_fd):
     return "passed", ""
 
 
+def judge_pairs(spec, proxy):
+    """Calls the candidate on each input and compares with the expected value."""
+    tests, first = [], None
+    tolerance = spec.get("tolerance", 1e-6)
+    for number, case in enumerate(spec["cases"], 1):
+        args, expected = case["input"], case["output"]
+        try:
+            got = proxy(*args) if isinstance(args, list) else proxy(args)
+        except CandidateGone:
+            tests += ["error"] * (len(spec["cases"]) - len(tests))
+            first = first or ("error", "test %d: the candidate process ended" % number)
+            break
+        except Exception as exc:
+            tests.append("error")
+            first = first or ("error", "test %d: %s: %s" % (number, type(exc).__name__, short(str(exc))))
+            continue
+        ok = values_match(got, expected, tolerance) or (
+            spec.get("unwrap_expected") and isinstance(expected, list) and len(expected) > 0
+            and values_match(got, expected[0], tolerance))
+        tests.append("passed" if ok else "failed")
+        if not ok and first is None:
+            first = ("failed", "test %d: expected %s, got %s" % (number, short(expected), short(got)))
+    if first is None:
+        return "passed", "", tests
+    return first[0], first[1], tests
+
+
 def judge_server(sock, spec):
     """A judge serves one problem's candidates, one at a time: each request
     brings the two pipe ends of a fresh candidate process (SCM_RIGHTS), each
@@ -353,13 +477,16 @@ def judge_server(sock, spec):
             return
         req_fd, rep_fd = fds
         random.seed(0)
+        tests = None
         try:
-            outcome, detail = judge_one(spec, req_fd, rep_fd)
+            verdict = judge_one(spec, req_fd, rep_fd)
+            outcome, detail = verdict[0], verdict[1]
+            tests = verdict[2] if len(verdict) > 2 else None
         except BaseException as exc:  # the tests themselves broke
             outcome, detail = "judge_crash", repr(exc)
         os.close(req_fd)
         os.close(rep_fd)
-        send_json(fd, {"outcome": outcome, "detail": detail[:DETAIL_CHARS]})
+        send_json(fd, {"outcome": outcome, "detail": detail[:DETAIL_CHARS], "tests": tests})
 
 
 # ------------------------------------------------------------- supervisor ---
@@ -499,7 +626,10 @@ CANDIDATE_ENV = {
 }
 
 
-def spawn_candidate(program, workdir, limits, req_r, rep_w, out_w, err_w):
+def spawn_candidate(program, workdir, limits, mode, fds):
+    """Forks a candidate.  ``function`` mode: fds are (requests in, replies
+    out, stdout, stderr) and it serves the judge; ``script`` mode: fds are
+    (stdin, stdout, stderr) and it runs as a program."""
     pid = os.fork()
     if pid:
         return pid
@@ -508,11 +638,17 @@ def spawn_candidate(program, workdir, limits, req_r, rep_w, out_w, err_w):
         adj = os.open("/proc/self/oom_score_adj", os.O_WRONLY)
         os.write(adj, b"1000")  # the OOM killer takes the candidate first
         os.close(adj)
-        devnull = os.open("/dev/null", os.O_RDONLY)
-        os.dup2(devnull, 0)
+        if mode == "script":
+            stdin, out_w, err_w = fds
+            keep = []
+        else:
+            req_r, rep_w, out_w, err_w = fds
+            stdin = os.open("/dev/null", os.O_RDONLY)
+            keep = [req_r, rep_w]
+        os.dup2(stdin, 0)
         os.dup2(out_w, 1)
         os.dup2(err_w, 2)
-        child_common([req_r, rep_w])
+        child_common(keep)
         set_limits(limits)
         drop_to(SANDBOX_UID)
         os.chdir(workdir)
@@ -521,6 +657,8 @@ def spawn_candidate(program, workdir, limits, req_r, rep_w, out_w, err_w):
         import tempfile
         tempfile.tempdir = workdir
         sys.argv = ["candidate"]
+        if mode == "script":
+            candidate_script_main(program)
         candidate_main(program, req_r, rep_w)
         sys.stdout.flush()
         sys.stderr.flush()
@@ -556,7 +694,7 @@ def zygote_main(sock):
                 os._exit(0)
             (size,) = struct.unpack(">I", header + read_exact(fd, 4 - len(header)) if len(header) < 4 else header)
             request = json.loads(read_exact(fd, size))
-            pid = spawn_candidate(request["program"], request["workdir"], request["limits"], *fds)
+            pid = spawn_candidate(request["program"], request["workdir"], request["limits"], request["mode"], fds)
             for passed_fd in fds:
                 os.close(passed_fd)
             del request
@@ -592,11 +730,11 @@ class Zygote:
         self.pid, self.sock, self.buffer, self.last_pid = pid, mine, bytearray(), None
         REAPED.exclude.add(pid)
 
-    def spawn(self, program, workdir, limits, fds):
+    def spawn(self, program, workdir, limits, mode, fds):
         """Asks for a candidate process; its pid arrives later (``candidate_pid()``),
         so that the judge can be started meanwhile."""
         self.last_pid = None
-        payload = json.dumps({"program": program, "workdir": workdir, "limits": limits}).encode()
+        payload = json.dumps({"program": program, "workdir": workdir, "limits": limits, "mode": mode}).encode()
         frame = struct.pack(">I", len(payload)) + payload
         socket.send_fds(self.sock, [frame[:4]], fds)
         self.sock.sendall(frame[4:])
@@ -696,15 +834,22 @@ class Judge:
 
 
 class Tail:
-    """Keeps the last bytes of a stream and counts all of them."""
+    """Keeps the last bytes of a stream (or all of them) and counts them."""
 
-    def __init__(self):
+    def __init__(self, keep_all=False):
         self.data = b""
         self.total = 0
+        self.keep_all = keep_all
+        self.chunks = []
 
     def add(self, chunk):
         self.total += len(chunk)
+        if self.keep_all:
+            self.chunks.append(chunk)
         self.data = (self.data + chunk)[-TAIL_BYTES:]
+
+    def everything(self):
+        return b"".join(self.chunks).decode("utf-8", "replace")
 
     def text(self):
         return self.data.decode("utf-8", "replace")
@@ -722,44 +867,71 @@ def drain(fd, tail):
         tail.add(chunk)
 
 
-class Run:
-    """One candidate: spawns it, hands it to the judge, watches and kills."""
+def input_fd(data):
+    """A readable fd holding ``data`` that exists nowhere else."""
+    try:
+        fd = os.memfd_create("stdin")
+    except (AttributeError, OSError):
+        path = "%s/.stdin-%d" % (WORK_ROOT, os.getpid())
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_TRUNC, 0o600)
+        os.unlink(path)
+    write_all(fd, data.encode())
+    os.lseek(fd, 0, os.SEEK_SET)
+    return fd
 
-    def __init__(self, supervisor, program, limits, key, spec):
+
+class Run:
+    """One candidate process: spawns it, watches it, kills what it left.
+
+    With a judge (function tests) the verdict is the judge's; with ``stdin``
+    (script tests) the process runs on that input and the caller compares
+    its output."""
+
+    def __init__(self, supervisor, program, limits, key, spec, stdin=None):
         self.sup = supervisor
         self.program = program
         self.limits = limits
         self.key = key
         self.spec = spec
+        self.stdin = stdin
         self.killed_for = None
         self.verdict = None
+        self.cand = None
 
     def execute(self):
-        limits, judge = self.limits, self.sup.judge
-        judge.ensure(self.key, self.spec)
+        limits, judge, zygote = self.limits, self.sup.judge, self.sup.zygote
+        script = self.stdin is not None
+        if not script:
+            judge.ensure(self.key, self.spec)
         workdir = self.sup.make_workdir()
         REAPED.__init__()
-        REAPED.exclude.update((judge.pid, self.sup.zygote.pid))
-        req_r, req_w = os.pipe()
-        rep_r, rep_w = os.pipe()
+        REAPED.exclude.update((judge.pid, zygote.pid))
         out_r, out_w = os.pipe()
         err_r, err_w = os.pipe()
         started = time.monotonic()
-        zygote = self.sup.zygote
-        zygote.spawn(self.program, workdir, limits, [req_r, rep_w, out_w, err_w])
-        for fd in (req_r, rep_w, out_w, err_w):
-            os.close(fd)
-        try:
-            judge.start(req_w, rep_r)
-        except OSError:
-            self.verdict = {"outcome": "judge_crash", "detail": "the judge process is gone"}
-        os.close(req_w)
-        os.close(rep_r)
-        streams = {out_r: Tail(), err_r: Tail()}
+        if script:
+            stdin = input_fd(self.stdin)
+            zygote.spawn(self.program, workdir, limits, "script", [stdin, out_w, err_w])
+            for fd in (stdin, out_w, err_w):
+                os.close(fd)
+            self.cand = zygote.candidate_pid()
+        else:
+            req_r, req_w = os.pipe()
+            rep_r, rep_w = os.pipe()
+            zygote.spawn(self.program, workdir, limits, "function", [req_r, rep_w, out_w, err_w])
+            for fd in (req_r, rep_w, out_w, err_w):
+                os.close(fd)
+            try:
+                judge.start(req_w, rep_r)
+            except OSError:
+                self.verdict = {"outcome": "judge_crash", "detail": "the judge process is gone"}
+            os.close(req_w)
+            os.close(rep_r)
+        streams = {out_r: Tail(keep_all=script), err_r: Tail()}
         if self.verdict is None:
             self.watch(streams, started)
         wall = time.monotonic() - started
-        cand = zygote.candidate_pid()
+        cand = self.cand = zygote.candidate_pid()
         zygote.pump()
         try:
             os.killpg(cand, signal.SIGKILL)
@@ -772,36 +944,50 @@ class Run:
             drain(fd, tail)
             os.close(fd)
         clean = self.sup.clean_workdir(workdir) and clean
-        if self.killed_for or self.verdict is None or self.verdict.get("outcome") not in (
-                "passed", "failed", "error", "syntax_error"):
+        if not script and (self.killed_for or self.verdict is None or self.verdict.get("outcome") not in (
+                "passed", "failed", "error", "syntax_error")):
             judge.stop()  # it may be stuck or broken: the next run gets a new one
-        outcome, detail = self.classify(cand, self.sup.oom_happened())
+        oom = self.sup.oom_happened()
+        if script:
+            outcome, detail = self.classify_script(cand, oom, streams[out_r], streams[err_r])
+        else:
+            outcome, detail = self.classify(cand, oom)
         stdout, stderr = streams[out_r], streams[err_r]
-        if outcome in ("error", "failed") and stderr.total:
+        if outcome in ("error", "failed") and stderr.total and not script:
             detail = (detail + " | stderr: " + stderr.text()[-300:].strip())[:DETAIL_CHARS]
-        return {
+        result = {
             "outcome": outcome, "detail": detail, "wall_time_s": round(wall, 6),
             "cpu_time_s": round(REAPED.cpu, 6), "peak_memory_bytes": REAPED.maxrss,
             "stdout_bytes": stdout.total, "stderr_bytes": stderr.total,
             "stdout_tail": stdout.text()[-500:], "stderr_tail": stderr.text()[-500:],
             "anomaly": outcome in ("timeout", "memory_exceeded", "infra_error") or not clean,
         }
+        if self.verdict and self.verdict.get("tests") is not None:
+            result["tests"] = self.verdict["tests"]
+        elif self.spec.get("kind") == "io_pairs":  # it never got to the cases: all share its fate
+            result["tests"] = [outcome] * len(self.spec["cases"])
+        if script:
+            result["stdout"] = stdout.everything()
+        return result
 
     def watch(self, streams, started):
         limits = self.limits
         wall_deadline = started + limits["wall_time_s"]
         cpu_limit = limits["cpu_time_s"]
         out_cap = limits["output_bytes"]
-        judge_fd = self.sup.judge.sock.fileno()
+        judge_fd = -1 if self.stdin is not None else self.sup.judge.sock.fileno()
         verdict = bytearray()
         poller = select.poll()
         for fd in streams:
             poller.register(fd, select.POLLIN)
-        poller.register(judge_fd, select.POLLIN)
+        if judge_fd >= 0:
+            poller.register(judge_fd, select.POLLIN)
         poller.register(self.sup.wake_r, select.POLLIN)
         zygote_fd = self.sup.zygote.sock.fileno()
         poller.register(zygote_fd, select.POLLIN)
         while True:
+            if self.cand is not None and self.cand in REAPED.status:
+                return  # a script finished
             now = time.monotonic()
             if now >= wall_deadline:
                 self.killed_for = "wall"
@@ -845,6 +1031,35 @@ class Run:
                 if streams[fd].total > out_cap:
                     self.killed_for = "output"
                     return
+
+    def classify_script(self, cand, oom, stdout, stderr):
+        """One stdin/stdout test case, judged on exit status and output."""
+        kind, limits = self.killed_for, self.limits
+        if kind == "cpu":
+            return "timeout", "CPU time limit of %ss exceeded" % limits["cpu_time_s"]
+        if kind == "wall":
+            return "timeout", "wall-clock limit of %ss exceeded" % limits["wall_time_s"]
+        if kind == "output":
+            return "error", "output limit of %d bytes exceeded" % limits["output_bytes"]
+        if oom:
+            return "memory_exceeded", "memory limit of %d MiB exceeded" % (limits["memory_bytes"] >> 20)
+        status = REAPED.status.get(cand)
+        tail = stderr.text()[-300:].strip()
+        if status is None:
+            return "error", "the candidate process vanished"
+        if os.WIFSIGNALED(status):
+            sig = os.WTERMSIG(status)
+            if sig == signal.SIGXCPU:
+                return "timeout", "CPU time limit of %ss exceeded" % limits["cpu_time_s"]
+            if sig == signal.SIGXFSZ:
+                return "error", "file size limit of %d bytes exceeded" % limits["file_size_bytes"]
+            return "error", "killed by %s" % signal_name(sig)
+        code = os.WEXITSTATUS(status)
+        if code == SYNTAX_EXIT:
+            return "syntax_error", tail
+        if code != 0:
+            return "error", "exit status %d%s" % (code, (": " + tail) if tail else "")
+        return "ran", ""
 
     def classify(self, cand, oom):
         kind, limits = self.killed_for, self.limits
@@ -944,6 +1159,46 @@ class Supervisor:
         except OSError:
             return []
 
+    def run_script(self, program, limits, key, spec):
+        """A stdin/stdout problem: a fresh process per test case, its output
+        compared here, by the supervisor.  Stops at the first timeout or
+        memory kill (the remaining cases are not run)."""
+        cases, tests, first = spec["cases"], [], None
+        total = {"cpu_time_s": 0.0, "wall_time_s": 0.0, "peak_memory_bytes": 0, "stdout_bytes": 0,
+                 "stderr_bytes": 0, "anomaly": False}
+        last = {}
+        for number, case in enumerate(cases, 1):
+            last = Run(self, program, limits, key, spec, stdin=case["input"]).execute()
+            for field in ("cpu_time_s", "wall_time_s", "stdout_bytes", "stderr_bytes"):
+                total[field] += last[field]
+            total["peak_memory_bytes"] = max(total["peak_memory_bytes"], last["peak_memory_bytes"])
+            total["anomaly"] = total["anomaly"] or last["anomaly"]
+            outcome, detail = last["outcome"], last["detail"]
+            if outcome == "ran":
+                ok = outputs_match(last["stdout"], case["output"], spec.get("compare", "exact"),
+                                   spec.get("tolerance", 1e-6))
+                outcome = "passed" if ok else "failed"
+                if not ok:
+                    detail = "wrong answer: expected %s, got %s" % (
+                        short(case["output"].strip()), short(last["stdout"].strip()))
+            tests.append(outcome)
+            if outcome != "passed" and first is None:
+                first = (outcome, "test %d/%d: %s" % (number, len(cases), detail))
+            if outcome in ("timeout", "memory_exceeded", "syntax_error") or last["anomaly"]:
+                break
+        tests += ["skipped"] * (len(cases) - len(tests))
+        outcome, detail = first or ("passed", "")
+        total.update(outcome=outcome, detail=detail[:DETAIL_CHARS], tests=tests,
+                     stdout_tail=last.get("stdout_tail", ""), stderr_tail=last.get("stderr_tail", ""))
+        for field in ("cpu_time_s", "wall_time_s"):
+            total[field] = round(total[field], 6)
+        return total
+
+    def run_one(self, run, key, spec):
+        if spec.get("kind") == "stdin_stdout":
+            return self.run_script(run["program"], run["limits"], key, spec)
+        return Run(self, run["program"], run["limits"], key, spec).execute()
+
     def run_batch(self, request):
         """Runs a batch of candidates of one problem, replying with results
         in groups: at the end, or whenever a group has waited FLUSH_S."""
@@ -955,7 +1210,7 @@ class Supervisor:
         runs = request["runs"]
         for i, run in enumerate(runs):
             try:
-                result = Run(self, run["program"], run["limits"], key, spec).execute()
+                result = self.run_one(run, key, spec)
             except Exception:
                 if pending:  # finished results are never lost
                     send_json(self.out, {"op": "results", "results": pending, "done": False})
