@@ -16,7 +16,7 @@ from .engine import Engine
 from .errors import HarnessError, InputError
 from .evaluate import evaluate
 from .limits import MiB, Limits
-from .problems import bundled_sets, load_problems, problems_dir
+from .problems import LAYOUTS, bundled_sets, load_problems, problems_dir
 from .samples import OnBadLine
 
 DEFAULT_SAMPLES = "samples/humaneval_gpt35_n10.jsonl.gz"
@@ -54,6 +54,20 @@ def _add_sandbox_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--wall-time", type=float, help="wall-clock seconds per candidate (default: max(10, 3x CPU))")
 
 
+def _field_map(text: str) -> dict[str, str]:
+    pairs = [part.split("=", 1) for part in text.split(",") if part.strip()]
+    if not pairs or any(len(p) != 2 or not p[0].strip() or not p[1].strip() for p in pairs):
+        raise argparse.ArgumentTypeError(f"--field-map takes THEIRS=OURS[,THEIRS=OURS...], got {text!r}")
+    return {theirs.strip(): ours.strip() for theirs, ours in pairs}
+
+
+def _add_problem_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--layout", choices=list(LAYOUTS), default="auto",
+                        help="how problem rows are laid out (default: detected from their fields)")
+    parser.add_argument("--field-map", type=_field_map, help="rename problem fields first, e.g. "
+                        "description=question,id=problem_id (for look-alike datasets)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="harness", description="Verify code candidates in Docker sandboxes.")
     parser.add_argument("--version", action="version", version=f"harness {__version__}")
@@ -75,14 +89,18 @@ def build_parser() -> argparse.ArgumentParser:
     problem_commands = problems.add_subparsers(dest="action", required=True)
     problem_commands.add_parser("list", help="bundled problem sets")
     validate = problem_commands.add_parser("validate", help="run every reference solution in the sandbox")
-    validate.add_argument("problems", help="bundled name or problem file")
+    validate.add_argument("problems", help="bundled name, problem file or hf:DATASET[:CONFIG][:SPLIT]")
+    _add_problem_options(validate)
     validate.add_argument("--repeats", type=int, default=3, help="runs per reference, to catch flakiness")
     validate.add_argument("--report-json", help="write the per-problem report here")
     _add_sandbox_options(validate)
 
     ev = commands.add_parser("evaluate", help="judge every candidate of a samples file")
     ev.add_argument("samples", nargs="?", help=f"JSONL samples (default: the bundled problems/{DEFAULT_SAMPLES})")
-    ev.add_argument("--problems", default="humaneval", help="bundled name or problem file (default: %(default)s)")
+    ev.add_argument("--problems", default="humaneval",
+                    help="bundled name, problem file (JSONL/JSON/Parquet) or hf:DATASET[:CONFIG][:SPLIT] "
+                         "(default: %(default)s)")
+    _add_problem_options(ev)
     ev.add_argument("--out", default="results.jsonl", help="per-candidate results (default: %(default)s)")
     ev.add_argument("--summary-json", help="write the summary here too")
     ev.add_argument("--k", type=_ks, default=[1, 10, 100], help="pass@k values (default: 1,10,100)")
@@ -129,7 +147,7 @@ def _with_backend(args: argparse.Namespace, body: Callable[[Any], int]) -> int:
 def cmd_evaluate(args: argparse.Namespace) -> int:
     from .report import RichProgress, print_summary
     samples = args.samples or str(problems_dir() / DEFAULT_SAMPLES)
-    problems = load_problems(args.problems)
+    problems = load_problems(args.problems, args.layout, args.field_map)
     base, overrides = _limits(args)
 
     def body(backend: Any) -> int:
@@ -153,7 +171,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
     from rich.table import Table
 
     from .validate import validate_problems
-    problems = load_problems(args.problems)
+    problems = load_problems(args.problems, args.layout, args.field_map)
     base, overrides = _limits(args)
 
     def body(backend: Any) -> int:

@@ -26,6 +26,8 @@ import gzip
 import hashlib
 import json
 import os
+import socket
+import urllib.parse
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator, Mapping
@@ -137,35 +139,88 @@ def open_text(path: Path):  # type: ignore[no-untyped-def]
     return open(path, encoding="utf-8")
 
 
-def load_problems(name_or_path: str) -> ProblemSet:
-    """A bundled set by name, or a JSONL/JSON problem file.
+LAYOUTS = ("auto", "humaneval", "mbpp", "apps", "native")
+
+
+def load_problems(name_or_path: str, layout: str = "auto", field_map: Mapping[str, str] | None = None) -> ProblemSet:
+    """A bundled set by name, a JSONL/JSON/Parquet problem file, or
+    ``hf:DATASET[:CONFIG][:SPLIT]`` from the Hugging Face hub.
+
+    ``layout`` forces how rows are read (default: detected from the fields);
+    ``field_map`` renames fields first (``{"their name": "our name"}``), for
+    look-alike datasets.
 
     Raises:
-        ProblemError: unknown name, unreadable file, or a broken problem,
-            naming the file and line.
+        ProblemError: unknown name, unreadable file, unreachable hub, or a
+            broken problem, naming the file and line.
     """
+    if layout not in LAYOUTS:
+        raise ProblemError(f"unknown layout {layout!r}; use one of {', '.join(LAYOUTS)}")
     bundled = bundled_sets()
-    if name_or_path in bundled:
-        path, _ = bundled[name_or_path]
-        name = name_or_path
+    if name_or_path.startswith("hf:"):
+        name, rows = name_or_path, _hf_rows(name_or_path)
+        source = name_or_path
     else:
-        path = Path(name_or_path)
-        name = path.name.split(".")[0]
-        if not path.exists():
-            known = ", ".join(sorted(bundled))
-            raise ProblemError(f"{name_or_path}: no such problem set (bundled: {known}; or give a file path)")
+        if name_or_path in bundled:
+            path, _ = bundled[name_or_path]
+            name = name_or_path
+        else:
+            path = Path(name_or_path)
+            name = path.name.split(".")[0]
+            if not path.exists():
+                known = ", ".join(sorted(bundled))
+                raise ProblemError(f"{name_or_path}: no such problem set (bundled: {known}; or give a file path)")
+        rows, source = _rows(path), str(path)
     problems: dict[str, Problem] = {}
-    for where, row in _rows(path):
-        problem = parse_problem(row, where)
+    for where, row in rows:
+        if field_map:
+            row = {field_map.get(key, key): value for key, value in row.items()}
+        problem = parse_problem(row, where, layout)
         if problem.id in problems:
             raise ProblemError(f"{where}: duplicate problem id {problem.id!r}")
         problems[problem.id] = problem
     if not problems:
-        raise ProblemError(f"{path}: contains no problems")
-    return ProblemSet(name=name, source=str(path), problems=problems)
+        raise ProblemError(f"{source}: contains no problems")
+    return ProblemSet(name=name, source=source, problems=problems)
+
+
+def _hf_rows(spec: str) -> Iterator[tuple[str, dict[str, Any]]]:
+    """Rows of ``hf:DATASET[:CONFIG][:SPLIT]`` through ``datasets``; a hub
+    that cannot be reached is said at once rather than after long retries."""
+    parts = spec[3:].split(":")
+    if not parts[0] or len(parts) > 3:
+        raise ProblemError(f"{spec}: expected hf:DATASET[:CONFIG][:SPLIT]")
+    dataset, config, split = parts[0], (parts[1] if len(parts) > 1 else None) or None, \
+        (parts[2] if len(parts) > 2 else None) or None
+    if os.environ.get("HF_HUB_OFFLINE") != "1" and os.environ.get("HF_DATASETS_OFFLINE") != "1":
+        endpoint = urllib.parse.urlparse(os.environ.get("HF_ENDPOINT", "https://huggingface.co"))
+        try:
+            socket.create_connection((endpoint.hostname or "huggingface.co", endpoint.port or 443), timeout=5).close()
+        except OSError as exc:
+            raise ProblemError(f"{spec}: the Hugging Face hub ({endpoint.hostname}) is not reachable ({exc}); "
+                               "download the dataset elsewhere and pass the file, or set HF_HUB_OFFLINE=1 "
+                               "to use the local cache") from None
+    try:
+        import datasets
+        loaded = datasets.load_dataset(dataset, config)
+        names = list(loaded)
+        chosen = split or ("test" if "test" in names else names[0])
+        if chosen not in names:
+            raise ProblemError(f"{spec}: no split {chosen!r} (has {', '.join(names)})")
+        table = loaded[chosen]
+    except ProblemError:
+        raise
+    except Exception as exc:  # datasets raises many kinds; all mean "cannot load"
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        raise ProblemError(f"{spec}: cannot load ({type(exc).__name__}: {first[:200]})") from None
+    for index, row in enumerate(table):
+        yield f"{spec}[{index}]", dict(row)
 
 
 def _rows(path: Path) -> Iterator[tuple[str, dict[str, Any]]]:
+    if path.suffix == ".parquet":
+        yield from _parquet_rows(path)
+        return
     try:
         with open_text(path) as handle:
             if path.name.endswith((".json", ".json.gz")):
@@ -184,6 +239,16 @@ def _rows(path: Path) -> Iterator[tuple[str, dict[str, Any]]]:
                     raise ProblemError(f"{where}: malformed JSON ({exc.msg})") from exc
     except (OSError, EOFError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise ProblemError(f"{path}: cannot read problems ({exc})") from exc
+
+
+def _parquet_rows(path: Path) -> Iterator[tuple[str, dict[str, Any]]]:
+    try:
+        import pyarrow.parquet as parquet
+        rows = parquet.read_table(path).to_pylist()
+    except Exception as exc:  # pyarrow's errors have no common base worth naming
+        raise ProblemError(f"{path}: cannot read Parquet ({type(exc).__name__}: {exc})") from None
+    for index, row in enumerate(rows):
+        yield f"{path}[row {index}]", row
 
 
 def _as_object(row: Any, where: str) -> dict[str, Any]:
@@ -334,11 +399,12 @@ def _case_problem(row: Mapping[str, Any], where: str, task_id: str, kind: TestKi
                    unwrap_expected=bool(row.get("unwrap_expected", False)), preamble=str(row.get("preamble", "")))
 
 
-def parse_problem(row: Mapping[str, Any], where: str) -> Problem:
-    """One problem from HumanEval, MBPP or APPS layout fields (or this tool's own names)."""
-    if "input_output" in row:
+def parse_problem(row: Mapping[str, Any], where: str, layout: str = "auto") -> Problem:
+    """One problem from HumanEval, MBPP or APPS layout fields (or this tool's
+    own names); ``layout`` says which, or ``auto`` detects it from the fields."""
+    if layout == "apps" or (layout == "auto" and "input_output" in row):
         row = _apps_row(row, where)
-    elif "test_list" in row and "test" not in row:
+    elif layout == "mbpp" or (layout == "auto" and "test_list" in row and "test" not in row):
         row = _mbpp_row(row, where)
     kind_name = row.get("test_kind")
     if kind_name in (TestKind.STDIN_STDOUT.value, TestKind.IO_PAIRS.value):

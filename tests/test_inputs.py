@@ -168,3 +168,47 @@ def test_comparisons() -> None:
     assert not values_match(True, 1) and not values_match(1, True)
     assert not values_match("1", 1) and not values_match(None, 0)
     assert values_match({"a": [1.0]}, {"a": [1]})
+
+
+def _apps_rows() -> list[dict]:
+    return [{"problem_id": 1, "question": "Add two numbers.", "solutions": json.dumps(["print(sum(map(int, input().split())))"]),
+             "input_output": json.dumps({"inputs": ["1 2\n"], "outputs": ["3\n"]}), "starter_code": ""},
+            {"problem_id": 2, "question": "Double.", "solutions": "[]", "starter_code": "def double(x):",
+             "input_output": json.dumps({"fn_name": "double", "inputs": [[2]], "outputs": [[4]]})}]
+
+
+def test_parquet_files_and_the_datasets_loader(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import datasets
+    folder = tmp_path / "apps_like"
+    folder.mkdir()
+    datasets.Dataset.from_list(_apps_rows()).to_parquet(str(folder / "test.parquet"))
+    from_file = load_problems(str(folder / "test.parquet"))
+    assert sorted(p.id for p in from_file) == ["1", "2"]
+    assert from_file.get("1").test_kind is TestKind.STDIN_STDOUT and from_file.get("2").entry_point == "double"
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("HF_DATASETS_OFFLINE", "1")
+    from_hub_code = load_problems(f"hf:{folder}::test")  # the real datasets.load_dataset path, on local files
+    assert sorted(p.id for p in from_hub_code) == ["1", "2"]
+    with pytest.raises(ProblemError, match="no split 'train' \\(has test\\)"):
+        load_problems(f"hf:{folder}::train")
+
+
+def test_unreachable_hub_fails_at_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HF_ENDPOINT", "http://127.0.0.1:9")  # nothing listens there
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    monkeypatch.delenv("HF_DATASETS_OFFLINE", raising=False)
+    with pytest.raises(ProblemError, match=r"hf:codeparrot/apps: the Hugging Face hub \(127\.0\.0\.1\) is not reachable"):
+        load_problems("hf:codeparrot/apps")
+    with pytest.raises(ProblemError, match="expected hf:DATASET"):
+        load_problems("hf:")
+
+
+def test_layout_and_field_map(tmp_path: Path) -> None:
+    row = {"id": "x1", "description": "Add.", "io": json.dumps({"inputs": ["1 2\n"], "outputs": ["3\n"]})}
+    path = tmp_path / "p.jsonl"
+    path.write_text(json.dumps(row) + "\n")
+    problems = load_problems(str(path), layout="apps", field_map={"description": "question", "io": "input_output"})
+    assert problems.get("x1").test_kind is TestKind.STDIN_STDOUT
+    assert problems.get("x1").prompt == "Add."
+    with pytest.raises(ProblemError, match="unknown layout"):
+        load_problems(str(path), layout="csv")
