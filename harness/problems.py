@@ -40,6 +40,7 @@ class TestKind(str, enum.Enum):
 
     CHECK_FUNCTION = "check_function"  # HumanEval: the test defines check(candidate)
     ASSERTIONS = "assertions"  # MBPP style: assert statements naming the entry point
+    PYTEST = "pytest"  # a pytest module importing the candidate's module
     STDIN_STDOUT = "stdin_stdout"  # a whole program per test case: input on stdin, output compared
     IO_PAIRS = "io_pairs"  # call the entry point on each input, compare with the expected value
 
@@ -72,6 +73,7 @@ class Problem:
     tolerance: float = 1e-6  # float comparisons
     unwrap_expected: bool = False  # io_pairs, APPS quirk: [value] also matches value
     preamble: str = ""  # prepended to every program (APPS's evaluator imports these for the candidate)
+    module: str = "solution"  # pytest: the module name the tests import the candidate as
 
     def program(self, code: str, kind: CodeField) -> str:
         """The program the candidate process runs."""
@@ -81,6 +83,9 @@ class Problem:
 
     def test_spec(self) -> dict[str, Any]:
         """What the in-sandbox judge needs (sent once per sandbox)."""
+        if self.test_kind is TestKind.PYTEST:
+            return {"kind": self.test_kind.value, "test": self.test, "module": self.module, "entry_point": "",
+                    "test_timeout": float(self.limits.get("wall_time_s", 10))}
         if self.test_kind.uses_cases:
             return {"kind": self.test_kind.value, "cases": [dict(c) for c in self.cases],
                     "entry_point": self.entry_point, "compare": self.compare, "tolerance": self.tolerance,
@@ -139,7 +144,7 @@ def open_text(path: Path):  # type: ignore[no-untyped-def]
     return open(path, encoding="utf-8")
 
 
-LAYOUTS = ("auto", "humaneval", "mbpp", "apps", "native")
+LAYOUTS = ("auto", "humaneval", "mbpp", "apps", "codecontests", "native")
 
 
 def load_problems(name_or_path: str, layout: str = "auto", field_map: Mapping[str, str] | None = None) -> ProblemSet:
@@ -378,6 +383,31 @@ def _apps_row(row: Mapping[str, Any], where: str) -> dict[str, Any]:
     }
 
 
+PYTHON3 = 3  # CodeContests' language code for Python 3 solutions
+
+
+def _codecontests_row(row: Mapping[str, Any], where: str) -> dict[str, Any]:
+    """The CodeContests layout (deepmind/code_contests rows): name,
+    description, public_tests / private_tests ({input: [...], output: [...]}),
+    solutions ({language: [...], solution: [...]}).  Public and private tests
+    become stdin/stdout cases; the first Python 3 solution is the reference."""
+    cases = []
+    for key in ("public_tests", "private_tests"):
+        tests = row.get(key) or {}
+        inputs, outputs = tests.get("input") or [], tests.get("output") or []
+        if len(inputs) != len(outputs):
+            raise ProblemError(f"{where}: {key} has {len(inputs)} inputs and {len(outputs)} outputs")
+        cases += [{"input": i, "output": o} for i, o in zip(inputs, outputs)]
+    if not cases:
+        raise ProblemError(f"{where}: no public or private tests")
+    solutions = row.get("solutions") or {}
+    reference = next((code for lang, code in zip(solutions.get("language") or [], solutions.get("solution") or [])
+                      if lang == PYTHON3), "")
+    return {"task_id": row.get("name", row.get("task_id")), "prompt": str(row.get("description", "")),
+            "test_kind": TestKind.STDIN_STDOUT.value, "test_cases": cases, "compare": "tokens",
+            "reference_solution": reference}
+
+
 def _case_problem(row: Mapping[str, Any], where: str, task_id: str, kind: TestKind) -> Problem:
     cases = row.get("test_cases")
     if not isinstance(cases, list) or not cases or not all(
@@ -399,14 +429,36 @@ def _case_problem(row: Mapping[str, Any], where: str, task_id: str, kind: TestKi
                    unwrap_expected=bool(row.get("unwrap_expected", False)), preamble=str(row.get("preamble", "")))
 
 
+def _pytest_problem(row: Mapping[str, Any], where: str) -> Problem:
+    task_id, test = row.get("task_id", row.get("id")), row.get("test")
+    if task_id is None or str(task_id) == "":
+        raise ProblemError(f"{where}: missing field 'task_id'")
+    if not isinstance(test, str) or "def test" not in test:
+        raise ProblemError(f"{where}: a pytest problem needs 'test': a module with test functions")
+    try:
+        compile(test, f"{where} (test)", "exec")
+    except SyntaxError as exc:
+        raise ProblemError(f"{where}: test code does not parse: {exc.msg} (line {exc.lineno})") from None
+    module = str(row.get("module", "solution"))
+    if not module.isidentifier():
+        raise ProblemError(f"{where}: module {module!r} is not a Python identifier")
+    return Problem(id=str(task_id), prompt=str(row.get("prompt", "")), test=test, entry_point="",
+                   test_kind=TestKind.PYTEST, reference_solution=str(row.get("reference_solution") or ""),
+                   limits=row.get("limits") or {}, module=module)
+
+
 def parse_problem(row: Mapping[str, Any], where: str, layout: str = "auto") -> Problem:
     """One problem from HumanEval, MBPP or APPS layout fields (or this tool's
     own names); ``layout`` says which, or ``auto`` detects it from the fields."""
     if layout == "apps" or (layout == "auto" and "input_output" in row):
         row = _apps_row(row, where)
+    elif layout == "codecontests" or (layout == "auto" and ("public_tests" in row or "private_tests" in row)):
+        row = _codecontests_row(row, where)
     elif layout == "mbpp" or (layout == "auto" and "test_list" in row and "test" not in row):
         row = _mbpp_row(row, where)
     kind_name = row.get("test_kind")
+    if kind_name == TestKind.PYTEST.value:
+        return _pytest_problem(row, where)
     if kind_name in (TestKind.STDIN_STDOUT.value, TestKind.IO_PAIRS.value):
         task_id = row.get("task_id", row.get("id"))
         if task_id is None or str(task_id) == "":

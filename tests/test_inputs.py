@@ -212,3 +212,34 @@ def test_layout_and_field_map(tmp_path: Path) -> None:
     assert problems.get("x1").prompt == "Add."
     with pytest.raises(ProblemError, match="unknown layout"):
         load_problems(str(path), layout="csv")
+
+
+def test_codecontests_layout(tmp_path: Path) -> None:
+    row = {"name": "1548_A. Sum", "description": "Print a+b.",
+           "public_tests": {"input": ["1 2\n"], "output": ["3\n"]},
+           "private_tests": {"input": ["5 6\n", "0 0\n"], "output": ["11\n", "0\n"]},
+           "generated_tests": {"input": ["9 9\n"], "output": ["18\n"]},
+           "solutions": {"language": [2, 3], "solution": ["int main(){}", "print(sum(map(int, input().split())))"]}}
+    path = tmp_path / "cc.jsonl"
+    path.write_text(json.dumps(row) + "\n")
+    problem = load_problems(str(path)).get("1548_A. Sum")
+    assert problem is not None and problem.test_kind is TestKind.STDIN_STDOUT and problem.compare == "tokens"
+    assert [c["output"] for c in problem.cases] == ["3\n", "11\n", "0\n"]
+    assert problem.reference_solution.startswith("print(sum(")
+    path.write_text(json.dumps({**row, "public_tests": {"input": ["1"], "output": []}}) + "\n")
+    with pytest.raises(ProblemError, match="public_tests has 1 inputs and 0 outputs"):
+        load_problems(str(path))
+
+
+def test_pytest_problem_schema(tmp_path: Path) -> None:
+    good = {"task_id": "p", "test_kind": "pytest", "test": "from solution import f\ndef test_f():\n    assert f()\n"}
+    path = tmp_path / "p.jsonl"
+    path.write_text(json.dumps(good) + "\n")
+    problem = load_problems(str(path)).get("p")
+    assert problem.test_kind is TestKind.PYTEST and problem.test_spec()["module"] == "solution"
+    for change, message in [({"test": "x = 1\n"}, "needs 'test': a module with test functions"),
+                            ({"test": "def test_x(:\n"}, "test code does not parse"),
+                            ({"module": "not-a-name"}, "is not a Python identifier")]:
+        path.write_text(json.dumps({**good, **change}) + "\n")
+        with pytest.raises(ProblemError, match=message):
+            load_problems(str(path))

@@ -130,3 +130,62 @@ def test_apps_references_pass_and_verdicts_agree_with_coderl(docker_backend, tmp
     assert [r["passed"] for r in rows] == [r["recorded"] is True for r in rows]
     assert all(r["outcome"] in ("error", "timeout", "syntax_error", "failed") for r in rows if r["recorded"] == -1)
     assert all(0 <= r["tests_passed"] <= r["tests_total"] for r in rows)
+
+
+PYTEST_MODULE = '''import pytest
+import solution
+from solution import add
+
+
+def test_small():
+    assert add(1, 2) == 3
+
+
+def test_strings():
+    assert solution.add("a", "b") == "ab"
+
+
+@pytest.mark.parametrize("a,b", [(0, 0), (10, -10)])
+def test_zero(a, b):
+    assert add(a, b) == 0
+
+
+def test_raises():
+    with pytest.raises(ValueError):
+        solution.check_positive(-1)
+'''
+PYTEST_PROBLEM = parse_problem({"task_id": "py", "test_kind": "pytest", "test": PYTEST_MODULE,
+                                "reference_solution": "def add(a, b):\n    return a + b\n"
+                                "def check_positive(x):\n    if x < 0:\n        raise ValueError(x)\n    return x\n"},
+                               "py")
+PYTEST_CASES = {
+    "reference": (PYTEST_PROBLEM.reference_solution, "passed", ["passed"] * 5),
+    "wrong": ("def add(a, b):\n    return a - b\ndef check_positive(x):\n    return x\n", "failed",
+              ["failed", "error", "passed", "failed", "failed"]),
+    "prints_pytest_summary_and_exits": ("print('5 passed in 0.01s')\nimport sys\nsys.exit(0)\n", "error", []),
+    "always_equal": ("class A:\n    def __eq__(self, o):\n        return True\ndef add(a, b):\n    return A()\n"
+                     "def check_positive(x):\n    raise ValueError(x)\n", "failed",
+                     ["failed", "failed", "failed", "failed", "passed"]),
+    "slow": ("def add(a, b):\n    while True:\n        pass\n", "timeout", []),
+}
+
+
+@pytest.mark.parametrize("name", sorted(PYTEST_CASES))
+def test_pytest_modules(session, name: str) -> None:
+    program, outcome, tests = PYTEST_CASES[name]
+    execution = session.run("py@test", PYTEST_PROBLEM.test_spec(), [program], LIMITS)[0]
+    assert execution.outcome.value == outcome, execution.detail
+    assert list(execution.test_outcomes) == tests
+
+
+def test_codecontests_problem_validates(docker_backend, tmp_path: Path) -> None:
+    from harness.calibrate import Calibration
+    from harness.engine import Engine
+    from harness.validate import validate_problems
+    row = {"name": "sum", "description": "Print a+b.", "public_tests": {"input": ["1 2\n"], "output": ["3\n"]},
+           "private_tests": {"input": ["5 6\n"], "output": ["11\n"]},
+           "solutions": {"language": [3], "solution": ["print(sum(map(int, input().split())))"]}}
+    path = tmp_path / "cc.jsonl"
+    path.write_text(json.dumps(row) + "\n")
+    checks = validate_problems(load_problems(str(path)), Engine(docker_backend), Calibration("t", tmp_path / "c"))
+    assert [c.status for c in checks] == ["ok"]

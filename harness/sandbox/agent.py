@@ -370,6 +370,9 @@ def prepare_spec(spec):
     if spec.get("kind") in ("stdin_stdout", "io_pairs"):
         prepared["cases"] = list(spec["cases"])
         return prepared
+    if spec.get("kind") == "pytest":
+        compile(spec["test"], "<test>", "exec")  # a broken module is refused now, not per candidate
+        return prepared
     prepared["setup_code"] = compile_setup(spec.get("setup", ""))
     prepared["test_code"] = compile(spec["test"], "<test>", "exec")
     return prepared
@@ -404,6 +407,8 @@ def judge_one(spec, req_fd, rep_fd):
     proxy = CandidateProxy(spec["entry_point"], req_fd, rep_fd)
     if spec.get("kind") == "io_pairs":
         return judge_pairs(spec, proxy)
+    if spec.get("kind") == "pytest":
+        return judge_pytest(spec, req_fd, rep_fd)
     namespace = {"__name__": "__judge__"}
     if spec["setup_code"] is not None:
         try:
@@ -459,6 +464,66 @@ def judge_pairs(spec, proxy):
     if first is None:
         return "passed", "", tests
     return first[0], first[1], tests
+
+
+PYTEST_RUNS = [0]
+
+
+def judge_pytest(spec, req_fd, rep_fd):
+    """Runs the problem's pytest module here, in the judge, with pytest's own
+    hooks as the record; the candidate's module is a stand-in whose functions
+    are remote calls, so nothing the candidate does reaches pytest."""
+    import types
+
+    import pytest
+
+    class Record:
+        def __init__(self):
+            self.tests, self.first = [], None
+
+        @pytest.hookimpl(hookwrapper=True)
+        def pytest_runtest_makereport(self, item, call):
+            report = (yield).get_result()
+            if report.when != "call" and not report.failed:
+                return
+            if report.passed:
+                self.tests.append("passed")
+                return
+            if report.skipped:
+                self.tests.append("skipped")
+                return
+            error = call.excinfo.value if call.excinfo else None
+            mine = isinstance(error, CandidateGone) or getattr(error, "harness_from_candidate", False)
+            self.tests.append("error" if mine else "failed")
+            if self.first is None:
+                text = "%s: %s" % (type(error).__name__, short(str(error), 200)) if error else report.when
+                self.first = ("error" if mine else "failed", "%s: %s" % (item.name, text))
+
+    def attribute(name):
+        if name.startswith("__"):
+            raise AttributeError(name)
+        return CandidateProxy(name, req_fd, rep_fd)
+
+    module = types.ModuleType(spec["module"])
+    module.__getattr__ = attribute
+    sys.modules[spec["module"]] = module
+    PYTEST_RUNS[0] += 1
+    path = os.path.join(spec["workdir"], "test_run%d.py" % PYTEST_RUNS[0])
+    with open(path, "w") as handle:
+        handle.write(spec["test"])
+    record = Record()
+    args = [path, "-q", "-p", "no:cacheprovider", "--rootdir", spec["workdir"], "-o", "addopts=",
+            "--import-mode=importlib", "--timeout", str(spec.get("test_timeout", 10))]
+    try:
+        code = pytest.main(args, plugins=[record])
+    finally:
+        os.unlink(path)
+        sys.modules.pop(spec["module"], None)
+    if not record.tests:
+        return "judge_crash", "pytest ran no test (exit %s): the problem's test module is broken" % int(code), []
+    if record.first is not None:
+        return record.first[0], record.first[1], record.tests
+    return "passed", "", record.tests
 
 
 def judge_server(sock, spec):
@@ -792,11 +857,18 @@ class Judge:
         self.sock = None
         self.key = None
         self.uses = 0
+        self.count = 0
 
     def ensure(self, key, spec):
         if self.pid is not None and self.key == key and self.uses < JUDGE_MAX_USES:
             return
         self.stop()
+        if spec.get("kind") == "pytest":
+            # pytest wants files: a dir only the judge can read (CAP_CHOWN).
+            self.count += 1
+            spec = dict(spec, workdir="%s/.judge-%d" % (WORK_ROOT, self.count))
+            os.mkdir(spec["workdir"], 0o700)
+            os.chown(spec["workdir"], JUDGE_UID, JUDGE_UID)
         mine, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         pid = os.fork()
         if pid == 0:
@@ -808,7 +880,7 @@ class Judge:
                     os.dup2(devnull, fd)
                 child_common([theirs.fileno()])
                 drop_to(JUDGE_UID)
-                os.chdir("/")
+                os.chdir(spec.get("workdir", "/"))
                 judge_server(theirs, spec)
             finally:
                 os._exit(0)

@@ -61,8 +61,9 @@ def container_config(image: str, limits: Limits, labels: Mapping[str, str], warm
                  "kernel.sem": "0 0 0 0", "fs.mqueue.queues_max": "0"},
         cap_drop=["ALL"],
         # Only the root supervisor uses these, to switch to the judge and
-        # sandbox uids and to kill what they leave; candidates run with none.
-        cap_add=["SETUID", "SETGID", "KILL"],
+        # sandbox uids, kill what they leave and give the judge a private
+        # dir; candidates run with none.
+        cap_add=["SETUID", "SETGID", "KILL", "CHOWN"],
         security_opt=["no-new-privileges"],
         pids_limit=limits.pids,
         mem_limit=limits.memory_bytes,
