@@ -37,6 +37,18 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 TEST_LIMITS = Limits(cpu_time_s=1.0, wall_time_s=4.0, memory_bytes=256 << 20, output_bytes=1 << 20)
 
 
+def open_docker_session(limits: Limits, isolation: str = "process") -> Iterator[object]:
+    """A session on a backend of its own, both closed (containers removed) after."""
+    from harness.sandbox.docker import DockerBackend
+    backend = DockerBackend(image=IMAGE, isolation=isolation, prefetch=2)
+    session = backend.open_session(limits)
+    try:
+        yield session
+    finally:
+        session.close()
+        backend.close()
+
+
 @pytest.fixture(scope="session")
 def docker_backend() -> Iterator[object]:
     from harness.sandbox.docker import DockerBackend

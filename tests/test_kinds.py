@@ -14,6 +14,7 @@ from harness.limits import Limits
 from harness.outcome import Outcome
 from harness.problems import load_problems, parse_problem
 
+from .conftest import open_docker_session
 from .sandbox_cases import BASIC, FORGERIES
 
 pytestmark = [pytest.mark.docker, pytest.mark.timeout(180)]
@@ -48,25 +49,22 @@ STDIN_CASES = {
 
 @pytest.fixture(scope="module")
 def session():  # type: ignore[no-untyped-def]
-    from harness.sandbox.docker import DockerBackend
+    yield from open_docker_session(LIMITS)
 
-    from .conftest import IMAGE
-    backend = DockerBackend(image=IMAGE)
-    session = backend.open_session(LIMITS)
-    yield session
-    session.close()
-    backend.close()
+
+def judge(session, problem, program: str):  # type: ignore[no-untyped-def]
+    return session.run(f"{problem.id}@test", problem.test_spec(), [program], LIMITS)[0]
 
 
 @pytest.mark.parametrize("name", sorted(STDIN_CASES))
 def test_stdin_stdout_programs(session, name: str) -> None:
     program, outcome, tests = STDIN_CASES[name]
-    execution = session.run("sum@test", SUM.test_spec(), [program], LIMITS)[0]
+    execution = judge(session, SUM, program)
     assert execution.outcome.value == outcome, execution.detail
     assert list(execution.test_outcomes) == tests
     if outcome == "failed" and name == "some_tests_only":
         assert execution.tests_passed == 2 and execution.detail.startswith("test 3/3: wrong answer")
-    again = session.run("sum@test", SUM.test_spec(), [READ + "print(a + b)\n"], LIMITS)[0]
+    again = judge(session, SUM, READ + "print(a + b)\n")
     assert again.outcome is Outcome.PASSED  # the next candidate is unaffected
 
 
@@ -101,7 +99,7 @@ PAIR_CASES = {
 @pytest.mark.parametrize("name", sorted(PAIR_CASES))
 def test_call_based_io_pairs(session, name: str) -> None:
     program, outcome, passed = PAIR_CASES[name]
-    execution = session.run("prime@test", PRIME.test_spec(), [program], LIMITS)[0]
+    execution = judge(session, PRIME, program)
     assert execution.outcome.value == outcome, execution.detail
     assert execution.tests_passed == passed and len(execution.test_outcomes) == 4
 
@@ -173,7 +171,7 @@ PYTEST_CASES = {
 @pytest.mark.parametrize("name", sorted(PYTEST_CASES))
 def test_pytest_modules(session, name: str) -> None:
     program, outcome, tests = PYTEST_CASES[name]
-    execution = session.run("py@test", PYTEST_PROBLEM.test_spec(), [program], LIMITS)[0]
+    execution = judge(session, PYTEST_PROBLEM, program)
     assert execution.outcome.value == outcome, execution.detail
     assert list(execution.test_outcomes) == tests
 

@@ -11,7 +11,7 @@ from harness.sandbox.cleanup import count_containers
 from harness.sandbox.docker import DockerBackend
 from harness.sandbox.labels import LABEL_RUN
 
-from .conftest import IMAGE, TEST_LIMITS
+from .conftest import IMAGE, TEST_LIMITS, open_docker_session
 from .sandbox_cases import ADD_SPEC, BASIC, FORGERIES, LEGIT, RIGHT
 
 pytestmark = [pytest.mark.docker, pytest.mark.timeout(120)]
@@ -25,11 +25,7 @@ def run_one(session, program: str, limits: Limits = TEST_LIMITS):  # type: ignor
 
 @pytest.fixture(scope="module", params=["process", "container"])
 def session(request):  # type: ignore[no-untyped-def]
-    backend = DockerBackend(image=IMAGE, isolation=request.param, prefetch=2)
-    session = backend.open_session(TEST_LIMITS)
-    yield session
-    session.close()
-    backend.close()
+    yield from open_docker_session(TEST_LIMITS, request.param)
 
 
 @pytest.mark.parametrize("name", sorted(BASIC))

@@ -643,7 +643,8 @@ class Reaped:
 REAPED = Reaped()
 
 
-def reap_all():
+def reaped():
+    """Yields (pid, status, cpu seconds, peak rss bytes) of exited children."""
     while True:
         try:
             pid, status, usage = os.wait4(-1, os.WNOHANG)
@@ -651,7 +652,12 @@ def reap_all():
             return
         if pid == 0:
             return
-        REAPED.record(pid, status, usage.ru_utime + usage.ru_stime, usage.ru_maxrss * 1024)
+        yield pid, status, usage.ru_utime + usage.ru_stime, usage.ru_maxrss * 1024
+
+
+def reap_all():
+    for exited in reaped():
+        REAPED.record(*exited)
 
 
 def drop_to(uid):
@@ -767,15 +773,8 @@ def zygote_main(sock):
 
 
 def report_exits(fd):
-    while True:
-        try:
-            pid, status, usage = os.wait4(-1, os.WNOHANG)
-        except ChildProcessError:
-            return
-        if pid == 0:
-            return
-        send_json(fd, {"exit": pid, "status": status, "cpu": usage.ru_utime + usage.ru_stime,
-                       "maxrss": usage.ru_maxrss * 1024})
+    for pid, status, cpu, maxrss in reaped():
+        send_json(fd, {"exit": pid, "status": status, "cpu": cpu, "maxrss": maxrss})
 
 
 class Zygote:
@@ -1104,8 +1103,8 @@ class Run:
                     self.killed_for = "output"
                     return
 
-    def classify_script(self, cand, oom, stdout, stderr):
-        """One stdin/stdout test case, judged on exit status and output."""
+    def limit_verdict(self, status, oom):
+        """The verdict when a limit ended the run, else None."""
         kind, limits = self.killed_for, self.limits
         if kind == "cpu":
             return "timeout", "CPU time limit of %ss exceeded" % limits["cpu_time_s"]
@@ -1115,17 +1114,24 @@ class Run:
             return "error", "output limit of %d bytes exceeded" % limits["output_bytes"]
         if oom:
             return "memory_exceeded", "memory limit of %d MiB exceeded" % (limits["memory_bytes"] >> 20)
+        signalled = status is not None and os.WIFSIGNALED(status)
+        if signalled and os.WTERMSIG(status) == signal.SIGXCPU:
+            return "timeout", "CPU time limit of %ss exceeded" % limits["cpu_time_s"]
+        if signalled and os.WTERMSIG(status) == signal.SIGXFSZ:
+            return "error", "file size limit of %d bytes exceeded" % limits["file_size_bytes"]
+        return None
+
+    def classify_script(self, cand, oom, stdout, stderr):
+        """One stdin/stdout test case, judged on exit status and output."""
         status = REAPED.status.get(cand)
+        limited = self.limit_verdict(status, oom)
+        if limited:
+            return limited
         tail = stderr.text()[-300:].strip()
         if status is None:
             return "error", "the candidate process vanished"
         if os.WIFSIGNALED(status):
-            sig = os.WTERMSIG(status)
-            if sig == signal.SIGXCPU:
-                return "timeout", "CPU time limit of %ss exceeded" % limits["cpu_time_s"]
-            if sig == signal.SIGXFSZ:
-                return "error", "file size limit of %d bytes exceeded" % limits["file_size_bytes"]
-            return "error", "killed by %s" % signal_name(sig)
+            return "error", "killed by %s" % signal_name(os.WTERMSIG(status))
         code = os.WEXITSTATUS(status)
         if code == SYNTAX_EXIT:
             return "syntax_error", tail
@@ -1134,23 +1140,14 @@ class Run:
         return "ran", ""
 
     def classify(self, cand, oom):
-        kind, limits = self.killed_for, self.limits
-        if kind == "cpu":
-            return "timeout", "CPU time limit of %ss exceeded" % limits["cpu_time_s"]
-        if kind == "wall":
-            return "timeout", "wall-clock limit of %ss exceeded" % limits["wall_time_s"]
-        if kind == "output":
-            return "error", "output limit of %d bytes exceeded" % limits["output_bytes"]
         verdict = self.verdict or {}
         outcome, detail = verdict.get("outcome"), str(verdict.get("detail", ""))
-        if oom and outcome != "passed":
-            return "memory_exceeded", "memory limit of %d MiB exceeded" % (limits["memory_bytes"] >> 20)
         status = REAPED.status.get(cand)
+        # A passing verdict stands even if some memory kill happened meanwhile.
+        limited = self.limit_verdict(status, oom and outcome != "passed")
+        if limited:
+            return limited
         signalled = status is not None and os.WIFSIGNALED(status)
-        if signalled and os.WTERMSIG(status) == signal.SIGXCPU:
-            return "timeout", "CPU time limit of %ss exceeded" % limits["cpu_time_s"]
-        if signalled and os.WTERMSIG(status) == signal.SIGXFSZ:
-            return "error", "file size limit of %d bytes exceeded" % limits["file_size_bytes"]
         if outcome in ("passed", "failed", "error", "syntax_error"):
             return outcome, detail
         if outcome == "gone" and status is not None:
