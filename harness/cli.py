@@ -68,6 +68,17 @@ def _add_problem_options(parser: argparse.ArgumentParser) -> None:
                         "description=question,id=problem_id (for look-alike datasets)")
 
 
+def _add_cache_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--cache", default=None,
+                        help="result store file (default: $HARNESS_CACHE/results.sqlite3, ~/.cache/harness)")
+
+
+def _store(args: argparse.Namespace):  # type: ignore[no-untyped-def]
+    from .calibrate import cache_dir
+    from .store import ResultStore
+    return ResultStore(args.cache or cache_dir() / "results.sqlite3")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="harness", description="Verify code candidates in Docker sandboxes.")
     parser.add_argument("--version", action="version", version=f"harness {__version__}")
@@ -109,17 +120,29 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--no-calibrate", action="store_true",
                     help="do not measure reference solutions; use the floor time limits")
     ev.add_argument("--quiet", action="store_true", help="no progress bar or table")
+    _add_cache_option(ev)
+    ev.add_argument("--no-cache", action="store_true", help="execute everything; neither read nor write the store")
     _add_sandbox_options(ev)
+
+    cache = commands.add_parser("cache", help="the result store that lets reruns skip finished work")
+    cache_commands = cache.add_subparsers(dest="action", required=True)
+    stats = cache_commands.add_parser("stats", help="how many verdicts are stored, by outcome")
+    prune_cache = cache_commands.add_parser("prune", help="remove stored verdicts")
+    prune_cache.add_argument("--older-than-days", type=float, help="only those older than this (default: all)")
+    for sub in (stats, prune_cache):
+        _add_cache_option(sub)
     return parser
 
 
-def _backend(args: argparse.Namespace, run_id: str):  # type: ignore[no-untyped-def]
+def _backend(args: argparse.Namespace, run_id: str, cached: bool):  # type: ignore[no-untyped-def]
     from .sandbox import get_backend
     from .sandbox.cleanup import prune_containers
     from .sandbox.prereqs import require_docker
+    from .store import CachingBackend
     require_docker(args.image)
     prune_containers(only_orphans=True)  # what an earlier, killed run left behind
-    return get_backend("docker", image=args.image, isolation=args.isolation, run_id=run_id)
+    backend = get_backend("docker", image=args.image, isolation=args.isolation, run_id=run_id)
+    return CachingBackend(backend, _store(args)) if cached else backend
 
 
 def _limits(args: argparse.Namespace) -> tuple[Limits, dict[str, float]]:
@@ -133,11 +156,11 @@ def _limits(args: argparse.Namespace) -> tuple[Limits, dict[str, float]]:
     return base, overrides
 
 
-def _with_backend(args: argparse.Namespace, body: Callable[[Any], int]) -> int:
+def _with_backend(args: argparse.Namespace, body: Callable[[Any], int], cached: bool = False) -> int:
     """Runs ``body(backend)`` and always removes this run's containers."""
     backend = None
     try:
-        backend = _backend(args, uuid.uuid4().hex[:12])
+        backend = _backend(args, uuid.uuid4().hex[:12], cached)
         return body(backend)
     finally:
         if backend is not None:
@@ -161,10 +184,11 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         if not args.quiet:
             print_summary(summary)
         print(json.dumps({"n_candidates": summary.n_candidates, "outcomes": summary.outcomes,
-                          "pass_at_k": summary.pass_at_k, "elapsed_s": summary.elapsed_s}))
+                          "pass_at_k": summary.pass_at_k, "elapsed_s": summary.elapsed_s,
+                          "executed": summary.executed, "cached": summary.cached}))
         return 0
 
-    return _with_backend(args, body)
+    return _with_backend(args, body, cached=not args.no_cache)
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
@@ -225,6 +249,22 @@ def cmd_sandbox(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_cache(args: argparse.Namespace) -> int:
+    store = _store(args)
+    try:
+        if args.action == "prune":
+            days = args.older_than_days
+            removed = store.prune(days * 86400 if days is not None else None)
+            print(f"removed {removed} stored verdict(s)")
+            return 0
+        stats = store.stats()
+        print(json.dumps({"path": stats.path, "results": stats.results, "bytes": stats.bytes,
+                          "outcomes": stats.outcomes}, indent=2))
+        return 0
+    finally:
+        store.close()
+
+
 def cmd_problems(args: argparse.Namespace) -> int:
     if args.action == "validate":
         return cmd_validate(args)
@@ -236,7 +276,7 @@ def cmd_problems(args: argparse.Namespace) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    handlers = {"evaluate": cmd_evaluate, "sandbox": cmd_sandbox, "problems": cmd_problems}
+    handlers = {"evaluate": cmd_evaluate, "sandbox": cmd_sandbox, "problems": cmd_problems, "cache": cmd_cache}
     try:
         return handlers[args.command](args)
     except KeyboardInterrupt:

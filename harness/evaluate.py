@@ -40,6 +40,8 @@ class EvaluationSummary:
     isolation: str
     workers: int
     infra_retries: int
+    executed: int = 0  # candidates run in the sandbox by this run
+    cached: int = 0  # candidates answered by the result store
     bad_lines: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
@@ -133,6 +135,7 @@ def evaluate(samples_path: str | Path, problems: ProblemSet, backend: Backend, o
 
     counts: dict[str, list[int]] = {}
     outcomes = {o.value: 0 for o in Outcome}
+    cached = 0
     progress.start(total, "evaluating")
     out_path = Path(out_path)
     out_path.parent.mkdir(parents=True, exist_ok=True)
@@ -148,6 +151,7 @@ def evaluate(samples_path: str | Path, problems: ProblemSet, backend: Backend, o
                     sample = pending.pop(index)
                     writer.add(index, result_row(sample, execution))
                     outcomes[execution.outcome.value] += 1
+                    cached += execution.cached
                     tally = counts.setdefault(sample.task_id, [0, 0])
                     if execution.outcome.is_verdict:
                         tally[0] += 1
@@ -164,5 +168,6 @@ def evaluate(samples_path: str | Path, problems: ProblemSet, backend: Backend, o
         pass_at_k=pass_at_k_table({t: (n, c) for t, (n, c) in counts.items()}, ks),
         elapsed_s=round(elapsed, 3), candidates_per_s=round(total / elapsed, 2) if elapsed else 0.0,
         n_tasks=len(counts), problems=problems.name, sandbox=backend.identity(), isolation=isolation,
-        workers=workers, infra_retries=engine.infra_retries, bad_lines=bad_lines)
+        workers=workers, infra_retries=engine.infra_retries, executed=total - cached - outcomes["infra_error"],
+        cached=cached, bad_lines=bad_lines)
 

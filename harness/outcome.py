@@ -39,6 +39,7 @@ class Execution:
     stderr_bytes: int = 0
     attempts: int = 1
     test_outcomes: tuple[str, ...] = ()  # per test case, for kinds that have cases
+    cached: bool = False  # answered by the result store, not executed in this run
 
     @property
     def tests_passed(self) -> int:

@@ -67,7 +67,8 @@ class RichProgress(ProgressSink):
 
 
 def summary_table(summary: EvaluationSummary) -> Table:
-    table = Table(caption=f"{summary.n_candidates} candidates, {summary.n_tasks} {summary.problems} tasks, "
+    table = Table(caption=f"{summary.n_candidates} candidates ({summary.executed} executed, {summary.cached} "
+                          f"from the store), {summary.n_tasks} {summary.problems} tasks, "
                           f"{summary.elapsed_s:.1f} s ({summary.candidates_per_s:.1f}/s)")
     table.add_column("outcome")
     table.add_column("count", justify="right")

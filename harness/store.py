@@ -1,0 +1,187 @@
+"""The result store: verdicts addressed by everything that determines them.
+
+A key is the SHA-256 of the candidate's program, the problem's test spec,
+the limits, the sandbox identity (image digest) and the supervisor's source.
+Reruns look candidates up before executing them, so an unchanged rerun
+executes nothing, a changed test re-executes only its problem's candidates,
+and a run killed with ``kill -9`` resumes where it stopped (every verdict is
+committed as it arrives; SQLite in WAL mode keeps the file consistent).
+Infrastructure errors are never stored.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sqlite3
+import threading
+import time
+from dataclasses import asdict, dataclass, replace
+from importlib import resources
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+from .errors import HarnessError, InfraError
+from .limits import Limits
+from .outcome import Execution, Outcome
+from .sandbox.base import Backend, Session
+
+# Any change to the in-sandbox supervisor may change verdicts.
+VERDICT_VERSION = hashlib.sha256(
+    resources.files("harness.sandbox").joinpath("agent.py").read_bytes()).hexdigest()[:16]
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS results (
+    key TEXT PRIMARY KEY,
+    outcome TEXT NOT NULL,
+    execution TEXT NOT NULL,
+    created REAL NOT NULL
+)
+"""
+
+
+def result_key(program: str, spec: Mapping[str, Any], limits: Limits, sandbox: str) -> str:
+    blob = json.dumps([program, spec, limits.to_dict(), sandbox, VERDICT_VERSION], sort_keys=True)
+    return hashlib.sha256(blob.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class StoreStats:
+    path: str
+    results: int
+    bytes: int
+    outcomes: dict[str, int]
+
+
+class ResultStore:
+    """One SQLite file shared by all worker threads (writes are serialised)."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self.db = sqlite3.connect(str(self.path), timeout=60, check_same_thread=False,
+                                      isolation_level=None)
+            self.db.execute("PRAGMA journal_mode=WAL")
+            self.db.execute("PRAGMA synchronous=NORMAL")
+            self.db.execute(_SCHEMA)
+        except (OSError, sqlite3.Error) as exc:
+            raise HarnessError(f"result store {self.path}: {exc}") from exc
+        self.lock = threading.Lock()
+        self.hits = 0
+        self.misses = 0
+
+    def get_many(self, keys: Sequence[str]) -> dict[str, Execution]:
+        if not keys:
+            return {}
+        marks = ",".join("?" * len(keys))
+        with self.lock:
+            rows = self.db.execute(f"SELECT key, execution FROM results WHERE key IN ({marks})", list(keys)).fetchall()
+        found = {}
+        for key, blob in rows:
+            data = json.loads(blob)
+            data["outcome"] = Outcome(data["outcome"])
+            data["test_outcomes"] = tuple(data.get("test_outcomes", ()))
+            found[key] = Execution(**data)
+        return found
+
+    def put_many(self, items: Sequence[tuple[str, Execution]]) -> None:
+        rows = []
+        for key, execution in items:
+            if execution.outcome is Outcome.INFRA_ERROR:
+                continue
+            data = asdict(replace(execution, attempts=1, cached=False))
+            data["outcome"] = execution.outcome.value
+            rows.append((key, execution.outcome.value, json.dumps(data), time.time()))
+        if not rows:
+            return
+        try:
+            with self.lock:
+                self.db.executemany("INSERT OR REPLACE INTO results VALUES (?, ?, ?, ?)", rows)
+        except sqlite3.Error as exc:  # e.g. a full disk: the verdicts still reach results.jsonl
+            raise HarnessError(f"result store {self.path}: cannot write ({exc})") from exc
+
+    def stats(self) -> StoreStats:
+        with self.lock:
+            outcomes = dict(self.db.execute("SELECT outcome, COUNT(*) FROM results GROUP BY outcome").fetchall())
+        size = sum(p.stat().st_size for p in self.path.parent.glob(self.path.name + "*") if p.exists())
+        return StoreStats(path=str(self.path), results=sum(outcomes.values()), bytes=size, outcomes=outcomes)
+
+    def prune(self, older_than_s: float | None = None) -> int:
+        """Removes results older than ``older_than_s`` seconds (all if None)."""
+        cutoff = time.time() - older_than_s if older_than_s is not None else float("inf")
+        with self.lock:
+            removed = self.db.execute("DELETE FROM results WHERE created < ?", (cutoff,)).rowcount
+            self.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        self.db.execute("VACUUM")
+        return int(removed)
+
+    def close(self) -> None:
+        with self.lock:
+            self.db.close()
+
+
+class CachingSession(Session):
+    """Answers from the store what it can and runs only the rest."""
+
+    def __init__(self, inner: Session, store: ResultStore, sandbox: str) -> None:
+        self.inner = inner
+        self.store = store
+        self.sandbox = sandbox
+
+    def run(self, problem_key: str, spec: Mapping[str, Any], programs: Sequence[str],
+            limits: Limits) -> list[Execution]:
+        keys = [result_key(p, spec, limits, self.sandbox) for p in programs]
+        known = self.store.get_many(keys)
+        done: list[Execution] = []
+        index = 0
+        while index < len(programs):
+            if keys[index] in known:
+                done.append(replace(known[keys[index]], cached=True))
+                self.store.hits += 1
+                index += 1
+                continue
+            # Run the stretch of consecutive misses in one go.
+            end = index
+            while end < len(programs) and keys[end] not in known:
+                end += 1
+            try:
+                executed = self.inner.run(problem_key, spec, programs[index:end], limits)
+            except InfraError as exc:
+                self.store.put_many(list(zip(keys[index:], exc.completed)))
+                exc.completed = done + exc.completed
+                raise
+            self.store.misses += len(executed)
+            self.store.put_many(list(zip(keys[index:index + len(executed)], executed)))
+            done += executed
+            if len(executed) < end - index:
+                return done  # the inner session stopped early; the caller reschedules the rest
+            index = end
+        return done
+
+    def reset(self) -> None:
+        self.inner.reset()
+
+    def close(self) -> None:
+        self.inner.close()
+
+
+class CachingBackend(Backend):
+    """Any backend, with a result store in front of its sessions."""
+
+    def __init__(self, inner: Backend, store: ResultStore) -> None:
+        self.inner = inner
+        self.store = store
+        self.name = inner.name
+
+    def check(self) -> list[str]:
+        return self.inner.check()
+
+    def open_session(self, limits: Limits) -> Session:
+        return CachingSession(self.inner.open_session(limits), self.store, self.inner.identity())
+
+    def identity(self) -> str:
+        return self.inner.identity()
+
+    def close(self) -> None:
+        self.inner.close()
