@@ -122,6 +122,8 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--quiet", action="store_true", help="no progress bar or table")
     _add_cache_option(ev)
     ev.add_argument("--no-cache", action="store_true", help="execute everything; neither read nor write the store")
+    ev.add_argument("--engine-wait", type=float, default=60.0,
+                    help="seconds to wait for a stopped or restarting Docker engine before giving up (default: 60)")
     _add_sandbox_options(ev)
 
     cache = commands.add_parser("cache", help="the result store that lets reruns skip finished work")
@@ -177,7 +179,8 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         summary = evaluate(samples, problems, backend, args.out, ks=args.k, workers=args.workers,
                            base_limits=base, limit_overrides=overrides,
                            on_bad=OnBadLine(args.on_bad_line), calibrate=not args.no_calibrate,
-                           progress=RichProgress(enabled=not args.quiet), isolation=args.isolation)
+                           progress=RichProgress(enabled=not args.quiet), isolation=args.isolation,
+                           engine_wait_s=args.engine_wait)
         if args.summary_json:
             Path(args.summary_json).parent.mkdir(parents=True, exist_ok=True)
             Path(args.summary_json).write_text(json.dumps(summary.to_dict(), indent=2) + "\n")

@@ -2,9 +2,10 @@
 
 Infrastructure failures are retried on a fresh sandbox (with backoff) and,
 if they persist, reported as ``infra_error``; they are never a verdict.  When
-every recent attempt failed and the backend's prerequisites are gone (the
-engine stopped), the run stops with that message instead of burning through
-the remaining candidates; results already produced are kept by the caller.
+the backend's prerequisites are gone (the engine stopped or restarts), the
+workers wait for it to come back without spending the candidates' attempts,
+and stop the run with the reason if it does not; results already produced are
+kept by the caller.
 """
 
 from __future__ import annotations
@@ -36,8 +37,10 @@ class _Task:
 
 class Engine:
     def __init__(self, backend: Backend, workers: int = 2, container_limits: Limits | None = None,
-                 max_attempts: int = 3, retry_backoff_s: float = 0.5, chunk_size: int = 8) -> None:
+                 max_attempts: int = 3, retry_backoff_s: float = 0.5, chunk_size: int = 8,
+                 engine_wait_s: float = 60.0) -> None:
         self.backend = backend
+        self.engine_wait_s = engine_wait_s
         self.chunk_size = max(1, chunk_size)
         self.workers = max(1, workers)
         self.container_limits = container_limits or Limits()
@@ -55,7 +58,7 @@ class Engine:
         retries: deque[_Task] = deque()
         results: queue.Queue[object] = queue.Queue()
         stop = threading.Event()
-        state = _Health(self.workers)
+        state = _Health(self.engine_wait_s)
         feeder = threading.Thread(target=self._feed, args=(jobs, tasks, stop, results), daemon=True)
         threads = [threading.Thread(target=self._work, args=(tasks, retries, results, stop, state), daemon=True)
                    for _ in range(self.workers)]
@@ -147,11 +150,14 @@ class Engine:
             executions = session.run(job.problem_key, job.spec, [c.program for c in candidates], job.limits)
         except InfraError as exc:
             self._emit(candidates, exc.completed, task.attempt, results)  # before anything can raise
-            state.failure(self.backend)
+            engine_was_down = state.failure(self.backend)
             in_flight, rest = candidates[len(exc.completed)], candidates[len(exc.completed) + 1:]
             if rest:
                 retries.append(_Task(job, rest, 1))
-            if task.attempt < self.max_attempts:
+            if engine_was_down:  # not this candidate's attempt: the engine was away
+                session.reset()
+                retries.append(_Task(job, (in_flight,), task.attempt))
+            elif task.attempt < self.max_attempts:
                 self.infra_retries += 1
                 time.sleep(self.retry_backoff_s * task.attempt)
                 retries.append(_Task(job, (in_flight,), task.attempt + 1))
@@ -175,24 +181,29 @@ class Engine:
 
 
 class _Health:
-    """Counts consecutive infra failures; past a threshold, asks the backend
-    whether its prerequisites still hold and stops the run if not."""
+    """Decides what an infra failure means.  If the backend's prerequisites
+    fail (the engine stopped or restarts), every worker waits for it to come
+    back, up to ``wait_s``, and the failed attempt does not count; if it stays
+    down, the run stops with the reason."""
 
-    def __init__(self, workers: int) -> None:
+    def __init__(self, wait_s: float) -> None:
         self.lock = threading.Lock()
-        self.consecutive = 0
-        self.threshold = max(4, 2 * workers)
+        self.wait_s = wait_s
 
     def success(self) -> None:
-        with self.lock:
-            self.consecutive = 0
+        pass
 
-    def failure(self, backend: Backend) -> None:
-        with self.lock:
-            self.consecutive += 1
-            if self.consecutive < self.threshold:
-                return
-            self.consecutive = 0
-        problems = backend.check()
+    def failure(self, backend: Backend) -> bool:
+        """True when the failure was the backend being down (and it is back)."""
+        with self.lock:  # one worker probes; the others wait for its answer
+            problems = backend.check()
+            if not problems:
+                return False
+            deadline = time.monotonic() + self.wait_s
+            while problems and time.monotonic() < deadline:
+                time.sleep(1.0)
+                problems = backend.check()
         if problems:
-            raise SandboxError("stopping: the sandbox backend is unusable: " + "; ".join(problems))
+            raise SandboxError(f"stopping: the sandbox backend stayed unusable for {self.wait_s:.0f} s: "
+                               + "; ".join(problems))
+        return True

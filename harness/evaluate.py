@@ -102,7 +102,7 @@ def evaluate(samples_path: str | Path, problems: ProblemSet, backend: Backend, o
              ks: Iterable[int] = (1, 10, 100), workers: int = 2, base_limits: Limits | None = None,
              limit_overrides: Mapping[str, float] | None = None, on_bad: OnBadLine = OnBadLine.FAIL,
              calibrate: bool = True, progress: ProgressSink | None = None,
-             isolation: str = "process") -> EvaluationSummary:
+             isolation: str = "process", engine_wait_s: float = 60.0) -> EvaluationSummary:
     """Evaluates every sample; see the module docstring.
 
     Raises:
@@ -113,7 +113,7 @@ def evaluate(samples_path: str | Path, problems: ProblemSet, backend: Backend, o
     progress = progress or ProgressSink()
     base = base_limits or Limits()
     total, bad_lines = validate_samples(samples_path, problems, on_bad)
-    engine = Engine(backend, workers=workers, container_limits=base)
+    engine = Engine(backend, workers=workers, container_limits=base, engine_wait_s=engine_wait_s)
 
     calibration = None
     if calibrate:

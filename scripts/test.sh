@@ -3,4 +3,4 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
-HARNESS_REQUIRE_DOCKER=1 python3 -m pytest "$@"
+HARNESS_REQUIRE_DOCKER=1 HARNESS_ALLOW_ENGINE_RESTART=1 python3 -m pytest "$@"

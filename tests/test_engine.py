@@ -54,9 +54,33 @@ def test_a_dead_backend_stops_the_run_with_its_reason() -> None:
         def check(self) -> list[str]:
             return ["Docker engine not reachable at unix:///var/run/docker.sock"]
 
-    engine = Engine(Dead(), workers=2, retry_backoff_s=0)
-    with pytest.raises(SandboxError, match="engine not reachable"):
+    engine = Engine(Dead(), workers=2, retry_backoff_s=0, engine_wait_s=0.5)
+    with pytest.raises(SandboxError, match="stayed unusable for 0 s: Docker engine not reachable"):
         run(engine, [job_of(["passed infra=9"] * 30)])
+
+
+def test_an_engine_that_comes_back_costs_no_attempts() -> None:
+    import time
+
+    from harness.errors import InfraError
+    from harness.outcome import Execution
+
+    down_until = time.monotonic() + 1.5
+
+    class Restarting(FakeBackend):
+        def check(self) -> list[str]:
+            return ["engine restarting"] if time.monotonic() < down_until else []
+
+    def script(program: str, attempt: int) -> Execution:
+        if time.monotonic() < down_until:
+            raise InfraError("connection refused")
+        return Execution(outcome=Outcome.PASSED)
+
+    engine = Engine(Restarting(script=script), workers=2, retry_backoff_s=0, max_attempts=2, engine_wait_s=10)
+    results = dict(engine.run([job_of(["x"] * 12)]))
+    assert {e.outcome for e in results.values()} == {Outcome.PASSED} and len(results) == 12
+    # At most the failures that straddle the engine's return count as attempts.
+    assert engine.infra_retries <= 2
 
 
 def test_jobs_round_trip_through_json() -> None:
