@@ -126,6 +126,23 @@ def build_parser() -> argparse.ArgumentParser:
                     help="seconds to wait for a stopped or restarting Docker engine before giving up (default: 60)")
     _add_sandbox_options(ev)
 
+    cu = commands.add_parser("curate", help="keep verified, deduplicated, ranked solutions as an SFT dataset")
+    cu.add_argument("--samples", help=f"JSONL samples (default: the bundled problems/{DEFAULT_SAMPLES})")
+    cu.add_argument("--problems", default="humaneval", help="bundled name, problem file or hf:DATASET...")
+    _add_problem_options(cu)
+    cu.add_argument("--out", default="verified", help="dataset directory (default: %(default)s)")
+    cu.add_argument("--top-k", type=int, default=1, help="solutions kept per problem (default: %(default)s)")
+    cu.add_argument("--remeasure", type=int, default=3,
+                    help="runs per shortlisted solution: median CPU time, flakiness (default: %(default)s)")
+    cu.add_argument("--shortlist", type=int, help="solutions re-measured per problem (default: max(2K, K+2))")
+    cu.add_argument("--rank-by", default="cpu,length",
+                    help="ranking key order, from cpu (median CPU time) and length (characters) (default: %(default)s)")
+    cu.add_argument("--k", type=_ks, default=[1, 10], help="pass@k values for the manifest (default: 1,10)")
+    cu.add_argument("--on-bad-line", choices=[m.value for m in OnBadLine], default="fail")
+    cu.add_argument("--quiet", action="store_true", help="no progress bar or table")
+    _add_cache_option(cu)
+    _add_sandbox_options(cu)
+
     cache = commands.add_parser("cache", help="the result store that lets reruns skip finished work")
     cache_commands = cache.add_subparsers(dest="action", required=True)
     stats = cache_commands.add_parser("stats", help="how many verdicts are stored, by outcome")
@@ -192,6 +209,31 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         return 0
 
     return _with_backend(args, body, cached=not args.no_cache)
+
+
+def cmd_curate(args: argparse.Namespace) -> int:
+    from .curate import curate, parse_rank_by
+    from .report import RichProgress, print_summary
+    if args.top_k < 1 or args.remeasure < 1:
+        raise InputError("--top-k and --remeasure must be at least 1")
+    rank_by = parse_rank_by(args.rank_by)
+    samples = args.samples or str(problems_dir() / DEFAULT_SAMPLES)
+    problems = load_problems(args.problems, args.layout, args.field_map)
+    base, _ = _limits(args)
+
+    def body(backend: Any) -> int:
+        result = curate(samples, problems, backend, args.out, top_k=args.top_k, remeasure=args.remeasure,
+                        shortlist=args.shortlist, rank_by=rank_by, workers=args.workers, ks=args.k,
+                        base_limits=base, on_bad=OnBadLine(args.on_bad_line),
+                        progress=RichProgress(enabled=not args.quiet), measure_backend=backend.inner)
+        if not args.quiet:
+            print_summary(result.evaluation)
+        print(json.dumps({"candidates": result.evaluation.n_candidates, "passed": result.passed,
+                          "unique": result.unique, "flaky": result.flaky, "kept": result.kept,
+                          "problems_with_solutions": result.problems_with_solutions, "out": args.out}))
+        return 0
+
+    return _with_backend(args, body, cached=True)
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
@@ -279,7 +321,8 @@ def cmd_problems(args: argparse.Namespace) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    handlers = {"evaluate": cmd_evaluate, "sandbox": cmd_sandbox, "problems": cmd_problems, "cache": cmd_cache}
+    handlers = {"evaluate": cmd_evaluate, "curate": cmd_curate, "sandbox": cmd_sandbox, "problems": cmd_problems,
+                "cache": cmd_cache}
     try:
         return handlers[args.command](args)
     except KeyboardInterrupt:
