@@ -68,6 +68,63 @@ def _add_problem_options(parser: argparse.ArgumentParser) -> None:
                         "description=question,id=problem_id (for look-alike datasets)")
 
 
+def _add_generator_options(parser: argparse.ArgumentParser, required: bool) -> None:
+    group = parser.add_argument_group("generation (an OpenAI-compatible server)")
+    group.add_argument("--model", required=required, help="model name the server knows")
+    group.add_argument("--base-url", help="server URL, e.g. http://localhost:8000/v1 (default: OpenAI)")
+    group.add_argument("--api-key", help="API key (default: $OPENAI_API_KEY)")
+    group.add_argument("--endpoint", choices=["chat", "completions"], default="chat")
+    group.add_argument("--n", type=int, default=16, help="samples per problem (default: %(default)s)")
+    group.add_argument("--concurrency", type=int, default=8, help="requests in flight (default: %(default)s)")
+    group.add_argument("--max-retries", type=int, default=5, help="per request, with backoff (default: %(default)s)")
+    group.add_argument("--request-timeout", type=float, default=120.0, help="seconds (default: %(default)s)")
+    group.add_argument("--temperature", type=float, default=0.8)
+    group.add_argument("--top-p", type=float, default=0.95)
+    group.add_argument("--max-tokens", type=int, default=1024)
+    group.add_argument("--seed", type=int)
+    group.add_argument("--stop", action="append", help="a stop sequence (repeatable)")
+    group.add_argument("--template", help="prompt template file; {prompt}, {entry_point}, {task_id} are filled in")
+    group.add_argument("--limit", type=int, help="only the first N problems")
+
+
+def _generator_config(args: argparse.Namespace):  # type: ignore[no-untyped-def]
+    from .generate import GeneratorConfig, Sampling
+    template = None
+    if args.template:
+        try:
+            template = Path(args.template).read_text(encoding="utf-8")
+        except OSError as exc:
+            raise InputError(f"{args.template}: cannot read the template ({exc.strerror})") from None
+    if args.n < 1:
+        raise InputError("--n must be at least 1")
+    return GeneratorConfig(
+        model=args.model, base_url=args.base_url, api_key=args.api_key or os.environ.get("OPENAI_API_KEY"),
+        endpoint=args.endpoint, n=args.n, concurrency=args.concurrency, max_retries=args.max_retries,
+        timeout_s=args.request_timeout, template=template,
+        sampling=Sampling(temperature=args.temperature, top_p=args.top_p, max_tokens=args.max_tokens,
+                          seed=args.seed, stop=tuple(args.stop) if args.stop else None))
+
+
+def _limited(problems: Any, limit: int | None) -> Any:
+    from .problems import ProblemSet
+    if not limit:
+        return problems
+    return ProblemSet(problems.name, problems.source, dict(list(problems.problems.items())[:limit]))
+
+
+def _run_generation(args: argparse.Namespace, problems: Any, out: str) -> Any:
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    from .generate import generate
+    from .report import console
+    config = _generator_config(args)
+    with Progress(TextColumn("[bold]generating"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+                  console=console, disable=getattr(args, "quiet", False)) as progress:
+        task = progress.add_task("generating", total=len(problems) * config.n)
+        summary = generate(problems, config, out, on_sample=lambda: progress.advance(task))
+    return summary
+
+
 def _add_cache_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--cache", default=None,
                         help="result store file (default: $HARNESS_CACHE/results.sqlite3, ~/.cache/harness)")
@@ -126,8 +183,16 @@ def build_parser() -> argparse.ArgumentParser:
                     help="seconds to wait for a stopped or restarting Docker engine before giving up (default: 60)")
     _add_sandbox_options(ev)
 
+    gen = commands.add_parser("generate", help="sample N candidates per problem from an OpenAI-compatible server")
+    gen.add_argument("--problems", default="humaneval", help="bundled name, problem file or hf:DATASET...")
+    _add_problem_options(gen)
+    gen.add_argument("--out", default="samples.jsonl", help="samples file, appended to (default: %(default)s)")
+    _add_generator_options(gen, required=True)
+
     cu = commands.add_parser("curate", help="keep verified, deduplicated, ranked solutions as an SFT dataset")
-    cu.add_argument("--samples", help=f"JSONL samples (default: the bundled problems/{DEFAULT_SAMPLES})")
+    cu.add_argument("--samples", help=f"JSONL samples (default: generated with --model, else the bundled "
+                                      f"problems/{DEFAULT_SAMPLES})")
+    _add_generator_options(cu, required=False)
     cu.add_argument("--problems", default="humaneval", help="bundled name, problem file or hf:DATASET...")
     _add_problem_options(cu)
     cu.add_argument("--out", default="verified", help="dataset directory (default: %(default)s)")
@@ -217,9 +282,14 @@ def cmd_curate(args: argparse.Namespace) -> int:
     if args.top_k < 1 or args.remeasure < 1:
         raise InputError("--top-k and --remeasure must be at least 1")
     rank_by = parse_rank_by(args.rank_by)
-    samples = args.samples or str(problems_dir() / DEFAULT_SAMPLES)
-    problems = load_problems(args.problems, args.layout, args.field_map)
+    problems = _limited(load_problems(args.problems, args.layout, args.field_map), args.limit)
     base, _ = _limits(args)
+    if args.samples and args.model:
+        raise InputError("give --samples or --model (to generate them), not both")
+    samples = args.samples or str(problems_dir() / DEFAULT_SAMPLES)
+    if args.model:
+        samples = str(Path(args.out) / "samples.jsonl")
+        _run_generation(args, problems, samples)
 
     def body(backend: Any) -> int:
         result = curate(samples, problems, backend, args.out, top_k=args.top_k, remeasure=args.remeasure,
@@ -234,6 +304,14 @@ def cmd_curate(args: argparse.Namespace) -> int:
         return 0
 
     return _with_backend(args, body, cached=True)
+
+
+def cmd_generate(args: argparse.Namespace) -> int:
+    from dataclasses import asdict
+    problems = _limited(load_problems(args.problems, args.layout, args.field_map), args.limit)
+    summary = _run_generation(args, problems, args.out)
+    print(json.dumps(asdict(summary)))
+    return 0
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
@@ -321,7 +399,7 @@ def cmd_problems(args: argparse.Namespace) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    handlers = {"evaluate": cmd_evaluate, "curate": cmd_curate, "sandbox": cmd_sandbox, "problems": cmd_problems,
+    handlers = {"evaluate": cmd_evaluate, "curate": cmd_curate, "generate": cmd_generate, "sandbox": cmd_sandbox, "problems": cmd_problems,
                 "cache": cmd_cache}
     try:
         return handlers[args.command](args)

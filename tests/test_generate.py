@@ -1,0 +1,181 @@
+"""Generation against a real local HTTP server speaking the OpenAI API."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Iterator
+
+import pytest
+
+from harness.generate import GeneratorConfig, Sampling, extract_code, generate
+from harness.problems import ProblemSet, load_problems
+
+from .fake_openai import FakeOpenAI
+
+HUMANEVAL = load_problems("humaneval")
+TWO = ProblemSet("two", "test", {k: HUMANEVAL.get(k) for k in ("HumanEval/0", "HumanEval/53")})
+
+
+def replies(prompt: str, i: int) -> str:
+    """Right, wrong, duplicated, unparseable and differently fenced answers."""
+    if "has_close_elements" in prompt:
+        right = ("from typing import List\n\ndef has_close_elements(numbers: List[float], threshold: float) -> bool:\n"
+                 "    return any(abs(a - b) < threshold for i, a in enumerate(numbers) for b in numbers[i + 1:])\n")
+    else:
+        right = "def add(x: int, y: int):\n    return x + y\n"
+    options = [f"Here you go:\n```python\n{right}```\nDone.",
+               f"```\n{right}```",  # untagged fence
+               f"```python\n{right}```",  # duplicate of the first
+               "I am not sure this can be done.",  # no code
+               f"```python\nimport math\n```\nand the function:\n```python\n{right.replace('return ', 'return not ')}```",
+               right]  # bare code
+    return options[i % len(options)]
+
+
+@pytest.fixture
+def server() -> Iterator[FakeOpenAI]:
+    fake = FakeOpenAI(replies)
+    yield fake
+    fake.close()
+
+
+def config(server: FakeOpenAI, **kw: object) -> GeneratorConfig:
+    base = dict(model="fake-coder", base_url=server.base_url, api_key="k", n=6, concurrency=4, max_retries=4,
+                timeout_s=3.0, sampling=Sampling(temperature=0.7, seed=1))
+    base.update(kw)
+    return GeneratorConfig(**base)  # type: ignore[arg-type]
+
+
+def rows(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+def test_extraction() -> None:
+    assert extract_code("```python\nx = 1\n```").code == "x = 1\n"
+    two = "```python\nimport os\n```\n```python\ndef f():\n    return 1\n```"
+    assert extract_code(two, "f").code.startswith("def f()")
+    assert extract_code("```py\ndef g(): pass\n```\n```python\ndef g():\n    return 2\n```", "g").how == "fenced"
+    assert extract_code("```python\ndef f():\n    return 1\n", "f").code.startswith("def f")  # cut off
+    assert extract_code("def f():\n    return 3\n").how == "bare"
+    assert extract_code("No code today, sorry.").how == "failed"
+
+
+def test_chat_generation_records_everything(server: FakeOpenAI, tmp_path: Path) -> None:
+    out = tmp_path / "samples.jsonl"
+    summary = generate(TWO, config(server), out)
+    got = rows(out)
+    assert summary.received == 12 and len(got) == 12 and summary.failed_requests == 0
+    assert len(server.requests) == 2 and {r["n"] for r in server.requests} == {6}
+    first = got[0]
+    assert first["model"] == "fake-coder" and first["sampling"] == {"temperature": 0.7, "top_p": 0.95,
+                                                                      "max_tokens": 1024, "seed": 1}
+    assert first["usage"] == {"prompt_tokens": 10, "completion_tokens": 7} and first["raw"]
+    assert sorted(r["extraction"] for r in got if r["task_id"] == "HumanEval/53") == [
+        "bare", "failed", "fenced", "fenced", "fenced", "fenced"]
+    assert summary.extraction_failed == 2
+    assert server.requests[0]["seed"] == 1 and server.requests[0]["temperature"] == 0.7
+
+
+def test_retries_honour_retry_after_and_survive_errors(server: FakeOpenAI, tmp_path: Path) -> None:
+    server.script = ["429", "500", "drop"]
+    out = tmp_path / "samples.jsonl"
+    summary = generate(ProblemSet("one", "t", {"HumanEval/53": HUMANEVAL.get("HumanEval/53")}),
+                       config(server, concurrency=1), out)
+    assert summary.received == 6 and summary.failed_requests == 0 and len(server.requests) == 4
+    assert server.times[1] - server.times[0] >= 0.9  # Retry-After: 1
+
+
+def test_a_request_that_keeps_failing_is_recorded_and_a_rerun_tops_up(server: FakeOpenAI, tmp_path: Path) -> None:
+    server.script = ["500"] * 3
+    out = tmp_path / "samples.jsonl"
+    summary = generate(TWO, config(server, max_retries=1, concurrency=1), out)
+    assert summary.failed_requests == 1 and summary.received == 6
+    failures = rows(out.with_name("samples.jsonl.failures.jsonl"))
+    assert len(failures) == 1 and failures[0]["error"] == "InternalServerError"
+    before = len(server.requests)
+    again = generate(TWO, config(server), out)
+    assert again.already_had == 6 and again.received == 6 and len(server.requests) == before + 1
+    assert sorted(r["task_id"] for r in rows(out)).count("HumanEval/0") == 6
+
+
+def test_resume_never_asks_twice(server: FakeOpenAI, tmp_path: Path) -> None:
+    out = tmp_path / "samples.jsonl"
+    generate(TWO, config(server, n=2), out)
+    generate(TWO, config(server, n=5), out)
+    assert [r["n"] for r in server.requests] == [2, 2, 3, 3]
+    with open(out, "a") as handle:
+        handle.write('{"task_id": "HumanEval/0", "solu')  # a line torn by a killed run
+    generate(TWO, config(server, n=5), out)
+    assert len(server.requests) == 4  # the torn line is not a sample, and nothing was missing
+    valid = [line for line in out.read_text().splitlines() if line.endswith("}")]
+    assert len(valid) == 10
+
+
+def test_servers_that_ignore_n_are_asked_again(tmp_path: Path) -> None:
+    fake = FakeOpenAI(replies, honour_n=False)
+    try:
+        out = tmp_path / "samples.jsonl"
+        summary = generate(TWO, config(fake, n=3), out)
+        assert summary.received == 6 and len(fake.requests) == 6
+    finally:
+        fake.close()
+
+
+def test_completions_endpoint_continues_the_prompt(server: FakeOpenAI, tmp_path: Path) -> None:
+    fake = FakeOpenAI(lambda prompt, i: "    return x + y\n\n\ndef unrelated():\n    pass\n")
+    try:
+        out = tmp_path / "samples.jsonl"
+        generate(TWO, config(fake, endpoint="completions", n=1), out)
+        got = rows(out)
+        assert {r["extraction"] for r in got} == {"completion"}
+        assert got[0]["completion"].rstrip() == "    return x + y"  # cut at the next def
+        assert "\ndef " in fake.requests[0]["stop"]
+    finally:
+        fake.close()
+
+
+def test_a_stalled_server_does_not_hang_the_run(server: FakeOpenAI, tmp_path: Path) -> None:
+    server.script = ["stall", "stall"]
+    started = time.monotonic()
+    summary = generate(ProblemSet("one", "t", {"HumanEval/53": HUMANEVAL.get("HumanEval/53")}),
+                       config(server, timeout_s=1.0, max_retries=1, concurrency=1), tmp_path / "s.jsonl")
+    assert summary.failed_requests == 1 and time.monotonic() - started < 20
+
+
+def test_dead_endpoint_is_one_line(tmp_path: Path) -> None:
+    proc = subprocess.run([sys.executable, "-m", "harness", "generate", "--problems", "humaneval", "--model", "m",
+                           "--base-url", "http://127.0.0.1:9/v1", "--n", "1", "--max-retries", "0",
+                           "--limit", "2", "--out", str(tmp_path / "s.jsonl")], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    summary = json.loads(proc.stdout.splitlines()[-1])
+    assert summary["failed_requests"] == 2 and summary["received"] == 0
+    failures = rows(tmp_path / "s.jsonl.failures.jsonl")
+    assert {f["error"] for f in failures} == {"APIConnectionError"}
+
+
+@pytest.mark.docker
+@pytest.mark.timeout(240)
+def test_curate_end_to_end_from_an_endpoint(server: FakeOpenAI, tmp_path: Path) -> None:
+    out = tmp_path / "verified"
+    problems = tmp_path / "two.jsonl"
+    problems.write_text("".join(json.dumps({"task_id": p.id, "prompt": p.prompt, "test": p.test,
+                                            "entry_point": p.entry_point}) + "\n" for p in TWO))
+    proc = subprocess.run([sys.executable, "-m", "harness", "curate", "--problems", str(problems), "--model", "fake",
+                           "--base-url", server.base_url, "--n", "6", "--top-k", "2",
+                           "--out", str(out), "--quiet"], capture_output=True, text=True, env=os.environ.copy())
+    assert proc.returncode == 0, proc.stderr
+    summary = json.loads(proc.stdout.splitlines()[-1])
+    # per problem: 4 right answers (all the same program once normalised), 1 wrong, 1 without code
+    assert summary["candidates"] == 12 and summary["passed"] == 8 and summary["unique"] == 2
+    assert summary["kept"] == 2
+    kept = [json.loads(line) for line in (out / "train.jsonl").read_text().splitlines()]
+    assert {k["model"] for k in kept} == {"fake"} and all(re.search(r"```python", k["messages"][1]["content"])
+                                                          for k in kept)
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["pass_at_k"]["1"] == pytest.approx(8 / 12)
