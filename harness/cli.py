@@ -205,6 +205,7 @@ def build_parser() -> argparse.ArgumentParser:
     cu.add_argument("--k", type=_ks, default=[1, 10], help="pass@k values for the manifest (default: 1,10)")
     cu.add_argument("--on-bad-line", choices=[m.value for m in OnBadLine], default="fail")
     cu.add_argument("--quiet", action="store_true", help="no progress bar or table")
+    cu.add_argument("--push-to-hub", metavar="REPO", help="also push the dataset to this Hugging Face repo")
     _add_cache_option(cu)
     _add_sandbox_options(cu)
 
@@ -277,7 +278,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
 
 def cmd_curate(args: argparse.Namespace) -> int:
-    from .curate import curate, parse_rank_by
+    from .curate import curate, parse_rank_by, push_to_hub
     from .report import RichProgress, print_summary
     if args.top_k < 1 or args.remeasure < 1:
         raise InputError("--top-k and --remeasure must be at least 1")
@@ -301,6 +302,11 @@ def cmd_curate(args: argparse.Namespace) -> int:
         print(json.dumps({"candidates": result.evaluation.n_candidates, "passed": result.passed,
                           "unique": result.unique, "flaky": result.flaky, "kept": result.kept,
                           "problems_with_solutions": result.problems_with_solutions, "out": args.out}))
+        if args.push_to_hub:
+            try:
+                push_to_hub(args.out, args.push_to_hub)
+            except HarnessError as exc:
+                raise HarnessError(f"{exc}; the dataset is in {args.out}") from None
         return 0
 
     return _with_backend(args, body, cached=True)

@@ -26,7 +26,7 @@ from typing import Any, Iterable, Sequence
 
 from . import __version__
 from .engine import Engine
-from .errors import InputError
+from .errors import HarnessError, InputError
 from .evaluate import EvaluationSummary, ProgressSink, evaluate
 from .job import Candidate, make_job
 from .limits import Limits
@@ -249,3 +249,21 @@ def _natural(task_id: str) -> tuple[Any, ...]:
     """HumanEval/2 before HumanEval/10."""
     head, _, tail = task_id.rpartition("/")
     return (head, int(tail)) if tail.isdigit() else (task_id, 0)
+
+
+def push_to_hub(out_dir: str | Path, repo: str) -> None:
+    """Pushes the exported dataset to ``repo``; one clear line on failure.
+
+    Raises:
+        HarnessError: the hub is unreachable or refused the push.
+    """
+    import datasets
+
+    from .hub import require_hub
+    require_hub(f"push to {repo}")
+    try:
+        dataset = datasets.load_dataset("parquet", data_files=str(Path(out_dir) / "train.parquet"), split="train")
+        dataset.push_to_hub(repo)
+    except Exception as exc:  # the hub client raises many kinds; all mean "not pushed"
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        raise HarnessError(f"push to {repo} failed ({type(exc).__name__}: {first[:200]})") from None

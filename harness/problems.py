@@ -26,13 +26,12 @@ import gzip
 import hashlib
 import json
 import os
-import socket
-import urllib.parse
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator, Mapping
 
 from .errors import ProblemError
+from .hub import hub_offline, require_hub
 
 
 class TestKind(str, enum.Enum):
@@ -197,14 +196,12 @@ def _hf_rows(spec: str) -> Iterator[tuple[str, dict[str, Any]]]:
         raise ProblemError(f"{spec}: expected hf:DATASET[:CONFIG][:SPLIT]")
     dataset, config, split = parts[0], (parts[1] if len(parts) > 1 else None) or None, \
         (parts[2] if len(parts) > 2 else None) or None
-    if os.environ.get("HF_HUB_OFFLINE") != "1" and os.environ.get("HF_DATASETS_OFFLINE") != "1":
-        endpoint = urllib.parse.urlparse(os.environ.get("HF_ENDPOINT", "https://huggingface.co"))
+    if not hub_offline():
         try:
-            socket.create_connection((endpoint.hostname or "huggingface.co", endpoint.port or 443), timeout=5).close()
-        except OSError as exc:
-            raise ProblemError(f"{spec}: the Hugging Face hub ({endpoint.hostname}) is not reachable ({exc}); "
-                               "download the dataset elsewhere and pass the file, or set HF_HUB_OFFLINE=1 "
-                               "to use the local cache") from None
+            require_hub(spec, ProblemError)
+        except ProblemError as exc:
+            raise ProblemError(f"{exc}; download the dataset elsewhere and pass the file, or set "
+                               "HF_HUB_OFFLINE=1 to use the local cache") from None
     try:
         import datasets
         loaded = datasets.load_dataset(dataset, config)

@@ -100,3 +100,11 @@ def test_curate_command_on_bundled_defaults(tmp_path: Path) -> None:
     kept = datasets.load_dataset("json", data_files=str(out / "train.jsonl"), split="train")
     assert len(kept) == summary["kept"] and set(kept["rank"]) <= {1, 2}
     assert all(row["sandbox"].startswith("docker:sha256:") for row in kept)
+
+
+def test_push_to_hub_fails_at_once_when_offline(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from harness.curate import push_to_hub
+    from harness.errors import HarnessError
+    monkeypatch.setenv("HF_ENDPOINT", "http://127.0.0.1:9")  # nothing listens there
+    with pytest.raises(HarnessError, match=r"push to me/verified: the Hugging Face hub \(127\.0\.0\.1\) is not reachable"):
+        push_to_hub(tmp_path, "me/verified")

@@ -1,0 +1,73 @@
+"""Memory stays flat as the work grows: ``curate`` over 100,000 synthetic
+candidates (HumanEval references, wrong variants and duplicates), reporting
+the peak RSS of this process.  Target: under 500 MB.
+
+Usage: python benchmarks/bench_memory.py [--candidates 100000] [--backend fake|docker]
+``fake`` (default) scripts the verdicts so the run measures the host-side
+pipeline alone in about a minute; ``docker`` runs every candidate for real
+(~300/s here, so 100,000 take a few minutes).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from harness.curate import curate  # noqa: E402
+from harness.problems import load_problems  # noqa: E402
+from harness.sandbox import get_backend  # noqa: E402
+from harness.store import CachingBackend, ResultStore  # noqa: E402
+
+
+def write_samples(path: Path, count: int) -> None:
+    problems = list(load_problems("humaneval"))
+    with open(path, "w") as handle:
+        for i in range(count):
+            problem = problems[i % len(problems)]
+            body = problem.reference_solution[len(problem.prompt):]
+            kind = i % 4
+            if kind == 3:  # wrong
+                body = "    return None\n"
+                directive = "# fake: failed cpu=0.001"
+            else:
+                directive = f"# fake: passed cpu=0.00{1 + i % 7}"
+            if kind == 2:  # a distinct but equivalent program: one more survivor to deduplicate
+                body += f"\n# variant {i}\n"
+            handle.write(json.dumps({"task_id": problem.id, "completion": body + "\n" + directive + "\n",
+                                     "model": "synthetic"}) + "\n")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--candidates", type=int, default=100_000)
+    parser.add_argument("--backend", choices=["fake", "docker"], default="fake")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        samples = Path(tmp) / "samples.jsonl"
+        write_samples(samples, args.candidates)
+        baseline = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        inner = get_backend(args.backend)
+        store = ResultStore(Path(tmp) / "store.sqlite3")
+        started = time.monotonic()
+        result = curate(samples, load_problems("humaneval"), CachingBackend(inner, store), Path(tmp) / "out",
+                        top_k=2, remeasure=3, workers=2, measure_backend=inner)
+        elapsed = time.monotonic() - started
+        inner.close()
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"backend {args.backend}: {args.candidates:,} candidates in {elapsed:.1f} s "
+          f"({args.candidates / elapsed:,.0f}/s); passed {result.passed:,}, unique {result.unique:,}, "
+          f"kept {result.kept}")
+    print(f"peak RSS {peak:.0f} MB (after imports: {baseline:.0f} MB); target < 500 MB: "
+          f"{'met' if peak < 500 else 'NOT met'}")
+
+
+if __name__ == "__main__":
+    main()
