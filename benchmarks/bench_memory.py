@@ -33,7 +33,7 @@ def write_samples(path: Path, count: int) -> None:
         for i in range(count):
             problem = problems[i % len(problems)]
             body = problem.reference_solution[len(problem.prompt):]
-            kind = i % 4
+            kind = (i // len(problems)) % 4  # every problem gets every kind
             if kind == 3:  # wrong
                 body = "    return None\n"
                 directive = "# fake: failed cpu=0.001"
