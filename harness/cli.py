@@ -113,15 +113,23 @@ def _limited(problems: Any, limit: int | None) -> Any:
 
 
 def _run_generation(args: argparse.Namespace, problems: Any, out: str) -> Any:
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+    from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TaskProgressColumn, TextColumn,
+                               TimeRemainingColumn)
 
     from .generate import generate
     from .report import console
     config = _generator_config(args)
-    with Progress(TextColumn("[bold]generating"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
-                  console=console, disable=getattr(args, "quiet", False)) as progress:
-        task = progress.add_task("generating", total=len(problems) * config.n)
-        summary = generate(problems, config, out, on_sample=lambda: progress.advance(task))
+    with Progress(TextColumn("[bold]generating"), BarColumn(), MofNCompleteColumn(), TaskProgressColumn(),
+                  TextColumn("{task.fields[rate]} samples/s, {task.fields[flight]} requests in flight"),
+                  TimeRemainingColumn(), console=console, disable=getattr(args, "quiet", False)) as progress:
+        task = progress.add_task("generating", total=len(problems) * config.n, rate="-", flight=0)
+
+        def advance(in_flight: int) -> None:
+            progress.advance(task)
+            speed = progress.tasks[0].speed
+            progress.update(task, rate=f"{speed:.1f}" if speed else "-", flight=in_flight)
+
+        summary = generate(problems, config, out, on_sample=advance)
     return summary
 
 
@@ -202,6 +210,8 @@ def build_parser() -> argparse.ArgumentParser:
     cu.add_argument("--shortlist", type=int, help="solutions re-measured per problem (default: max(2K, K+2))")
     cu.add_argument("--rank-by", default="cpu,length",
                     help="ranking key order, from cpu (median CPU time) and length (characters) (default: %(default)s)")
+    cu.add_argument("--length-unit", choices=["chars", "tokens"], default="chars",
+                    help="length for ranking: characters, or Python tokens (no comments or layout)")
     cu.add_argument("--k", type=_ks, default=[1, 10], help="pass@k values for the manifest (default: 1,10)")
     cu.add_argument("--on-bad-line", choices=[m.value for m in OnBadLine], default="fail")
     cu.add_argument("--quiet", action="store_true", help="no progress bar or table")
@@ -284,7 +294,7 @@ def cmd_curate(args: argparse.Namespace) -> int:
         raise InputError("--top-k and --remeasure must be at least 1")
     rank_by = parse_rank_by(args.rank_by)
     problems = _limited(load_problems(args.problems, args.layout, args.field_map), args.limit)
-    base, _ = _limits(args)
+    base, overrides = _limits(args)
     if args.samples and args.model:
         raise InputError("give --samples or --model (to generate them), not both")
     samples = args.samples or str(problems_dir() / DEFAULT_SAMPLES)
@@ -295,8 +305,9 @@ def cmd_curate(args: argparse.Namespace) -> int:
     def body(backend: Any) -> int:
         result = curate(samples, problems, backend, args.out, top_k=args.top_k, remeasure=args.remeasure,
                         shortlist=args.shortlist, rank_by=rank_by, workers=args.workers, ks=args.k,
-                        base_limits=base, on_bad=OnBadLine(args.on_bad_line),
-                        progress=RichProgress(enabled=not args.quiet), measure_backend=backend.inner)
+                        base_limits=base, limit_overrides=overrides, on_bad=OnBadLine(args.on_bad_line),
+                        progress=RichProgress(enabled=not args.quiet), measure_backend=backend.inner,
+                        length_unit=args.length_unit)
         if not args.quiet:
             print_summary(result.evaluation)
         print(json.dumps({"candidates": result.evaluation.n_candidates, "passed": result.passed,

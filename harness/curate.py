@@ -18,11 +18,13 @@ from __future__ import annotations
 import ast
 import hashlib
 import heapq
+import io
 import json
 import statistics
+import tokenize
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import Any, Iterable, Mapping, Sequence
 
 from . import __version__
 from .engine import Engine
@@ -52,6 +54,22 @@ def normalized(code: str) -> str:
                 and isinstance(body[0].value.value, str):
             node.body = body[1:] or [ast.Pass()]  # type: ignore[attr-defined]
     return ast.dump(tree, annotate_fields=False)
+
+
+LENGTH_UNITS = ("chars", "tokens")
+
+
+def code_length(code: str, unit: str = "chars") -> int:
+    """Characters, or Python tokens (tokenize's, without comments, blank
+    lines or indentation bookkeeping) so that formatting does not count."""
+    if unit == "chars":
+        return len(code)
+    skip = {tokenize.COMMENT, tokenize.NL, tokenize.NEWLINE, tokenize.INDENT, tokenize.DEDENT,
+            tokenize.ENDMARKER, tokenize.ENCODING}
+    try:
+        return sum(1 for t in tokenize.generate_tokens(io.StringIO(code).readline) if t.type not in skip)
+    except (tokenize.TokenError, IndentationError, SyntaxError):
+        return len(code.split())
 
 
 def parse_rank_by(text: str) -> tuple[str, ...]:
@@ -94,7 +112,8 @@ class CurationSummary:
         return asdict(self)
 
 
-def _shortlists(results: Path, problems: ProblemSet, size: int) -> tuple[dict[str, list[Survivor]], int, int]:
+def _shortlists(results: Path, problems: ProblemSet, size: int,
+                length_unit: str = "chars") -> tuple[dict[str, list[Survivor]], int, int]:
     """Passing, de-duplicated candidates, the ``size`` cheapest per problem."""
     heaps: dict[str, list[tuple[float, int, int, Survivor]]] = {}
     seen: set[tuple[str, str]] = set()
@@ -118,7 +137,8 @@ def _shortlists(results: Path, problems: ProblemSet, size: int) -> tuple[dict[st
             seen.add((problem.id, digest))
             unique += 1
             fields = {k: v for k, v in row.items() if k not in ("completion", "solution")}
-            survivor = Survivor(index, problem.id, program[len(problem.preamble):], program, len(code),
+            survivor = Survivor(index, problem.id, program[len(problem.preamble):], program,
+                                code_length(code, length_unit),
                                 float(row.get("cpu_time_s", 0.0)), fields)
             heap = heaps.setdefault(problem.id, [])
             entry = (-survivor.first_cpu_s, -survivor.length, -index, survivor)  # max-heap of the worst
@@ -211,17 +231,21 @@ def export(out_dir: Path, kept: Iterable[Ranked], problems: ProblemSet, sandbox:
 def curate(samples: str | Path, problems: ProblemSet, backend: Backend, out_dir: str | Path, top_k: int = 1,
            remeasure: int = 3, shortlist: int | None = None, rank_by: Sequence[str] = RANK_KEYS,
            workers: int = 2, ks: Sequence[int] = (1, 10), base_limits: Limits | None = None,
-           on_bad: OnBadLine = OnBadLine.FAIL, progress: ProgressSink | None = None,
-           measure_backend: Backend | None = None) -> CurationSummary:
+           limit_overrides: Mapping[str, float] | None = None, on_bad: OnBadLine = OnBadLine.FAIL,
+           progress: ProgressSink | None = None, measure_backend: Backend | None = None,
+           length_unit: str = "chars") -> CurationSummary:
     """Runs the whole selection; see the module docstring."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     evaluated = out_dir / "evaluated.jsonl"
     summary = evaluate(samples, problems, backend, evaluated, ks=ks, workers=workers, base_limits=base_limits,
-                       on_bad=on_bad, progress=progress)
-    shortlists, passed, unique = _shortlists(evaluated, problems, shortlist or max(2 * top_k, top_k + 2))
+                       limit_overrides=limit_overrides, on_bad=on_bad, progress=progress)
+    if length_unit not in LENGTH_UNITS:
+        raise InputError(f"length unit must be one of {', '.join(LENGTH_UNITS)}, not {length_unit!r}")
+    shortlists, passed, unique = _shortlists(evaluated, problems, shortlist or max(2 * top_k, top_k + 2),
+                                             length_unit)
     from .calibrate import Calibration, limits_resolver
-    resolve = limits_resolver(base_limits or Limits(), Calibration(backend.identity()), {})
+    resolve = limits_resolver(base_limits or Limits(), Calibration(backend.identity()), limit_overrides or {})
     engine = Engine(measure_backend or backend, workers=workers, container_limits=base_limits or Limits())
     medians, flaky = _remeasure(engine, problems, shortlists, max(1, remeasure), resolve)
     kept = [r for task in sorted(shortlists, key=_natural) for r in rank(shortlists[task], medians, rank_by, top_k)]
@@ -236,7 +260,7 @@ def curate(samples: str | Path, problems: ProblemSet, backend: Backend, out_dir:
                    "problems": len(problems), "problems_with_solutions": result.problems_with_solutions},
         "pass_at_k": summary.pass_at_k,
         "config": {"problems": problems.source, "samples": str(samples), "top_k": top_k, "remeasure": remeasure,
-                   "rank_by": list(rank_by), "length_unit": "characters", "sandbox": backend.identity(),
+                   "rank_by": list(rank_by), "length_unit": length_unit, "sandbox": backend.identity(),
                    "harness_version": __version__},
         "flaky": flaky,
         "files": ["train.jsonl", "train.parquet", "evaluated.jsonl"],

@@ -189,7 +189,7 @@ async def _ask(client: Any, problem: Problem, config: GeneratorConfig, prompt: s
 
 
 async def generate_async(problems: ProblemSet, config: GeneratorConfig, out: Path,
-                         on_sample: Callable[[], None] | None = None) -> GenerationSummary:
+                         on_sample: Callable[[int], None] | None = None) -> GenerationSummary:
     import openai
 
     if config.endpoint not in ("chat", "completions"):
@@ -206,6 +206,7 @@ async def generate_async(problems: ProblemSet, config: GeneratorConfig, out: Pat
         prompt = build_prompt(problem, config.endpoint, config.template)
         while missing > 0:
             async with limiter:
+                stats["in_flight"] += 1
                 try:
                     replies = await _ask(client, problem, config, prompt, missing)
                 except openai.OpenAIError as exc:  # retries exhausted: record it, go on
@@ -213,6 +214,8 @@ async def generate_async(problems: ProblemSet, config: GeneratorConfig, out: Pat
                                     "detail": str(exc)[:500]})
                     stats["failed_requests"] += 1
                     return
+                finally:
+                    stats["in_flight"] -= 1
             if not replies:  # a server that answers with nothing must not loop forever
                 stats["failed_requests"] += 1
                 return
@@ -224,7 +227,7 @@ async def generate_async(problems: ProblemSet, config: GeneratorConfig, out: Pat
                 stats["prompt_tokens"] += usage["prompt_tokens"]
                 stats["completion_tokens"] += usage["completion_tokens"]
                 if on_sample:
-                    on_sample()
+                    on_sample(stats["in_flight"])
             missing -= len(replies)  # servers that ignore `n` get asked again for the rest
 
     try:
@@ -241,5 +244,6 @@ async def generate_async(problems: ProblemSet, config: GeneratorConfig, out: Pat
 
 
 def generate(problems: ProblemSet, config: GeneratorConfig, out: str | Path,
-             on_sample: Callable[[], None] | None = None) -> GenerationSummary:
+             on_sample: Callable[[int], None] | None = None) -> GenerationSummary:
+    """Runs the generation; ``on_sample(requests in flight)`` after each sample."""
     return asyncio.run(generate_async(problems, config, Path(out), on_sample))

@@ -108,3 +108,11 @@ def test_push_to_hub_fails_at_once_when_offline(tmp_path: Path, monkeypatch: pyt
     monkeypatch.setenv("HF_ENDPOINT", "http://127.0.0.1:9")  # nothing listens there
     with pytest.raises(HarnessError, match=r"push to me/verified: the Hugging Face hub \(127\.0\.0\.1\) is not reachable"):
         push_to_hub(tmp_path, "me/verified")
+
+
+def test_length_in_tokens_ignores_layout_and_comments() -> None:
+    from harness.curate import code_length
+    tight = "def f(x):\n    return x+1\n"
+    loose = "def f( x ):\n\n    # add one\n    return x   +   1\n"
+    assert code_length(tight, "tokens") == code_length(loose, "tokens") == 10
+    assert code_length(tight) < code_length(loose)
