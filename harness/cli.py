@@ -219,6 +219,10 @@ def build_parser() -> argparse.ArgumentParser:
     _add_cache_option(cu)
     _add_sandbox_options(cu)
 
+    rb = commands.add_parser("rebuild", help="rebuild a declared corpus incrementally (exit 4: a quality gate failed)")
+    rb.add_argument("corpus", help="corpus.toml")
+    _add_sandbox_options(rb)
+
     cache = commands.add_parser("cache", help="the result store that lets reruns skip finished work")
     cache_commands = cache.add_subparsers(dest="action", required=True)
     stats = cache_commands.add_parser("stats", help="how many verdicts are stored, by outcome")
@@ -323,6 +327,24 @@ def cmd_curate(args: argparse.Namespace) -> int:
     return _with_backend(args, body, cached=True)
 
 
+def cmd_rebuild(args: argparse.Namespace) -> int:
+    from .calibrate import cache_dir
+    from .rebuild import load_corpus, rebuild
+    from .store import ResultStore
+    spec = load_corpus(args.corpus)
+    store = ResultStore(spec.cache or cache_dir() / "results.sqlite3")
+
+    def body(backend: Any) -> int:
+        result = rebuild(spec, backend, store, workers=args.workers)
+        print(json.dumps({"sets": result.sets, "executed": result.executed, "cached": result.cached,
+                          "failed_gates": result.failed_gates}))
+        for gate in result.failed_gates:
+            print(f"harness: quality gate failed: {gate}", file=sys.stderr)
+        return result.exit_code
+
+    return _with_backend(args, body)
+
+
 def cmd_generate(args: argparse.Namespace) -> int:
     from dataclasses import asdict
     problems = _limited(load_problems(args.problems, args.layout, args.field_map), args.limit)
@@ -416,7 +438,7 @@ def cmd_problems(args: argparse.Namespace) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    handlers = {"evaluate": cmd_evaluate, "curate": cmd_curate, "generate": cmd_generate, "sandbox": cmd_sandbox, "problems": cmd_problems,
+    handlers = {"evaluate": cmd_evaluate, "curate": cmd_curate, "generate": cmd_generate, "rebuild": cmd_rebuild, "sandbox": cmd_sandbox, "problems": cmd_problems,
                 "cache": cmd_cache}
     try:
         return handlers[args.command](args)

@@ -150,16 +150,20 @@ def _shortlists(results: Path, problems: ProblemSet, size: int,
 
 
 def _remeasure(engine: Engine, problems: ProblemSet, shortlists: dict[str, list[Survivor]], repeats: int,
-               limits_for: Any) -> tuple[dict[int, float], list[dict[str, Any]]]:
-    """Median CPU per stable survivor; the flaky ones are reported instead."""
+               limits_for: Any, tag_repeats: bool = False) -> tuple[dict[int, float], list[dict[str, Any]]]:
+    """Median CPU per stable survivor; the flaky ones are reported instead.
+    ``tag_repeats`` makes each repeat a distinct program (a trailing comment),
+    so that a result store keeps every measurement and a rebuild reproduces
+    the same medians."""
     jobs, order = [], []
     for task_id, survivors in shortlists.items():
         problem = problems.get(task_id)
         assert problem is not None
         candidates = []
         for survivor in survivors:
-            for _ in range(repeats):
-                candidates.append(Candidate(len(order), survivor.program))
+            for repeat in range(repeats):
+                tag = f"\n# harness re-measurement {repeat}\n" if tag_repeats else ""
+                candidates.append(Candidate(len(order), survivor.program + tag))
                 order.append(survivor)
         jobs.append(make_job(problem, limits_for(problem), candidates))
     runs: dict[int, list[tuple[Outcome, float]]] = {}
@@ -222,7 +226,10 @@ def export(out_dir: Path, kept: Iterable[Ranked], problems: ProblemSet, sandbox:
         "tests_hash": datasets.Value("string"), "sandbox": datasets.Value("string"),
         "harness_version": datasets.Value("string"),
     })
-    dataset = datasets.Dataset.from_list(rows, features=features)
+    if rows:
+        dataset = datasets.Dataset.from_list(rows, features=features)
+    else:  # no verified solution: an empty dataset with the same columns
+        dataset = datasets.Dataset.from_dict({name: [] for name in features}, features=features)
     dataset.to_json(str(out_dir / "train.jsonl"), lines=True, force_ascii=False)
     dataset.to_parquet(str(out_dir / "train.parquet"))
     return len(rows)
@@ -233,7 +240,7 @@ def curate(samples: str | Path, problems: ProblemSet, backend: Backend, out_dir:
            workers: int = 2, ks: Sequence[int] = (1, 10), base_limits: Limits | None = None,
            limit_overrides: Mapping[str, float] | None = None, on_bad: OnBadLine = OnBadLine.FAIL,
            progress: ProgressSink | None = None, measure_backend: Backend | None = None,
-           length_unit: str = "chars") -> CurationSummary:
+           length_unit: str = "chars", reproducible: bool = False) -> CurationSummary:
     """Runs the whole selection; see the module docstring."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -247,7 +254,7 @@ def curate(samples: str | Path, problems: ProblemSet, backend: Backend, out_dir:
     from .calibrate import Calibration, limits_resolver
     resolve = limits_resolver(base_limits or Limits(), Calibration(backend.identity()), limit_overrides or {})
     engine = Engine(measure_backend or backend, workers=workers, container_limits=base_limits or Limits())
-    medians, flaky = _remeasure(engine, problems, shortlists, max(1, remeasure), resolve)
+    medians, flaky = _remeasure(engine, problems, shortlists, max(1, remeasure), resolve, tag_repeats=reproducible)
     kept = [r for task in sorted(shortlists, key=_natural) for r in rank(shortlists[task], medians, rank_by, top_k)]
     count = export(out_dir, kept, problems, backend.identity())
     result = CurationSummary(

