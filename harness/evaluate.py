@@ -15,6 +15,7 @@ from typing import Any, Iterable, Iterator, Mapping, TextIO
 
 from .calibrate import Calibration, limits_resolver
 from .engine import Engine
+from .errors import HarnessError
 from .job import jobs_from_samples
 from .limits import Limits
 from .outcome import Execution, Outcome
@@ -90,9 +91,12 @@ class OrderedWriter:
     def abandon(self) -> None:
         """An interrupted run: write what finished early too (still in index
         order, now with gaps) rather than lose it."""
-        for index in sorted(self.waiting):
-            self._write(self.waiting.pop(index))
-        self.handle.flush()
+        try:
+            for index in sorted(self.waiting):
+                self._write(self.waiting.pop(index))
+            self.handle.flush()
+        except OSError:
+            pass  # the disk that failed us: the result store still has the verdicts
 
     def _write(self, row: dict[str, Any]) -> None:
         self.handle.write(json.dumps(row, ensure_ascii=False) + "\n")
@@ -160,6 +164,9 @@ def evaluate(samples_path: str | Path, problems: ProblemSet, backend: Backend, o
             except BaseException:
                 writer.abandon()
                 raise
+    except OSError as exc:  # a full disk, a vanished folder: one line, and nothing judged is lost
+        raise HarnessError(f"{out_path}: cannot write results ({exc.strerror or exc}); verdicts already judged "
+                           "are in the result store, so rerunning the command finishes the job") from None
     finally:
         progress.stop()
     elapsed = time.monotonic() - started

@@ -148,3 +148,16 @@ def test_validate_flags_broken_problems(tmp_path: Path) -> None:
     assert proc.returncode == 1
     status = {d["problem_id"]: d["status"] for d in json.loads(report.read_text())}
     assert status == {"good": "ok", "broken": "broken", "flaky": "flaky"}
+
+
+def test_full_disk_is_one_line_and_the_store_keeps_the_verdicts(tmp_path: Path) -> None:
+    samples = bundled_head(tmp_path, 20)
+    env = {"HARNESS_CACHE": str(tmp_path / "cache")}
+    proc = harness("evaluate", str(samples), "--out", "/dev/full", "--quiet", "--no-calibrate", env=env)
+    assert proc.returncode == 3
+    assert proc.stderr.strip().startswith("harness: error: /dev/full: cannot write results (No space left on device)")
+    assert len(proc.stderr.strip().splitlines()) == 1
+    rerun = harness("evaluate", str(samples), "--out", str(tmp_path / "r.jsonl"), "--quiet", "--no-calibrate",
+                    env=env)
+    summary = json.loads(rerun.stdout.splitlines()[-1])
+    assert rerun.returncode == 0 and summary["cached"] >= 1 and summary["executed"] + summary["cached"] == 20
