@@ -332,6 +332,8 @@ def cmd_rebuild(args: argparse.Namespace) -> int:
     from .rebuild import load_corpus, rebuild
     from .store import ResultStore
     spec = load_corpus(args.corpus)
+    if spec.cache:  # calibration lives beside the store, so CI keeps both with one cache entry
+        os.environ["HARNESS_CACHE"] = str(spec.cache.parent)
     store = ResultStore(spec.cache or cache_dir() / "results.sqlite3")
 
     def body(backend: Any) -> int:

@@ -112,9 +112,17 @@ class CurationSummary:
         return asdict(self)
 
 
-def _shortlists(results: Path, problems: ProblemSet, size: int,
-                length_unit: str = "chars") -> tuple[dict[str, list[Survivor]], int, int]:
-    """Passing, de-duplicated candidates, the ``size`` cheapest per problem."""
+def _rank_values(survivor: Survivor, cpu_s: float, rank_by: Sequence[str]) -> tuple[Any, ...]:
+    """The ranking key: CPU time in 0.1 ms steps (noise below that does not
+    decide), length, then input order."""
+    values = {"cpu": round(cpu_s, 4), "length": survivor.length}
+    return tuple(values[k] for k in rank_by) + (survivor.index,)
+
+
+def _shortlists(results: Path, problems: ProblemSet, size: int, length_unit: str = "chars",
+                rank_by: Sequence[str] = RANK_KEYS) -> tuple[dict[str, list[Survivor]], int, int]:
+    """Passing, de-duplicated candidates, the ``size`` best per problem by the
+    ranking key on their first run."""
     heaps: dict[str, list[tuple[float, int, int, Survivor]]] = {}
     seen: set[tuple[str, str]] = set()
     passed = unique = 0
@@ -137,16 +145,17 @@ def _shortlists(results: Path, problems: ProblemSet, size: int,
             seen.add((problem.id, digest))
             unique += 1
             fields = {k: v for k, v in row.items() if k not in ("completion", "solution")}
-            survivor = Survivor(index, problem.id, program[len(problem.preamble):], program,
-                                code_length(code, length_unit),
+            text = program[len(problem.preamble):]  # the whole solution, whichever field it came in
+            survivor = Survivor(index, problem.id, text, program, code_length(text, length_unit),
                                 float(row.get("cpu_time_s", 0.0)), fields)
             heap = heaps.setdefault(problem.id, [])
-            entry = (-survivor.first_cpu_s, -survivor.length, -index, survivor)  # max-heap of the worst
+            # a max-heap of the worst kept so far (keys negated)
+            entry = (tuple(-v for v in _rank_values(survivor, survivor.first_cpu_s, rank_by)), survivor)
             if len(heap) < size:
                 heapq.heappush(heap, entry)
-            elif entry > heap[0]:
+            elif entry[0] > heap[0][0]:
                 heapq.heapreplace(heap, entry)
-    return {task: [e[3] for e in heap] for task, heap in heaps.items()}, passed, unique
+    return {task: [e[1] for e in heap] for task, heap in heaps.items()}, passed, unique
 
 
 def _remeasure(engine: Engine, problems: ProblemSet, shortlists: dict[str, list[Survivor]], repeats: int,
@@ -185,11 +194,8 @@ def rank(survivors: Sequence[Survivor], medians: dict[int, float], rank_by: Sequ
          top_k: int) -> list[Ranked]:
     """Ordered by the rank keys (CPU time in 0.1 ms steps, so that noise below
     that does not decide), then by input order; the first ``top_k``."""
-    def key(s: Survivor) -> tuple[Any, ...]:
-        values = {"cpu": round(medians[s.index], 4), "length": s.length}
-        return tuple(values[k] for k in rank_by) + (s.index,)
-
-    stable = sorted((s for s in survivors if s.index in medians), key=key)[:top_k]
+    stable = sorted((s for s in survivors if s.index in medians),
+                    key=lambda s: _rank_values(s, medians[s.index], rank_by))[:top_k]
     return [Ranked(s, medians[s.index], rank) for rank, s in enumerate(stable, 1)]
 
 
@@ -240,7 +246,8 @@ def curate(samples: str | Path, problems: ProblemSet, backend: Backend, out_dir:
            workers: int = 2, ks: Sequence[int] = (1, 10), base_limits: Limits | None = None,
            limit_overrides: Mapping[str, float] | None = None, on_bad: OnBadLine = OnBadLine.FAIL,
            progress: ProgressSink | None = None, measure_backend: Backend | None = None,
-           length_unit: str = "chars", reproducible: bool = False) -> CurationSummary:
+           length_unit: str = "chars", reproducible: bool = False,
+           labels: Mapping[str, str] | None = None) -> CurationSummary:
     """Runs the whole selection; see the module docstring."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -249,8 +256,10 @@ def curate(samples: str | Path, problems: ProblemSet, backend: Backend, out_dir:
                        limit_overrides=limit_overrides, on_bad=on_bad, progress=progress)
     if length_unit not in LENGTH_UNITS:
         raise InputError(f"length unit must be one of {', '.join(LENGTH_UNITS)}, not {length_unit!r}")
+    if top_k < 1 or remeasure < 1 or (shortlist is not None and shortlist < 1):
+        raise InputError("top_k, remeasure and shortlist must be at least 1")
     shortlists, passed, unique = _shortlists(evaluated, problems, shortlist or max(2 * top_k, top_k + 2),
-                                             length_unit)
+                                             length_unit, rank_by)
     from .calibrate import Calibration, limits_resolver
     resolve = limits_resolver(base_limits or Limits(), Calibration(backend.identity()), limit_overrides or {})
     engine = Engine(measure_backend or backend, workers=workers, container_limits=base_limits or Limits())
@@ -266,7 +275,8 @@ def curate(samples: str | Path, problems: ProblemSet, backend: Backend, out_dir:
                    "shortlisted": result.shortlisted, "flaky": len(flaky), "kept": count,
                    "problems": len(problems), "problems_with_solutions": result.problems_with_solutions},
         "pass_at_k": summary.pass_at_k,
-        "config": {"problems": problems.source, "samples": str(samples), "top_k": top_k, "remeasure": remeasure,
+        "config": {"problems": (labels or {}).get("problems", problems.source),
+                   "samples": (labels or {}).get("samples", str(samples)), "top_k": top_k, "remeasure": remeasure,
                    "rank_by": list(rank_by), "length_unit": length_unit, "sandbox": backend.identity(),
                    "harness_version": __version__},
         "flaky": flaky,

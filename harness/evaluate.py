@@ -24,8 +24,9 @@ from .problems import ProblemSet
 from .samples import OnBadLine, Sample, read_samples, validate_samples
 from .sandbox.base import Backend
 
-RESULT_FIELDS = ("outcome", "passed", "cpu_time_s", "wall_time_s", "peak_memory_bytes", "code_length",
-                 "detail", "attempts")
+# Data, not run metadata: what a rerun from the store reproduces byte for byte
+# (infra retries are counted in the summary instead).
+RESULT_FIELDS = ("outcome", "passed", "cpu_time_s", "wall_time_s", "peak_memory_bytes", "code_length", "detail")
 
 
 @dataclass(frozen=True)

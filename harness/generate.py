@@ -140,7 +140,7 @@ def existing_counts(path: Path) -> Counter[str]:
     counts: Counter[str] = Counter()
     if not path.exists():
         return counts
-    with open(path, encoding="utf-8") as handle:
+    with open(path, encoding="utf-8", errors="replace") as handle:  # a line may be torn mid-character
         for line in handle:
             try:
                 counts[str(json.loads(line)["task_id"])] += 1
@@ -167,12 +167,13 @@ class _Writer:
         self.handle.close()
 
 
-async def _ask(client: Any, problem: Problem, config: GeneratorConfig, prompt: str, n: int) -> list[tuple[str, str | None, dict[str, int]]]:
+async def _ask(client: Any, problem: Problem, config: GeneratorConfig, prompt: str, n: int,
+               seed: int | None) -> list[tuple[str, str | None, dict[str, int]]]:
     sampling = config.sampling
     common: dict[str, Any] = {"model": config.model, "n": n, "temperature": sampling.temperature,
                               "top_p": sampling.top_p, "max_tokens": sampling.max_tokens}
-    if sampling.seed is not None:
-        common["seed"] = sampling.seed
+    if seed is not None:
+        common["seed"] = seed
     if config.endpoint == "completions":
         stop = list(sampling.stop or (COMPLETION_STOPS[:4] if problem.test_kind in FUNCTION_KINDS else []))
         response = await client.completions.create(prompt=prompt, stop=stop or None, **common)
@@ -183,9 +184,13 @@ async def _ask(client: Any, problem: Problem, config: GeneratorConfig, prompt: s
             **common)
         texts = [(c.message.content or "", c.finish_reason) for c in response.choices]
     usage = response.usage
-    per_choice = {"prompt_tokens": getattr(usage, "prompt_tokens", 0) or 0,
-                  "completion_tokens": (getattr(usage, "completion_tokens", 0) or 0) // max(1, len(texts))}
-    return [(text, finish, per_choice) for text, finish in texts]
+    # The request's usage: the prompt once, the completion tokens shared out.
+    prompt_tokens = getattr(usage, "prompt_tokens", 0) or 0
+    completion = getattr(usage, "completion_tokens", 0) or 0
+    share, extra = divmod(completion, max(1, len(texts)))
+    return [(text, finish, {"prompt_tokens": prompt_tokens if i == 0 else 0,
+                            "completion_tokens": share + (1 if i < extra else 0)})
+            for i, (text, finish) in enumerate(texts)]
 
 
 async def generate_async(problems: ProblemSet, config: GeneratorConfig, out: Path,
@@ -194,6 +199,12 @@ async def generate_async(problems: ProblemSet, config: GeneratorConfig, out: Pat
 
     if config.endpoint not in ("chat", "completions"):
         raise InputError(f"unknown endpoint {config.endpoint!r}: use chat or completions")
+    if config.template is not None:
+        try:
+            config.template.format(prompt="", entry_point="", task_id="")
+        except (KeyError, IndexError, ValueError) as exc:
+            raise InputError(f"the prompt template has a field other than {{prompt}}, {{entry_point}}, {{task_id}} "
+                             f"({type(exc).__name__}: {exc}); write literal braces as {{{{ and }}}}") from None
     have = existing_counts(out)
     client = openai.AsyncOpenAI(base_url=config.base_url, api_key=config.api_key or "not-needed",
                                 max_retries=config.max_retries, timeout=config.timeout_s)
@@ -205,10 +216,14 @@ async def generate_async(problems: ProblemSet, config: GeneratorConfig, out: Pat
         missing = config.n - have[problem.id]
         prompt = build_prompt(problem, config.endpoint, config.template)
         while missing > 0:
+            # A seed fixes a request's answers: each request of a problem gets
+            # its own (base + samples so far), so resuming or re-asking never
+            # repeats earlier samples, and the same command gives the same file.
+            seed = None if config.sampling.seed is None else config.sampling.seed + config.n - missing
             async with limiter:
                 stats["in_flight"] += 1
                 try:
-                    replies = await _ask(client, problem, config, prompt, missing)
+                    replies = await _ask(client, problem, config, prompt, missing, seed)
                 except openai.OpenAIError as exc:  # retries exhausted: record it, go on
                     failures.write({"task_id": problem.id, "model": config.model, "error": type(exc).__name__,
                                     "detail": str(exc)[:500]})
@@ -221,6 +236,8 @@ async def generate_async(problems: ProblemSet, config: GeneratorConfig, out: Pat
                 return
             for text, finish, usage in replies[:missing]:
                 row = sample_row(problem, config, text, finish, usage)
+                if seed is not None:
+                    row["sampling"]["seed"] = seed
                 writer.write(row)
                 stats["received"] += 1
                 stats["extraction_failed"] += row["extraction"] == "failed"

@@ -21,8 +21,9 @@ selection, the output location and quality gates::
     references_must_pass = true        # every reference solution still passes
 
 Everything goes through the result store, re-measurements included (each
-repeat stored apart), so an unchanged corpus rebuilds without executing
-anything and the data files come out byte for byte the same.  Run metadata
+repeat stored apart), and the time-limit calibration is kept beside the store,
+so an unchanged corpus rebuilds without executing anything and the data files
+come out byte for byte the same (paths are recorded as written in the file).  Run metadata
 (times, what was executed) goes to ``run.json`` beside them, never inside.
 """
 
@@ -55,6 +56,7 @@ class SetSpec:
     top_k: int = 1
     remeasure: int = 3
     rank_by: tuple[str, ...] = ("cpu", "length")
+    labels: dict[str, str] = field(default_factory=dict)  # the paths as written in corpus.toml
 
 
 @dataclass(frozen=True)
@@ -88,9 +90,15 @@ def load_corpus(path: str | Path) -> CorpusSpec:
         problems = entry["problems"]
         if not (problems.startswith("hf:") or "/" not in problems and "." not in problems):
             problems = str(base / problems)
+        counts = {}
+        for key, default in (("top_k", 1), ("remeasure", 3)):
+            value = entry.get(key, default)
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                raise InputError(f"{where}: {key!r} must be a whole number >= 1, not {value!r}")
+            counts[key] = value
         sets.append(SetSpec(name=entry["name"], problems=problems, samples=str(base / entry["samples"]),
-                            top_k=int(entry.get("top_k", 1)), remeasure=int(entry.get("remeasure", 3)),
-                            rank_by=parse_rank_by(str(entry.get("rank_by", "cpu,length")))))
+                            rank_by=parse_rank_by(str(entry.get("rank_by", "cpu,length"))),
+                            labels={"problems": entry["problems"], "samples": entry["samples"]}, **counts))
     if not sets:
         raise InputError(f"{path}: declares no [[set]]")
     if len({s.name for s in sets}) != len(sets):
@@ -99,6 +107,12 @@ def load_corpus(path: str | Path) -> CorpusSpec:
     unknown = sorted(set(gates) - set(GATES))
     if unknown:
         raise InputError(f"{path}: unknown gate(s) {', '.join(unknown)}; known: {', '.join(GATES)}")
+    for gate in ("min_pass_at_1", "min_verified_fraction"):
+        value = gates.get(gate, 0.0)
+        if not isinstance(value, (int, float)) or isinstance(value, bool) or not 0 <= value <= 1:
+            raise InputError(f"{path}: gate {gate} must be a number from 0 to 1, not {value!r}")
+    if not isinstance(gates.get("references_must_pass", False), bool):
+        raise InputError(f"{path}: gate references_must_pass must be true or false")
     cache = corpus.get("cache")
     return CorpusSpec(out=base / corpus.get("out", "corpus"), cache=base / cache if cache else None,
                       sets=tuple(sets), gates=gates)
@@ -126,7 +140,7 @@ def rebuild(spec: CorpusSpec, backend: Backend, store: ResultStore, workers: int
         out = spec.out / entry.name
         result = curate(entry.samples, problems, cached_backend, out, top_k=entry.top_k, remeasure=entry.remeasure,
                         rank_by=entry.rank_by, workers=workers, ks=(1,), measure_backend=cached_backend,
-                        reproducible=True)
+                        reproducible=True, labels=entry.labels)
         executed += result.evaluation.executed
         cached += result.evaluation.cached
         pass1 = result.evaluation.pass_at_k.get("1") or 0.0

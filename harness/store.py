@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import json
 import sqlite3
+import sys
 import threading
 import time
 from dataclasses import asdict, dataclass, replace
@@ -70,13 +71,18 @@ class ResultStore:
         self.lock = threading.Lock()
         self.hits = 0
         self.misses = 0
+        self.write_failed = False
 
     def get_many(self, keys: Sequence[str]) -> dict[str, Execution]:
         if not keys:
             return {}
         marks = ",".join("?" * len(keys))
-        with self.lock:
-            rows = self.db.execute(f"SELECT key, execution FROM results WHERE key IN ({marks})", list(keys)).fetchall()
+        try:
+            with self.lock:
+                rows = self.db.execute(f"SELECT key, execution FROM results WHERE key IN ({marks})",
+                                       list(keys)).fetchall()
+        except sqlite3.Error as exc:
+            raise HarnessError(f"result store {self.path}: cannot read ({exc})") from exc
         found = {}
         for key, blob in rows:
             data = json.loads(blob)
@@ -102,18 +108,24 @@ class ResultStore:
             raise HarnessError(f"result store {self.path}: cannot write ({exc})") from exc
 
     def stats(self) -> StoreStats:
-        with self.lock:
-            outcomes = dict(self.db.execute("SELECT outcome, COUNT(*) FROM results GROUP BY outcome").fetchall())
+        try:
+            with self.lock:
+                outcomes = dict(self.db.execute("SELECT outcome, COUNT(*) FROM results GROUP BY outcome").fetchall())
+        except sqlite3.Error as exc:
+            raise HarnessError(f"result store {self.path}: cannot read ({exc})") from exc
         size = sum(p.stat().st_size for p in self.path.parent.glob(self.path.name + "*") if p.exists())
         return StoreStats(path=str(self.path), results=sum(outcomes.values()), bytes=size, outcomes=outcomes)
 
     def prune(self, older_than_s: float | None = None) -> int:
         """Removes results older than ``older_than_s`` seconds (all if None)."""
         cutoff = time.time() - older_than_s if older_than_s is not None else float("inf")
-        with self.lock:
-            removed = self.db.execute("DELETE FROM results WHERE created < ?", (cutoff,)).rowcount
-            self.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-        self.db.execute("VACUUM")
+        try:
+            with self.lock:
+                removed = self.db.execute("DELETE FROM results WHERE created < ?", (cutoff,)).rowcount
+                self.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+                self.db.execute("VACUUM")
+        except sqlite3.Error as exc:  # e.g. another run holds the file
+            raise HarnessError(f"result store {self.path}: cannot prune ({exc})") from exc
         return int(removed)
 
     def close(self) -> None:
@@ -148,7 +160,12 @@ class CachingSession(Session):
                 executed, failure = exc.completed, exc
             fresh = dict(zip(missing, executed))
             self.store.misses += len(fresh)
-            self.store.put_many(list(fresh.items()))
+            try:
+                self.store.put_many(list(fresh.items()))
+            except HarnessError as exc:  # the verdicts still reach the results; only reuse is lost
+                if not self.store.write_failed:
+                    print(f"harness: warning: {exc}", file=sys.stderr)
+                self.store.write_failed = True
             # Another worker may have judged the same program meanwhile: the
             # first stored verdict is the one every row reports.
             fresh.update({k: replace(v, attempts=fresh[k].attempts)

@@ -81,7 +81,7 @@ def test_rank_by_length_first(tmp_path: Path) -> None:
     rows = [("HumanEval/0", "# fake: passed cpu=0.10\nx = 22222\n"), ("HumanEval/0", "# fake: passed cpu=0.90\n")]
     out = tmp_path / "v"
     curate(write_samples(tmp_path / "s.jsonl", rows), load_problems("humaneval"), FakeBackend(), out,
-           rank_by=("length", "cpu"))
+           rank_by=("length", "cpu"), shortlist=1)  # the shortlist follows the ranking key too
     first = json.loads((out / "train.jsonl").read_text().splitlines()[0])
     assert "cpu=0.90" in first["messages"][1]["content"]
 

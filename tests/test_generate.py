@@ -109,11 +109,12 @@ def test_resume_never_asks_twice(server: FakeOpenAI, tmp_path: Path) -> None:
     generate(TWO, config(server, n=2), out)
     generate(TWO, config(server, n=5), out)
     assert [r["n"] for r in server.requests] == [2, 2, 3, 3]
-    with open(out, "a") as handle:
-        handle.write('{"task_id": "HumanEval/0", "solu')  # a line torn by a killed run
+    assert [r["seed"] for r in server.requests] == [1, 1, 3, 3]  # a top-up never repeats a seeded request
+    with open(out, "ab") as handle:
+        handle.write('{"task_id": "HumanEval/0", "solution": "é'.encode()[:-1])  # torn by a killed run, mid-character
     generate(TWO, config(server, n=5), out)
     assert len(server.requests) == 4  # the torn line is not a sample, and nothing was missing
-    valid = [line for line in out.read_text().splitlines() if line.endswith("}")]
+    valid = [line for line in out.read_text(errors="replace").splitlines() if line.endswith("}")]
     assert len(valid) == 10
 
 
@@ -146,6 +147,12 @@ def test_a_stalled_server_does_not_hang_the_run(server: FakeOpenAI, tmp_path: Pa
     summary = generate(ProblemSet("one", "t", {"HumanEval/53": HUMANEVAL.get("HumanEval/53")}),
                        config(server, timeout_s=1.0, max_retries=1, concurrency=1), tmp_path / "s.jsonl")
     assert summary.failed_requests == 1 and time.monotonic() - started < 20
+
+
+def test_template_with_stray_braces_is_refused(server: FakeOpenAI, tmp_path: Path) -> None:
+    from harness.errors import InputError
+    with pytest.raises(InputError, match="prompt template"):
+        generate(TWO, config(server, template="Solve {prompt} and return {} please"), tmp_path / "s.jsonl")
 
 
 def test_dead_endpoint_is_one_line(tmp_path: Path) -> None:

@@ -54,6 +54,12 @@ def test_corpus_file_errors(tmp_path: Path) -> None:
     bad.write_text('[[set]]\nname = "x"\nproblems = "humaneval"\nsamples = "s"\n[gates]\nmin_speed = 1\n')
     with pytest.raises(InputError, match="unknown gate"):
         load_corpus(bad)
+    bad.write_text('[[set]]\nname = "x"\nproblems = "humaneval"\nsamples = "s"\ntop_k = "two"\n')
+    with pytest.raises(InputError, match="'top_k' must be a whole number"):
+        load_corpus(bad)
+    bad.write_text('[[set]]\nname = "x"\nproblems = "humaneval"\nsamples = "s"\n[gates]\nmin_pass_at_1 = "high"\n')
+    with pytest.raises(InputError, match="min_pass_at_1 must be a number"):
+        load_corpus(bad)
 
 
 def fake_corpus(tmp_path: Path) -> Path:
