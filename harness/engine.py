@@ -164,7 +164,6 @@ class Engine:
             else:
                 results.put((in_flight.index, Execution.infra(str(exc), attempts=task.attempt)))
             return
-        state.success()
         self._emit(candidates, executions, task.attempt, results)
         # The session stopped early (an anomaly: often a batch of slow
         # candidates).  Hand the rest out one by one so all workers share them.
@@ -189,9 +188,6 @@ class _Health:
     def __init__(self, wait_s: float) -> None:
         self.lock = threading.Lock()
         self.wait_s = wait_s
-
-    def success(self) -> None:
-        pass
 
     def failure(self, backend: Backend) -> bool:
         """True when the failure was the backend being down (and it is back)."""

@@ -117,13 +117,12 @@ def evaluate(samples_path: str | Path, problems: ProblemSet, backend: Backend, o
     started = time.monotonic()
     progress = progress or ProgressSink()
     base = base_limits or Limits()
-    total, bad_lines = validate_samples(samples_path, problems, on_bad)
+    total, bad_lines, used = validate_samples(samples_path, problems, on_bad)
     engine = Engine(backend, workers=workers, container_limits=base, engine_wait_s=engine_wait_s)
 
     calibration = None
     if calibrate:
         calibration = Calibration(backend.identity())
-        used = {s.task_id for s in read_samples(samples_path, problems, OnBadLine.SKIP)}
         missing = calibration.missing(p for p in problems if p.id in used)
         if missing:
             progress.start(len(missing), "calibrating limits")

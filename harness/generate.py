@@ -156,8 +156,11 @@ class _Writer:
     def __init__(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.handle = open(path, "a", encoding="utf-8")
-        if self.handle.tell() and not path.read_bytes().endswith(b"\n"):
-            self.handle.write("\n")  # end a line torn by a killed run
+        if self.handle.tell():
+            with open(path, "rb") as raw:
+                raw.seek(-1, 2)
+                if raw.read(1) != b"\n":
+                    self.handle.write("\n")  # end a line torn by a killed run
 
     def write(self, row: dict[str, Any]) -> None:
         self.handle.write(json.dumps(row, ensure_ascii=False) + "\n")

@@ -85,9 +85,14 @@ def read_samples(path: str | Path, problems: ProblemSet | None = None, on_bad: O
         raise SampleError(f"{path}: cannot read samples ({exc})") from exc
 
 
-def validate_samples(path: str | Path, problems: ProblemSet, on_bad: OnBadLine) -> tuple[int, list[str]]:
-    """A cheap first pass: how many usable samples, and the bad lines.
-    Fails before anything runs when ``on_bad`` is FAIL."""
+def validate_samples(path: str | Path, problems: ProblemSet,
+                     on_bad: OnBadLine) -> tuple[int, list[str], set[str]]:
+    """A cheap first pass: how many usable samples, the bad lines and the
+    task ids used.  Fails before anything runs when ``on_bad`` is FAIL."""
     bad: list[str] = []
-    count = sum(1 for _ in read_samples(path, problems, on_bad, bad))
-    return count, bad
+    tasks: set[str] = set()
+    count = 0
+    for sample in read_samples(path, problems, on_bad, bad):
+        count += 1
+        tasks.add(sample.task_id)
+    return count, bad, tasks

@@ -96,8 +96,8 @@ def test_bad_sample_lines(tmp_path: Path, line: str, message: str) -> None:
     path = write(tmp_path / "s.jsonl", [good, line, good])
     with pytest.raises(SampleError, match=rf"s\.jsonl:2: {message}"):
         validate_samples(path, problems, OnBadLine.FAIL)
-    count, bad = validate_samples(path, problems, OnBadLine.SKIP)
-    assert count == 2 and len(bad) == 1 and "s.jsonl:2:" in bad[0]
+    count, bad, tasks = validate_samples(path, problems, OnBadLine.SKIP)
+    assert count == 2 and len(bad) == 1 and "s.jsonl:2:" in bad[0] and tasks == {"HumanEval/0"}
 
 
 def test_missing_samples_file(tmp_path: Path) -> None:
