@@ -6,19 +6,21 @@ import enum
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from . import protocol
+
 
 class Outcome(str, enum.Enum):
     """The verdict taxonomy.  Only ``PASSED`` counts as correct and
     ``INFRA_ERROR`` is not about the candidate at all: it is retried and left
     out of pass@k."""
 
-    PASSED = "passed"
-    FAILED = "failed"  # a test assertion failed or a result was wrong
-    ERROR = "error"  # the candidate raised, crashed, exited or flooded output
-    SYNTAX_ERROR = "syntax_error"
-    TIMEOUT = "timeout"  # CPU-time or wall-clock limit
-    MEMORY_EXCEEDED = "memory_exceeded"
-    INFRA_ERROR = "infra_error"
+    PASSED = protocol.PASSED
+    FAILED = protocol.FAILED  # a test assertion failed or a result was wrong
+    ERROR = protocol.ERROR  # the candidate raised, crashed, exited or flooded output
+    SYNTAX_ERROR = protocol.SYNTAX_ERROR
+    TIMEOUT = protocol.TIMEOUT  # CPU-time or wall-clock limit
+    MEMORY_EXCEEDED = protocol.MEMORY_EXCEEDED
+    INFRA_ERROR = protocol.INFRA_ERROR
 
     @property
     def is_verdict(self) -> bool:

@@ -18,18 +18,17 @@ import sys
 import threading
 import time
 from dataclasses import asdict, dataclass, replace
-from importlib import resources
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 from .errors import HarnessError, InfraError
 from .limits import Limits
 from .outcome import Execution, Outcome
+from .sandbox.agent import VERSION as AGENT_VERSION
 from .sandbox.base import Backend, Session
 
 # Any change to the in-sandbox supervisor may change verdicts.
-VERDICT_VERSION = hashlib.sha256(
-    resources.files("harness.sandbox").joinpath("agent.py").read_bytes()).hexdigest()[:16]
+VERDICT_VERSION = AGENT_VERSION
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS results (

@@ -156,7 +156,7 @@ def test_apps_layout_and_own_case_schema(tmp_path: Path) -> None:
 
 
 def test_comparisons() -> None:
-    from harness.sandbox.agent import outputs_match, values_match
+    from harness.sandbox.agent.compare import outputs_match, values_match
     assert outputs_match("3  \n\n", "3")
     assert not outputs_match("3 4", "3  4")
     assert outputs_match("3 4", "3  4", "tokens")

@@ -19,7 +19,6 @@ import struct
 import threading
 import time
 import uuid
-from importlib import resources
 from typing import Any, Mapping, Sequence
 
 import docker
@@ -30,13 +29,13 @@ from docker.types import LogConfig, Ulimit
 from ..errors import InfraError, PrerequisiteError
 from ..limits import Limits
 from ..outcome import Execution
-from . import agent as agent_module
+from .agent import SOURCE as AGENT_SOURCE
+from .. import protocol
 from .base import Backend, Session, register_backend
 from .cleanup import remove_run_containers
 from .labels import run_labels
 from .prereqs import DEFAULT_IMAGE, check_docker, docker_client
 
-AGENT_SOURCE = resources.files(agent_module.__package__).joinpath("agent.py").read_text()
 REPLY_MARGIN_S = 30.0  # host-side deadline beyond the in-sandbox wall limit
 START_TIMEOUT_S = 60.0
 DOCKER_ERRORS = (docker.errors.DockerException, requests.exceptions.RequestException, OSError)
@@ -53,7 +52,9 @@ def container_config(image: str, limits: Limits, labels: Mapping[str, str], warm
         detach=True,
         network_mode="none",
         read_only=True,
-        tmpfs={"/work": f"rw,nosuid,nodev,noexec,size={limits.scratch_bytes},mode=755"},
+        # /judge: test modules and judge scratch, on a tmpfs a candidate cannot fill (its dirs are 0700).
+        tmpfs={"/work": f"rw,nosuid,nodev,noexec,size={limits.scratch_bytes},mode=755",
+               "/judge": "rw,nosuid,nodev,noexec,size=64m,mode=711"},
         shm_size=16 << 20,
         # No SysV IPC or POSIX message queues: they would outlive a candidate
         # and hold memory that the next one is charged for.
@@ -83,28 +84,26 @@ def container_config(image: str, limits: Limits, labels: Mapping[str, str], warm
 
 
 class AgentChannel:
-    """Framed JSON over a container's attached stdin/stdout.
+    """Framed JSON (``harness.protocol``) over a container's attached stdin/stdout.
 
     Docker multiplexes the attached stdout in 8-byte-header frames; this class
     undoes that and then splits the agent's own length-prefixed frames."""
 
     def __init__(self, sock: socket.socket) -> None:
         self.sock = sock
-        self.buffer = bytearray()
+        self.frames = protocol.FrameBuffer(protocol.MAX_REQUEST_BYTES)
 
     def send(self, message: Mapping[str, Any]) -> None:
-        payload = json.dumps(message).encode()
-        self.sock.sendall(struct.pack(">I", len(payload)) + payload)
+        self.sock.sendall(protocol.json_frame(message))
 
     def receive(self, timeout: float) -> dict[str, Any]:
+        """The next message; ``timeout`` bounds the wait for this one frame."""
         deadline = time.monotonic() + timeout
         while True:
-            if len(self.buffer) >= 4:
-                (size,) = struct.unpack(">I", self.buffer[:4])
-                if len(self.buffer) >= 4 + size:
-                    payload = bytes(self.buffer[4:4 + size])
-                    del self.buffer[:4 + size]
-                    return json.loads(payload)
+            payload = self.frames.next()
+            if payload is not None:
+                message: dict[str, Any] = json.loads(payload)
+                return message
             self._read_docker_frame(deadline)
 
     def _read_docker_frame(self, deadline: float) -> None:
@@ -112,7 +111,7 @@ class AgentChannel:
         stream, size = header[0], struct.unpack(">I", header[4:])[0]
         data = self._read_exact(size, deadline)
         if stream == 1:
-            self.buffer += data
+            self.frames.feed(data)
 
     def _read_exact(self, n: int, deadline: float) -> bytes:
         chunks = bytearray()
@@ -152,7 +151,7 @@ class Container:
             self.channel = AgentChannel(getattr(raw, "_sock", raw))
             self.container.start()
             hello = self.channel.receive(START_TIMEOUT_S)
-            if hello.get("op") != "hello" or hello.get("protocol") != agent_module.PROTOCOL_VERSION:
+            if hello.get("op") != protocol.OP_HELLO or hello.get("protocol") != protocol.PROTOCOL_VERSION:
                 raise InfraError(f"unexpected greeting from the sandbox: {hello!r}")
         except BaseException as exc:
             self.destroy()
@@ -171,24 +170,28 @@ class Container:
         done: list[Execution] = []
         try:
             if problem_key not in self.problems:
-                self.channel.send({"op": "problem", "key": problem_key, "spec": dict(spec)})
+                self.channel.send({"op": protocol.OP_PROBLEM, "key": problem_key, "spec": dict(spec)})
                 reply = self.channel.receive(START_TIMEOUT_S)
-                if reply.get("op") != "ok":
+                if reply.get("op") != protocol.OP_OK:
                     raise InfraError(f"sandbox refused the problem: {reply.get('error', reply)}")
                 self.problems.add(problem_key)
             runs = []
             for program in programs:
                 self.uses += 1
                 runs.append({"id": self.uses, "program": program, "limits": limits.to_dict()})
-            self.channel.send({"op": "run", "problem": problem_key, "runs": runs})
+            self.channel.send({"op": protocol.OP_RUN, "problem": problem_key, "runs": runs})
             finished = False
             while not finished:
+                # Per frame: the supervisor sends results or a heartbeat at
+                # least once per case, so a long batch never looks dead.
                 reply = self.channel.receive(limits.wall_time_s + REPLY_MARGIN_S)
-                if reply.get("op") != "results":
+                if reply.get("op") == protocol.OP_PROGRESS:
+                    continue
+                if reply.get("op") != protocol.OP_RESULTS:
                     raise InfraError(f"sandbox supervisor error: {reply.get('error', reply)}")
                 for result in reply["results"]:
                     self.anomaly = self.anomaly or bool(result.get("anomaly"))
-                    if result.get("outcome") == "infra_error":
+                    if result.get("outcome") == protocol.INFRA_ERROR:
                         raise InfraError(f"sandbox: {result.get('detail', '')}", completed=done)
                     done.append(Execution.from_agent(result))
                 finished = bool(reply.get("done"))
@@ -402,7 +405,10 @@ class DockerBackend(Backend):
                 raise PrerequisiteError(f"sandbox image {self.image} unavailable: {_short(exc)}") from exc
             finally:
                 client.close()
-        return f"docker:{self._image_id}"
+        # The isolation level is part of what a verdict means: in a warm
+        # container, colluding candidates have covert channels (the pid
+        # counter, cgroup counters) that a container per candidate closes.
+        return f"docker:{self._image_id}:{self.isolation}"
 
     def open_session(self, limits: Limits) -> Session:
         if self.isolation == "process":

@@ -1,0 +1,128 @@
+"""The host <-> sandbox-agent contract: frames, messages and outcome names.
+
+Stdlib-only on purpose: the host imports this module and the agent's joined
+source (``harness.sandbox.agent``) starts with it, so both sides speak from
+this one definition.
+
+Frames: a 4-byte big-endian length, then the payload.  Host <-> supervisor
+payloads are UTF-8 JSON objects with an ``op``; inside the sandbox the same
+frames carry JSON between supervisor, zygote and judge, and ``marshal`` data
+between judge and candidate.
+
+Host -> supervisor requests:
+    ``{"op": "problem", "key", "spec"}``  compile and keep a test spec
+    ``{"op": "run", "problem", "runs": [{"id", "program", "limits"}]}``
+    ``{"op": "ping"}``
+Supervisor -> host replies:
+    ``{"op": "hello", "protocol", "python", "pid"}``  first frame, unasked
+    ``{"op": "ok", "key"}`` / ``{"op": "pong"}`` / ``{"op": "error", "error"}``
+    ``{"op": "results", "results": [RESULT...], "done"}``  a batch, in groups
+    ``{"op": "progress"}``  a heartbeat while a long batch runs: the host's
+        reply deadline is per frame, so a batch may take as long as its work
+A RESULT has ``id``, ``outcome`` (one of ``OUTCOMES``), ``detail``,
+``cpu_time_s``, ``wall_time_s``, ``peak_memory_bytes``, ``stdout_bytes``,
+``stderr_bytes``, ``stdout_tail``, ``stderr_tail``, ``anomaly`` (the
+container is suspect and is retired) and, for kinds with cases, ``tests``
+(one of ``CASE_OUTCOMES`` per case).
+"""
+
+import json
+import os
+import struct
+
+PROTOCOL_VERSION = 2
+
+# ----------------------------------------------------------- outcome names ---
+# The verdicts a host sees (``harness.outcome.Outcome`` is built from these).
+PASSED = "passed"
+FAILED = "failed"  # a test assertion failed or a result was wrong
+ERROR = "error"  # the candidate raised, crashed, exited, flooded output or broke the protocol
+SYNTAX_ERROR = "syntax_error"
+TIMEOUT = "timeout"  # CPU-time or wall-clock limit
+MEMORY_EXCEEDED = "memory_exceeded"
+INFRA_ERROR = "infra_error"  # the sandbox failed: retried, never scored
+OUTCOMES = (PASSED, FAILED, ERROR, SYNTAX_ERROR, TIMEOUT, MEMORY_EXCEEDED, INFRA_ERROR)
+# What a judge may conclude on its own; anything else is decided by the supervisor.
+JUDGE_VERDICTS = (PASSED, FAILED, ERROR, SYNTAX_ERROR)
+# Only inside the sandbox: the judge lost its candidate / the judge itself broke.
+GONE = "gone"
+JUDGE_CRASH = "judge_crash"
+RAN = "ran"  # a stdin/stdout case ran to its end; its output is compared next
+SKIPPED = "skipped"  # a case that never ran: a batch with one is never ``passed``
+CASE_OUTCOMES = OUTCOMES + (SKIPPED,)
+
+# ------------------------------------------------------------------ op names ---
+OP_HELLO, OP_PROBLEM, OP_RUN, OP_PING, OP_PONG = "hello", "problem", "run", "ping", "pong"
+OP_OK, OP_ERROR, OP_RESULTS, OP_PROGRESS = "ok", "error", "results", "progress"
+
+MAX_REPLY_BYTES = 64 << 20
+MAX_REQUEST_BYTES = 1 << 30
+DETAIL_CHARS = 600
+HEADER = struct.Struct(">I")
+
+
+# ------------------------------------------------------------------ framing ---
+
+def frame(payload):
+    """``payload`` (bytes) with its length header."""
+    return HEADER.pack(len(payload)) + payload
+
+
+def json_frame(message):
+    return frame(json.dumps(message).encode())
+
+
+class FrameBuffer:
+    """Splits a byte stream into frames, whatever chunks it arrives in."""
+
+    def __init__(self, limit=MAX_REQUEST_BYTES):
+        self.data = bytearray()
+        self.limit = limit
+
+    def feed(self, chunk):
+        self.data += chunk
+
+    def next(self):
+        """The next complete payload, or None while it is still incomplete."""
+        if len(self.data) < HEADER.size:
+            return None
+        (size,) = HEADER.unpack_from(self.data)
+        if size > self.limit:
+            raise ValueError("frame of %d bytes exceeds the %d byte limit" % (size, self.limit))
+        if len(self.data) < HEADER.size + size:
+            return None
+        payload = bytes(self.data[HEADER.size:HEADER.size + size])
+        del self.data[:HEADER.size + size]
+        return payload
+
+
+def read_exact(fd, n):
+    chunks = []
+    while n:
+        chunk = os.read(fd, n)
+        if not chunk:
+            raise EOFError
+        chunks.append(chunk)
+        n -= len(chunk)
+    return b"".join(chunks)
+
+
+def write_all(fd, data):
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view):]
+
+
+def send_frame(fd, payload):
+    write_all(fd, frame(payload))
+
+
+def recv_frame(fd, limit=MAX_REPLY_BYTES):
+    (size,) = HEADER.unpack(read_exact(fd, HEADER.size))
+    if size > limit:
+        raise ValueError("frame of %d bytes exceeds the %d byte limit" % (size, limit))
+    return read_exact(fd, size)
+
+
+def send_json(fd, message):
+    write_all(fd, json_frame(message))

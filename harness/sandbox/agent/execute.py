@@ -1,0 +1,321 @@
+"""One candidate run: spawn, watch, kill, classify."""
+
+import json
+import os
+import select
+import signal
+import socket
+import time
+
+from ...protocol import (DETAIL_CHARS, ERROR, FAILED, GONE, INFRA_ERROR, JUDGE_CRASH, JUDGE_VERDICTS,
+                         MAX_REPLY_BYTES, MEMORY_EXCEEDED, PASSED, RAN, SYNTAX_ERROR, TIMEOUT, FrameBuffer)
+from .candidate import SYNTAX_EXIT
+from .judge import judge_server
+from .proc import (JUDGE_ROOT, JUDGE_UID, REAPED, SANDBOX_UID, child_common, drop_to, kill_uid, memory_file,
+                   reap_all, signal_name, tree_cpu_seconds)
+from .zygote import ZYGOTE_TIMEOUT_S
+
+
+TAIL_BYTES = 2048
+
+JUDGE_MAX_USES = 256  # a judge serves one problem, at most this many candidates
+
+class Judge:
+    """The long-lived judge process of the current problem."""
+
+    def __init__(self):
+        self.pid = None
+        self.sock = None
+        self.key = None
+        self.uses = 0
+        self.count = 0
+
+    def ensure(self, key, spec):
+        if self.pid is not None and self.key == key and self.uses < JUDGE_MAX_USES:
+            return
+        self.stop()
+        if spec.get("kind") == "pytest":
+            # pytest wants files: a dir only the judge can read (CAP_CHOWN),
+            # on a tmpfs of its own that a candidate cannot fill.
+            self.count += 1
+            spec = dict(spec, workdir="%s/judge-%d" % (JUDGE_ROOT, self.count))
+            os.mkdir(spec["workdir"], 0o700)
+            os.chown(spec["workdir"], JUDGE_UID, JUDGE_UID)
+        mine, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        pid = os.fork()
+        if pid == 0:
+            try:
+                mine.close()
+                os.setsid()
+                devnull = os.open("/dev/null", os.O_RDWR)
+                for fd in (0, 1, 2):
+                    os.dup2(devnull, fd)
+                child_common([theirs.fileno()])
+                drop_to(JUDGE_UID)
+                os.chdir(spec.get("workdir", "/"))
+                judge_server(theirs, spec)
+            finally:
+                os._exit(0)
+        theirs.close()
+        self.pid, self.sock, self.key, self.uses = pid, mine, key, 0
+        REAPED.exclude.add(pid)
+
+    def start(self, req_w, rep_r, limits):
+        self.uses += 1
+        socket.send_fds(self.sock, [json.dumps({"wall_time_s": limits["wall_time_s"]}).encode()], [req_w, rep_r])
+
+    def stop(self):
+        if self.pid is None:
+            return
+        self.sock.close()
+        try:
+            os.kill(self.pid, signal.SIGKILL)
+            os.waitpid(self.pid, 0)
+        except (OSError, ChildProcessError):
+            pass
+        REAPED.exclude.discard(self.pid)
+        self.pid = self.sock = self.key = None
+
+
+class Tail:
+    """Keeps the last bytes of a stream (or all of them) and counts them."""
+
+    def __init__(self, keep_all=False):
+        self.data = b""
+        self.total = 0
+        self.keep_all = keep_all
+        self.chunks = []
+
+    def add(self, chunk):
+        self.total += len(chunk)
+        if self.keep_all:
+            self.chunks.append(chunk)
+        self.data = (self.data + chunk)[-TAIL_BYTES:]
+
+    def everything(self):
+        return b"".join(self.chunks).decode("utf-8", "replace")
+
+    def text(self):
+        return self.data.decode("utf-8", "replace")
+
+
+def drain(fd, tail):
+    os.set_blocking(fd, False)
+    while True:
+        try:
+            chunk = os.read(fd, 65536)
+        except OSError:
+            return
+        if not chunk:
+            return
+        tail.add(chunk)
+
+
+class Run:
+    """One candidate process: spawns it, watches it, kills what it left.
+
+    With a judge (function tests) the verdict is the judge's; with ``stdin``
+    (script tests) the process runs on that input and the caller compares
+    its output."""
+
+    def __init__(self, supervisor, program, limits, key, spec, stdin=None):
+        self.sup = supervisor
+        self.program = program
+        self.limits = limits
+        self.key = key
+        self.spec = spec
+        self.stdin = stdin
+        self.killed_for = None
+        self.verdict = None
+        self.cand = None
+
+    def execute(self):
+        limits, judge, zygote = self.limits, self.sup.judge, self.sup.zygote
+        script = self.stdin is not None
+        if not script:
+            judge.ensure(self.key, self.spec)
+        workdir = self.sup.make_workdir()
+        REAPED.__init__()
+        REAPED.exclude.update((judge.pid, zygote.pid))
+        out_r, out_w = os.pipe()
+        err_r, err_w = os.pipe()
+        started = time.monotonic()
+        if script:
+            stdin = memory_file(self.stdin.encode())
+            zygote.spawn(self.program, workdir, limits, "script", [stdin, out_w, err_w])
+            for fd in (stdin, out_w, err_w):
+                os.close(fd)
+            self.cand = zygote.candidate_pid()
+        else:
+            req_r, req_w = os.pipe()
+            rep_r, rep_w = os.pipe()
+            zygote.spawn(self.program, workdir, limits, "function", [req_r, rep_w, out_w, err_w])
+            for fd in (req_r, rep_w, out_w, err_w):
+                os.close(fd)
+            try:
+                judge.start(req_w, rep_r, limits)
+            except OSError:
+                self.verdict = {"outcome": JUDGE_CRASH, "detail": "the judge process is gone"}
+            os.close(req_w)
+            os.close(rep_r)
+        streams = {out_r: Tail(keep_all=script), err_r: Tail()}
+        if self.verdict is None:
+            self.watch(streams, started)
+        wall = time.monotonic() - started
+        cand = self.cand = zygote.candidate_pid()
+        zygote.pump()
+        try:
+            os.killpg(cand, signal.SIGKILL)
+        except OSError:
+            pass
+        if not zygote.wait_exit(cand, ZYGOTE_TIMEOUT_S):
+            raise RuntimeError("the zygote did not report the candidate's exit")
+        clean = kill_uid(SANDBOX_UID)
+        for fd, tail in streams.items():
+            drain(fd, tail)
+            os.close(fd)
+        clean = self.sup.clean_workdir(workdir) and clean
+        if not script and (self.killed_for or self.verdict is None or self.verdict.get("outcome") not in JUDGE_VERDICTS):
+            judge.stop()  # it may be stuck or broken: the next run gets a new one
+        oom = self.sup.oom_happened()
+        if script:
+            outcome, detail = self.classify_script(cand, oom, streams[out_r], streams[err_r])
+        else:
+            outcome, detail = self.classify(cand, oom)
+        stdout, stderr = streams[out_r], streams[err_r]
+        if outcome in (ERROR, FAILED) and stderr.total and not script:
+            detail = (detail + " | stderr: " + stderr.text()[-300:].strip())[:DETAIL_CHARS]
+        result = {
+            "outcome": outcome, "detail": detail, "wall_time_s": round(wall, 6),
+            "cpu_time_s": round(REAPED.cpu, 6), "peak_memory_bytes": REAPED.maxrss,
+            "stdout_bytes": stdout.total, "stderr_bytes": stderr.total,
+            "stdout_tail": stdout.text()[-500:], "stderr_tail": stderr.text()[-500:],
+            "anomaly": outcome in (TIMEOUT, MEMORY_EXCEEDED, INFRA_ERROR) or not clean,
+        }
+        if self.verdict and self.verdict.get("tests") is not None:
+            result["tests"] = self.verdict["tests"]
+        elif self.spec.get("kind") == "io_pairs":  # it never got to the cases: all share its fate
+            result["tests"] = [outcome] * len(self.spec["cases"])
+        if script:
+            result["stdout"] = stdout.everything()
+        return result
+
+    def watch(self, streams, started):
+        limits = self.limits
+        wall_deadline = started + limits["wall_time_s"]
+        cpu_limit = limits["cpu_time_s"]
+        out_cap = limits["output_bytes"]
+        judge_fd = -1 if self.stdin is not None else self.sup.judge.sock.fileno()
+        verdict = FrameBuffer(MAX_REPLY_BYTES)
+        poller = select.poll()
+        for fd in streams:
+            poller.register(fd, select.POLLIN)
+        if judge_fd >= 0:
+            poller.register(judge_fd, select.POLLIN)
+        poller.register(self.sup.wake_r, select.POLLIN)
+        zygote_fd = self.sup.zygote.sock.fileno()
+        poller.register(zygote_fd, select.POLLIN)
+        while True:
+            if self.cand is not None and self.cand in REAPED.status:
+                return  # a script finished
+            now = time.monotonic()
+            if now >= wall_deadline:
+                self.killed_for = "wall"
+                return
+            if now - started >= cpu_limit * 0.8:
+                reap_all()
+                if REAPED.cpu + tree_cpu_seconds(SANDBOX_UID) > cpu_limit:
+                    self.killed_for = "cpu"
+                    return
+                timeout_ms = 20
+            else:
+                timeout_ms = min(1000, max(1, int((started + cpu_limit * 0.8 - now) * 1000) + 1))
+            for fd, _ in poller.poll(timeout_ms):
+                if fd == zygote_fd:
+                    self.sup.zygote.pump()
+                    continue
+                if fd == self.sup.wake_r:
+                    try:
+                        os.read(fd, 4096)
+                    except OSError:
+                        pass
+                    reap_all()
+                    continue
+                try:
+                    chunk = os.read(fd, 65536)
+                except OSError:
+                    chunk = b""
+                if fd == judge_fd:
+                    if not chunk:
+                        self.verdict = {"outcome": JUDGE_CRASH, "detail": "the judge process died"}
+                        return
+                    verdict.feed(chunk)
+                    payload = verdict.next()
+                    if payload is not None:
+                        self.verdict = json.loads(payload)
+                        return
+                    continue
+                if not chunk:
+                    poller.unregister(fd)
+                    continue
+                streams[fd].add(chunk)
+                if streams[fd].total > out_cap:
+                    self.killed_for = "output"
+                    return
+
+    def limit_verdict(self, status, oom):
+        """The verdict when a limit ended the run, else None."""
+        kind, limits = self.killed_for, self.limits
+        if kind == "cpu":
+            return TIMEOUT, "CPU time limit of %ss exceeded" % limits["cpu_time_s"]
+        if kind == "wall":
+            return TIMEOUT, "wall-clock limit of %ss exceeded" % limits["wall_time_s"]
+        if kind == "output":
+            return ERROR, "output limit of %d bytes exceeded" % limits["output_bytes"]
+        if oom:
+            return MEMORY_EXCEEDED, "memory limit of %d MiB exceeded" % (limits["memory_bytes"] >> 20)
+        signalled = status is not None and os.WIFSIGNALED(status)
+        if signalled and os.WTERMSIG(status) == signal.SIGXCPU:
+            return TIMEOUT, "CPU time limit of %ss exceeded" % limits["cpu_time_s"]
+        if signalled and os.WTERMSIG(status) == signal.SIGXFSZ:
+            return ERROR, "file size limit of %d bytes exceeded" % limits["file_size_bytes"]
+        return None
+
+    def classify_script(self, cand, oom, stdout, stderr):
+        """One stdin/stdout test case, judged on exit status and output."""
+        status = REAPED.status.get(cand)
+        limited = self.limit_verdict(status, oom)
+        if limited:
+            return limited
+        tail = stderr.text()[-300:].strip()
+        if status is None:
+            return ERROR, "the candidate process vanished"
+        if os.WIFSIGNALED(status):
+            return ERROR, "killed by %s" % signal_name(os.WTERMSIG(status))
+        code = os.WEXITSTATUS(status)
+        if code == SYNTAX_EXIT:
+            return SYNTAX_ERROR, tail
+        if code != 0:
+            return ERROR, "exit status %d%s" % (code, (": " + tail) if tail else "")
+        return RAN, ""
+
+    def classify(self, cand, oom):
+        verdict = self.verdict or {}
+        outcome, detail = verdict.get("outcome"), str(verdict.get("detail", ""))
+        status = REAPED.status.get(cand)
+        # A passing verdict stands even if some memory kill happened meanwhile.
+        limited = self.limit_verdict(status, oom and outcome != PASSED)
+        if limited:
+            return limited
+        signalled = status is not None and os.WIFSIGNALED(status)
+        if outcome in JUDGE_VERDICTS:
+            return outcome, detail
+        if outcome == GONE and status is not None:
+            if signalled:
+                return ERROR, "candidate process killed by %s during the tests" % signal_name(os.WTERMSIG(status))
+            return ERROR, "candidate process exited with status %d during the tests" % os.WEXITSTATUS(status)
+        if outcome == GONE:
+            return ERROR, "the candidate process ended during the tests"
+        # The judge itself failed (it crashed, or its tests broke): not the
+        # candidate's doing, so the host retries it elsewhere.
+        return INFRA_ERROR, "the tests could not complete: %s" % (detail or "no verdict")

@@ -1,0 +1,207 @@
+"""Process control: uids, rlimits, reaping, killing and CPU accounting."""
+
+import ctypes
+import math
+import os
+import resource
+import signal
+import time
+
+from ...protocol import write_all
+
+
+JUDGE_UID = 1001
+SANDBOX_UID = 1002
+WORK_ROOT = os.environ.get("HARNESS_WORK_ROOT", "/work")  # candidates' work dirs (overridable for unit tests)
+JUDGE_ROOT = os.environ.get("HARNESS_JUDGE_ROOT", "/judge")  # the judges' own tmpfs
+
+OOM_CONTROL = "/sys/fs/cgroup/memory/memory.oom_control"
+OOM_EVENTS_V2 = "/sys/fs/cgroup/memory.events"
+
+# ------------------------------------------------------------- supervisor ---
+
+_libc = ctypes.CDLL(None, use_errno=True)
+PR_SET_CHILD_SUBREAPER = 36
+
+
+def oom_kills():
+    for path in (OOM_CONTROL, OOM_EVENTS_V2):
+        try:
+            with open(path) as handle:
+                for line in handle:
+                    if line.startswith("oom_kill "):
+                        return int(line.split()[1])
+        except OSError:
+            continue
+    return 0
+
+
+def pids_of(uids):
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                if os.stat("/proc/" + entry).st_uid in uids:
+                    found.append(int(entry))
+            except OSError:
+                pass
+    return found
+
+
+def tree_cpu_seconds(uid):
+    """User+sys CPU of the live processes of ``uid`` (threads included)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for pid in pids_of((uid,)):
+        try:
+            with open("/proc/%d/stat" % pid) as handle:
+                fields = handle.read().rsplit(")", 1)[1].split()
+            total += int(fields[11]) + int(fields[12]) + int(fields[13]) + int(fields[14])
+        except (OSError, IndexError, ValueError):
+            pass
+    return total / tick
+
+
+def kill_uid(uid):
+    """SIGKILL every process of ``uid``, repeating until none is left, so a
+    fork bomb or a double-forked daemon cannot outlive its candidate."""
+    for attempt in range(500):
+        alive = False
+        for pid in pids_of((uid,)):
+            try:
+                with open("/proc/%d/stat" % pid) as handle:
+                    state = handle.read().rsplit(")", 1)[1].split()[0]
+            except OSError:
+                continue
+            if state in ("Z", "X"):
+                continue
+            alive = True
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except OSError:
+                pass
+        reap_all()
+        if not alive:
+            return True
+        time.sleep(0.0005 * min(attempt + 1, 20))
+    return False
+
+
+class Reaped:
+    """Exit statuses and resource usage of what was reaped during one run,
+    except the judge's: that is the candidate tree's usage."""
+
+    def __init__(self):
+        self.status = {}
+        self.cpu = 0.0
+        self.maxrss = 0
+        self.exclude = set()
+
+    def record(self, pid, status, cpu, maxrss):
+        self.status[pid] = status
+        if pid not in self.exclude:
+            self.cpu += cpu
+            self.maxrss = max(self.maxrss, maxrss)
+
+
+REAPED = Reaped()
+
+
+def reaped():
+    """Yields (pid, status, cpu seconds, peak rss bytes) of exited children."""
+    while True:
+        try:
+            pid, status, usage = os.wait4(-1, os.WNOHANG)
+        except ChildProcessError:
+            return
+        if pid == 0:
+            return
+        yield pid, status, usage.ru_utime + usage.ru_stime, usage.ru_maxrss * 1024
+
+
+def reap_all():
+    for exited in reaped():
+        REAPED.record(*exited)
+
+
+def drop_to(uid):
+    os.setgroups([])
+    os.setgid(uid)
+    os.setuid(uid)
+
+
+def child_common(keep_fds):
+    """Shared by both children: default signals, a fixed seed, no stray fds."""
+    signal.set_wakeup_fd(-1)
+    for sig in (signal.SIGCHLD, signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, signal.SIG_DFL)
+    keep = sorted(set(keep_fds) | {0, 1, 2})
+    start = 0
+    for fd in keep + [os.sysconf("SC_OPEN_MAX")]:
+        if fd > start:
+            os.closerange(start, fd)
+        start = fd + 1
+    import random
+    random.seed(0)
+
+
+def set_limits(limits):
+    cpu = max(1, int(math.ceil(limits["cpu_time_s"])) + 1)
+    resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 1))
+    fsize = int(limits["file_size_bytes"])
+    resource.setrlimit(resource.RLIMIT_FSIZE, (fsize, fsize))
+    nofile = int(limits["open_files"])
+    resource.setrlimit(resource.RLIMIT_NOFILE, (nofile, nofile))
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+
+
+CANDIDATE_ENV = {
+    "PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8", "LC_ALL": "C.UTF-8", "TZ": "UTC",
+    "PYTHONHASHSEED": "0", "PYTHONDONTWRITEBYTECODE": "1",
+}
+
+
+def signal_name(number):
+    try:
+        return signal.Signals(number).name
+    except ValueError:  # real-time signals have no name
+        return "signal %d" % number
+
+
+def memory_file(data):
+    """A readable fd holding ``data`` (bytes) that exists nowhere else."""
+    try:
+        fd = os.memfd_create("harness", os.MFD_CLOEXEC)
+    except (AttributeError, OSError):
+        path = "%s/.memfile-%d" % (WORK_ROOT, os.getpid())
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
+        os.unlink(path)
+    write_all(fd, data)
+    os.lseek(fd, 0, os.SEEK_SET)
+    return fd
+
+
+def remove_tree(path):
+    """Deletes a tree its owner made, first making each directory writable
+    and searchable again (``chmod 0`` on a dir must not keep it alive).
+    Never follows symlinks."""
+    try:
+        os.chmod(path, 0o700, follow_symlinks=False)
+    except OSError:
+        pass  # not ours (the root-owned work dir itself) or already gone
+    try:
+        entries = list(os.scandir(path))
+    except OSError:
+        return
+    for entry in entries:
+        try:
+            if entry.is_dir(follow_symlinks=False):
+                remove_tree(entry.path)
+            else:
+                os.unlink(entry.path)
+        except OSError:
+            pass
+    try:
+        os.rmdir(path)
+    except OSError:
+        pass

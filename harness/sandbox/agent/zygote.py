@@ -1,0 +1,172 @@
+"""The zygote: forks candidates from a process that never sees test data
+or programs (each program reaches its candidate on an fd, after the fork)."""
+
+import json
+import os
+import select
+import signal
+import socket
+import sys
+import time
+
+from ...protocol import HEADER, FrameBuffer, json_frame, read_exact, send_json
+from .candidate import candidate_main, candidate_script_main, flush_standard_streams, read_program
+from .proc import CANDIDATE_ENV, REAPED, SANDBOX_UID, child_common, drop_to, memory_file, reaped, set_limits
+
+ZYGOTE_TIMEOUT_S = 10.0
+
+
+def spawn_candidate(request, fds):
+    """Forks a candidate.  ``fds`` start with the fd holding its program;
+    ``function`` mode: then (requests in, replies out, stdout, stderr), and
+    it serves the judge; ``script`` mode: then (stdin, stdout, stderr), and
+    it runs as a program."""
+    pid = os.fork()
+    if pid:
+        return pid
+    try:
+        os.setsid()
+        adj = os.open("/proc/self/oom_score_adj", os.O_WRONLY)
+        os.write(adj, b"1000")  # the OOM killer takes the candidate first
+        os.close(adj)
+        program_fd, rest = fds[0], fds[1:]
+        script = request["mode"] == "script"
+        if script:
+            stdin, out_w, err_w = rest
+            keep = [program_fd]
+        else:
+            req_r, rep_w, out_w, err_w = rest
+            stdin = os.open("/dev/null", os.O_RDONLY)
+            keep = [program_fd, req_r, rep_w]
+        os.dup2(stdin, 0)
+        os.dup2(out_w, 1)
+        os.dup2(err_w, 2)
+        child_common(keep)
+        set_limits(request["limits"])
+        drop_to(SANDBOX_UID)
+        workdir = request["workdir"]
+        os.chdir(workdir)
+        os.environ.clear()
+        os.environ.update(CANDIDATE_ENV, HOME=workdir, TMPDIR=workdir)
+        import tempfile
+        tempfile.tempdir = workdir
+        sys.argv = ["candidate"]
+        program = read_program(program_fd)
+        if script:
+            candidate_script_main(program, workdir)
+        candidate_main(program, req_r, rep_w, workdir)
+        flush_standard_streams()
+    except BaseException:
+        pass
+    os._exit(0)
+
+
+def zygote_main(sock):
+    """Forks candidates.  It is forked from the supervisor before the first
+    request is read, and programs reach candidates on fds it only passes on,
+    so a candidate's memory (a copy of the zygote's) holds no test, expected
+    value or other candidate's program to read back."""
+    fd = sock.fileno()
+    wake_r, wake_w = os.pipe()
+    os.set_blocking(wake_r, False)
+    os.set_blocking(wake_w, False)
+    signal.signal(signal.SIGCHLD, lambda *_: None)
+    signal.set_wakeup_fd(wake_w)
+    poller = select.poll()
+    poller.register(fd, select.POLLIN)
+    poller.register(wake_r, select.POLLIN)
+    while True:
+        for ready, _ in poller.poll():
+            if ready == wake_r:
+                try:
+                    os.read(wake_r, 4096)
+                except OSError:
+                    pass
+                report_exits(fd)
+                continue
+            header, fds, _, _ = socket.recv_fds(sock, HEADER.size, 8)
+            if not header:
+                os._exit(0)
+            header += read_exact(fd, HEADER.size - len(header))
+            (size,) = HEADER.unpack(header)
+            pid = spawn_candidate(json.loads(read_exact(fd, size)), fds)
+            for passed_fd in fds:
+                os.close(passed_fd)
+            send_json(fd, {"pid": pid})
+
+
+def report_exits(fd):
+    for pid, status, cpu, maxrss in reaped():
+        send_json(fd, {"exit": pid, "status": status, "cpu": cpu, "maxrss": maxrss})
+
+
+class Zygote:
+    """The supervisor's handle on its zygote process."""
+
+    def __init__(self):
+        mine, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        pid = os.fork()
+        if pid == 0:
+            try:
+                mine.close()
+                child_common([theirs.fileno()])
+                zygote_main(theirs)
+            finally:
+                os._exit(1)
+        theirs.close()
+        self.pid, self.sock, self.frames, self.last_pid = pid, mine, FrameBuffer(), None
+        REAPED.exclude.add(pid)
+
+    def spawn(self, program, workdir, limits, mode, fds):
+        """Asks for a candidate process; its pid arrives later (``candidate_pid()``),
+        so that the judge can be started meanwhile.  The program travels in a
+        memory file whose fd goes first, never through the zygote's heap."""
+        self.last_pid = None
+        program_fd = memory_file(program.encode("utf-8", "surrogateescape"))
+        data = json_frame({"workdir": workdir, "limits": limits, "mode": mode})
+        try:
+            socket.send_fds(self.sock, [data[:HEADER.size]], [program_fd] + list(fds))
+        finally:
+            os.close(program_fd)
+        self.sock.sendall(data[HEADER.size:])
+
+    def candidate_pid(self):
+        while self.last_pid is None:
+            self.note(self.receive())
+        return self.last_pid
+
+    def receive(self, timeout=None):
+        """The next message, or None when ``timeout`` passes first."""
+        while True:
+            payload = self.frames.next()
+            if payload is not None:
+                return json.loads(payload)
+            if timeout is not None and not select.select([self.sock], [], [], timeout)[0]:
+                return None
+            chunk = self.sock.recv(65536)
+            if not chunk:
+                raise RuntimeError("the zygote process is gone")
+            self.frames.feed(chunk)
+
+    def pump(self):
+        """Reads the messages that are already waiting."""
+        while True:
+            message = self.receive(timeout=0)
+            if message is None:
+                return
+            self.note(message)
+
+    def note(self, message):
+        if "pid" in message:
+            self.last_pid = message["pid"]
+        elif "exit" in message:
+            REAPED.record(message["exit"], message["status"], message["cpu"], message["maxrss"])
+
+    def wait_exit(self, pid, timeout):
+        deadline = time.monotonic() + timeout
+        while pid not in REAPED.status:
+            message = self.receive(timeout=max(0.0, deadline - time.monotonic()))
+            if message is None:
+                return False
+            self.note(message)
+        return True
