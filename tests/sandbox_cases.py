@@ -200,3 +200,82 @@ def answer():
             return found
     return from_memory() or "nothing found"
 '''
+
+# ------------------------------------------------------------------------
+# Issue 14 (tests/test_hostile.py): a stdin/stdout problem and correct
+# programs that use common idioms the sandbox must not turn into failures.
+
+SUM_SPEC = {
+    "kind": "stdin_stdout",
+    "cases": [{"input": "1 2\n", "output": "3\n"}, {"input": "5 5\n", "output": "10"},
+              {"input": "-1 1\n", "output": "0\n"}],
+    "entry_point": "",
+    "compare": "exact",
+    "tolerance": 1e-6,
+    "unwrap_expected": False,
+}
+
+# name -> a correct program for SUM_SPEC (read "a b", print a + b): must pass.
+LEGIT_SCRIPTS = {
+    "thread_without_join": (
+        "import sys, threading\n"
+        "sys.setrecursionlimit(10 ** 6)\n"
+        "threading.stack_size(1 << 26)\n"
+        "def depth(n):\n    return 0 if n == 0 else 1 + depth(n - 1)\n"
+        "def main():\n"
+        "    a, b = map(int, input().split())\n"
+        "    extra = sum(depth(20000) for _ in range(10)) - 200000\n"
+        "    print(a + b + extra)\n"
+        "threading.Thread(target=main).start()\n"),
+    "output_flushed_at_exit": (
+        "import atexit, sys\n"
+        "out = []\n"
+        "atexit.register(lambda: sys.stdout.write(''.join(out)))\n"
+        "a, b = map(int, input().split())\n"
+        "out.append('%d\\n' % (a + b))\n"),
+    "closes_stdout": (
+        "import sys\n"
+        "a, b = map(int, input().split())\n"
+        "print(a + b)\n"
+        "sys.stdout.close()\n"),
+    "uses_dunder_file": (
+        "import os\n"
+        "HERE = os.path.dirname(os.path.abspath(__file__))\n"
+        "a, b = map(int, input().split())\n"
+        "print(a + b)\n"),
+    "pickles_top_level_objects": (
+        "import pickle\n"
+        "class Pair:\n    def __init__(self, a, b):\n        self.a, self.b = a, b\n"
+        "def total(pair):\n    return pair.a + pair.b\n"
+        "a, b = map(int, input().split())\n"
+        "pair = pickle.loads(pickle.dumps(Pair(a, b)))\n"
+        "print(pickle.loads(pickle.dumps(total))(pair))\n"),
+    "multiprocessing_pool": (
+        "import multiprocessing\n"
+        "def square(x):\n    return x * x\n"
+        "if __name__ == '__main__':\n"
+        "    a, b = map(int, input().split())\n"
+        "    with multiprocessing.Pool(2) as pool:\n"
+        "        squares = pool.map(square, [a, b])\n"
+        "    print(a + b + sum(squares) - a * a - b * b)\n"),
+}
+
+# name -> a correct add(a, b) for ADD_SPEC: must pass.
+LEGIT_FUNCTIONS = {
+    "uses_dunder_file": ("import os\nHERE = os.path.dirname(os.path.abspath(__file__))\n"
+                         "def add(a, b):\n    return a + b\n"),
+    "pickles_top_level_objects": (
+        "import pickle\n"
+        "class Box:\n    def __init__(self, value):\n        self.value = value\n"
+        "def ident(value):\n    return value\n"
+        "def add(a, b):\n"
+        "    box = pickle.loads(pickle.dumps(Box(a + b)))\n"
+        "    return pickle.loads(pickle.dumps(ident))(box.value)\n"),
+    "multiprocessing_pool": (
+        "import multiprocessing\n"
+        "def square(x):\n    return x * x\n"
+        "def add(a, b):\n"
+        "    with multiprocessing.Pool(2) as pool:\n"
+        "        assert pool.map(square, [3, 4]) == [9, 16]\n"
+        "    return a + b\n"),
+}
