@@ -81,13 +81,13 @@ def red(reason: str):  # type: ignore[no-untyped-def]
 UNCLEANABLE = "import os\nos.makedirs('t/x')\nos.chmod('t', 0o500)\n"
 
 
-@red("after a cleanup anomaly the remaining cases are skipped and the verdict is still passed")
+# Issue 14 (red on 2163e6c): after a cleanup anomaly the remaining cases are skipped and the verdict is still passed
 def test_stdin_cutoff_by_uncleanable_dir_is_not_a_pass(session) -> None:
     execution = run(session, SUM_SPEC, "input()\nprint(3)\n" + UNCLEANABLE, name="sum")
     assert execution.outcome.value in VERDICTS_OF_A_WRONG_ANSWER, show(execution)
 
 
-@red("after a cleanup anomaly the remaining cases are skipped and the verdict is still passed")
+# Issue 14 (red on 2163e6c): after a cleanup anomaly the remaining cases are skipped and the verdict is still passed
 def test_stdin_cutoff_on_apps_2287_is_not_a_pass(session) -> None:
     problem = load_problems("apps_train5").get("2287")
     assert problem is not None and len(problem.cases) == 3
@@ -139,7 +139,7 @@ def answer():
 '''
 
 
-@red("the zygote's heap keeps earlier candidates' programs; a later candidate finds and runs one")
+# Issue 14 (red on 2163e6c): the zygote's heap keeps earlier candidates' programs; a later candidate finds and runs one
 def test_candidate_cannot_steal_an_earlier_program_from_its_heap(fresh_warm_session) -> None:
     alone = run(fresh_warm_session, SECRET_SPEC, HEAP_THIEF, name="secret")
     assert alone.outcome is Outcome.FAILED, show(alone)  # nothing to steal yet: it cannot compute the answer
@@ -167,7 +167,8 @@ DOUBLE_SPEC = {
 }
 
 
-@red("CandidateGone is an Exception: `except Exception:` in the tests swallows the candidate's exit")
+# Issue 14 (red on 2163e6c): CandidateGone is an Exception: `except Exception:` in the tests
+# swallows the candidate's exit
 def test_exit_inside_a_call_cannot_be_swallowed_by_the_tests(session) -> None:
     right = "def double(x):\n    if x < 0:\n        raise ValueError(x)\n    return 2 * x\n"
     assert run(session, DOUBLE_SPEC, right, name="double").outcome is Outcome.PASSED
@@ -283,7 +284,7 @@ LENIENT = {
 }
 
 
-@red("comparisons accept wrong answers (float tolerance on ints, expected[0] of any list)")
+# Issue 14 (red on 2163e6c): comparisons accept wrong answers (float tolerance on ints, expected[0] of any list)
 @pytest.mark.parametrize("name", sorted(LENIENT))
 def test_comparisons_are_strict_by_default(session, name: str) -> None:
     spec, program = LENIENT[name]
@@ -320,7 +321,7 @@ FRAMES = {
 }
 
 
-@red("a malformed first reply frame crashes the judge: judge_crash -> infra_error")
+# Issue 14 (red on 2163e6c): a malformed first reply frame crashes the judge: judge_crash -> infra_error
 @pytest.mark.parametrize("kind", sorted(FUNCTION_SPECS))
 @pytest.mark.parametrize("frame", sorted(FRAMES))
 def test_malformed_first_frame_is_the_candidates_error(session, frame: str, kind: str) -> None:
@@ -337,7 +338,7 @@ UNPRINTABLE = {
 }
 
 
-@red("judge_pairs prints/compares candidate values outside any try: judge_crash -> infra_error")
+# Issue 14 (red on 2163e6c): judge_pairs prints/compares candidate values outside any try: judge_crash -> infra_error
 @pytest.mark.parametrize("name", sorted(UNPRINTABLE))
 def test_unprintable_io_pairs_results_are_wrong_answers(session, name: str) -> None:
     expected, returned = UNPRINTABLE[name]
@@ -357,7 +358,7 @@ FILLS_WORK = ("n = 0\n"
               "def add(a, b):\n    return a - b\n")
 
 
-@red("a candidate that fills /work leaves the judge no room for the pytest module: infra_error")
+# Issue 14 (red on 2163e6c): a candidate that fills /work leaves the judge no room for the pytest module: infra_error
 def test_filling_the_scratch_space_is_a_verdict(session) -> None:
     execution = run(session, PYTEST_ADD, FILLS_WORK, name="pytest")
     assert execution.outcome.value in VERDICTS_OF_A_WRONG_ANSWER, show(execution)
@@ -370,7 +371,8 @@ CALLS_AT_IMPORT = {"kind": "pytest", "module": "solution", "entry_point": "", "t
                             "def test_add():\n    assert add(2, 3) == 5\n")}
 
 
-@red("a pytest module that calls a raising candidate at import reads as 'pytest ran no test': infra_error")
+# Issue 14 (red on 2163e6c): a pytest module that calls a raising candidate at import reads as
+# 'pytest ran no test': infra_error
 def test_candidate_raising_during_test_module_import_is_a_verdict(session) -> None:
     assert run(session, CALLS_AT_IMPORT, RIGHT, name="import").outcome is Outcome.PASSED
     execution = run(session, CALLS_AT_IMPORT, "def add(a, b):\n    raise ValueError('no')\n", name="import")
@@ -386,7 +388,7 @@ SLOW_SPEC = {"kind": "stdin_stdout", "cases": [{"input": "%d\n" % i, "output": "
 SLOW_RIGHT = "import time\nn = int(input())\ntime.sleep(0.6)\nprint(n)\n"
 
 
-@red("the host waits wall_time_s + 30 s for a whole batch, however many cases: infra_error")
+# Issue 14 (red on 2163e6c): the host waits wall_time_s + 30 s for a whole batch, however many cases: infra_error
 def test_many_cases_within_limits_outlast_no_host_deadline() -> None:
     # Both isolation modes at once (the program sleeps: no CPU contention).
     results: dict[str, Execution] = {}
@@ -411,6 +413,7 @@ def warm():  # type: ignore[no-untyped-def]
     yield from open_docker_session(LIMITS, "process")
 
 
+# Why each failed on 2163e6c (issue 14).
 SCRIPT_REASONS = {
     "thread_without_join": "script mode calls os._exit right after exec: a running thread's output is lost",
     "output_flushed_at_exit": "script mode calls os._exit right after exec: atexit handlers never run",
@@ -421,13 +424,15 @@ SCRIPT_REASONS = {
 }
 
 
-@pytest.mark.parametrize("name", [pytest.param(n, marks=red(SCRIPT_REASONS[n])) for n in sorted(LEGIT_SCRIPTS)])
+@pytest.mark.parametrize("name", sorted(LEGIT_SCRIPTS))
 def test_correct_scripts_pass(warm, name: str) -> None:
+    assert name in SCRIPT_REASONS
     execution = run(warm, SUM_SPEC, LEGIT_SCRIPTS[name], name="sum")
     assert execution.outcome is Outcome.PASSED, show(execution)
     assert list(execution.test_outcomes) == ["passed"] * 3
 
 
+# Why each failed on 2163e6c (issue 14).
 FUNCTION_REASONS = {
     "uses_dunder_file": "__file__ is undefined",
     "pickles_top_level_objects": "the exec namespace is not a module: pickle cannot find top-level names",
@@ -435,8 +440,9 @@ FUNCTION_REASONS = {
 }
 
 
-@pytest.mark.parametrize("name", [pytest.param(n, marks=red(FUNCTION_REASONS[n])) for n in sorted(LEGIT_FUNCTIONS)])
+@pytest.mark.parametrize("name", sorted(LEGIT_FUNCTIONS))
 def test_correct_functions_pass(warm, name: str) -> None:
+    assert name in FUNCTION_REASONS
     execution = run(warm, ADD_SPEC, LEGIT_FUNCTIONS[name], name="add")
     assert execution.outcome is Outcome.PASSED, show(execution)
 
@@ -467,7 +473,8 @@ EXCEPTION_SUBCLASSES = {
 }
 
 
-@red("a candidate's exception reaches the tests as RuntimeError unless it is a builtin with one argument")
+# Issue 14 (red on 2163e6c): a candidate's exception reaches the tests as RuntimeError unless it
+# is a builtin with one argument
 @pytest.mark.parametrize("name", sorted(EXCEPTION_SUBCLASSES))
 def test_exception_subclasses_keep_their_bases(warm, name: str) -> None:
     spec, program = EXCEPTION_SUBCLASSES[name]
@@ -475,7 +482,7 @@ def test_exception_subclasses_keep_their_bases(warm, name: str) -> None:
     assert execution.outcome is Outcome.PASSED, show(execution)
 
 
-@red("the pytest timeout comes from the problem's limits, not the run's wall limit")
+# Issue 14 (red on 2163e6c): the pytest timeout comes from the problem's limits, not the run's wall limit
 def test_pytest_timeout_follows_the_wall_limit(warm) -> None:
     problem = parse_problem({"task_id": "slowpy", "test_kind": "pytest", "limits": {"wall_time_s": 2},
                              "test": "from solution import add\n\n\ndef test_add():\n    assert add(1, 2) == 3\n"},
