@@ -10,8 +10,11 @@ with a floor (the EvalPlus rule: ``max(floor, factor * reference)``).
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, fields, replace
-from typing import Any, Mapping
+from typing import Any
+
+from .errors import LimitsError
 
 CPU_FLOOR_S = 3.0
 CPU_FACTOR = 4.0
@@ -36,21 +39,28 @@ class Limits:
     scratch_bytes: int = 64 * MiB
 
     def __post_init__(self) -> None:
+        """Raises LimitsError (an InputError, and a ValueError) for a limit
+        that is not a positive, finite number."""
         for f in fields(self):
-            if getattr(self, f.name) <= 0:
-                raise ValueError(f"limit {f.name} must be positive")
+            value = getattr(self, f.name)
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value < math.inf:
+                raise LimitsError(f"limit {f.name} must be a positive number, not {value!r}")
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
-    def with_overrides(self, overrides: Mapping[str, Any] | None) -> "Limits":
-        """Returns a copy with the given fields replaced (unknown keys are an error)."""
+    def with_overrides(self, overrides: Mapping[str, Any] | None) -> Limits:
+        """Returns a copy with the given fields replaced.
+
+        Raises:
+            LimitsError: an unknown limit, or a value that is not positive.
+        """
         if not overrides:
             return self
         known = {f.name for f in fields(self)}
         unknown = sorted(set(overrides) - known)
         if unknown:
-            raise ValueError(f"unknown limit(s): {', '.join(unknown)}")
+            raise LimitsError(f"unknown limit(s): {', '.join(unknown)}; known: {', '.join(sorted(known))}")
         return replace(self, **dict(overrides))
 
     def container_key(self) -> tuple[int, int, int]:

@@ -26,12 +26,14 @@ import gzip
 import hashlib
 import json
 import os
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator, Mapping
+from typing import Any
 
-from .errors import ProblemError
+from .errors import LimitsError, ProblemError
 from .hub import hub_offline, require_hub
+from .limits import Limits
 
 
 class TestKind(str, enum.Enum):
@@ -364,9 +366,10 @@ def _apps_row(row: Mapping[str, Any], where: str) -> dict[str, Any]:
     starter = row.get("starter_code") or ""
     fn_name = io.get("fn_name")
     if fn_name:
-        cases = [{"input": i, "output": o} for i, o in zip(io["inputs"], io["outputs"])]
+        cases = [{"input": i, "output": o} for i, o in zip(io["inputs"], io["outputs"], strict=True)]
     else:
-        cases = [{"input": _as_text(i), "output": _as_text(o)} for i, o in zip(io["inputs"], io["outputs"])]
+        cases = [{"input": _as_text(i), "output": _as_text(o)}
+                 for i, o in zip(io["inputs"], io["outputs"], strict=True)]
     question = str(row.get("question", ""))
     return {
         "task_id": row.get("problem_id", row.get("id", row.get("task_id"))),
@@ -394,12 +397,12 @@ def _codecontests_row(row: Mapping[str, Any], where: str) -> dict[str, Any]:
         inputs, outputs = tests.get("input") or [], tests.get("output") or []
         if len(inputs) != len(outputs):
             raise ProblemError(f"{where}: {key} has {len(inputs)} inputs and {len(outputs)} outputs")
-        cases += [{"input": i, "output": o} for i, o in zip(inputs, outputs)]
+        cases += [{"input": i, "output": o} for i, o in zip(inputs, outputs, strict=True)]
     if not cases:
         raise ProblemError(f"{where}: no public or private tests")
     solutions = row.get("solutions") or {}
-    reference = next((code for lang, code in zip(solutions.get("language") or [], solutions.get("solution") or [])
-                      if lang == PYTHON3), "")
+    languages, codes = solutions.get("language") or [], solutions.get("solution") or []
+    reference = next((code for lang, code in zip(languages, codes, strict=False) if lang == PYTHON3), "")
     return {"task_id": row.get("name", row.get("task_id")), "prompt": str(row.get("description", "")),
             "test_kind": TestKind.STDIN_STDOUT.value, "test_cases": cases, "compare": "tokens",
             "reference_solution": reference}
@@ -421,7 +424,7 @@ def _case_problem(row: Mapping[str, Any], where: str, task_id: str, kind: TestKi
         raise ProblemError(f"{where}: compare must be exact, tokens or float, not {compare!r}")
     return Problem(id=task_id, prompt=str(row.get("prompt", "")), test="", entry_point=entry_point,
                    test_kind=kind, language=str(row.get("language", "python")),
-                   reference_solution=str(row.get("reference_solution") or ""), limits=row.get("limits") or {},
+                   reference_solution=str(row.get("reference_solution") or ""), limits=_limits(row, where),
                    cases=tuple(cases), compare=compare, tolerance=float(row.get("tolerance", 1e-6)),
                    unwrap_expected=bool(row.get("unwrap_expected", False)), preamble=str(row.get("preamble", "")))
 
@@ -441,7 +444,19 @@ def _pytest_problem(row: Mapping[str, Any], where: str) -> Problem:
         raise ProblemError(f"{where}: module {module!r} is not a Python identifier")
     return Problem(id=str(task_id), prompt=str(row.get("prompt", "")), test=test, entry_point="",
                    test_kind=TestKind.PYTEST, reference_solution=str(row.get("reference_solution") or ""),
-                   limits=row.get("limits") or {}, module=module)
+                   limits=_limits(row, where), module=module)
+
+
+def _limits(row: Mapping[str, Any], where: str) -> dict[str, Any]:
+    """The problem's own limits: an object of known Limits fields, each positive."""
+    limits = row.get("limits") or {}
+    if not isinstance(limits, dict):
+        raise ProblemError(f"{where}: field 'limits' must be an object")
+    try:
+        Limits().with_overrides(limits)
+    except LimitsError as exc:
+        raise ProblemError(f"{where}: field 'limits': {exc}") from None
+    return limits
 
 
 def parse_problem(row: Mapping[str, Any], where: str, layout: str = "auto") -> Problem:
@@ -496,9 +511,7 @@ def parse_problem(row: Mapping[str, Any], where: str, layout: str = "auto") -> P
     reference = text("reference_solution", required=False)
     if not reference and row.get("canonical_solution"):
         reference = prompt + text("canonical_solution")
-    limits = row.get("limits") or {}
-    if not isinstance(limits, dict):
-        raise ProblemError(f"{where}: field 'limits' must be an object")
+    limits = _limits(row, where)
     return Problem(id=str(task_id), prompt=prompt, test=test, entry_point=entry_point, test_kind=kind,
                    language=str(row.get("language", "python")), reference_solution=reference,
                    limits=limits)

@@ -17,11 +17,12 @@ import sqlite3
 import sys
 import threading
 import time
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any
 
-from .errors import HarnessError, InfraError
+from .errors import InfraError, StoreError
 from .limits import Limits
 from .outcome import Execution, Outcome
 from .sandbox.agent import VERSION as AGENT_VERSION
@@ -54,7 +55,10 @@ class StoreStats:
 
 
 class ResultStore:
-    """One SQLite file shared by all worker threads (writes are serialised)."""
+    """One SQLite file shared by all worker threads (writes are serialised).
+
+    Every method raises StoreError (one line naming the file) when SQLite or
+    the file system fails."""
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
@@ -66,7 +70,7 @@ class ResultStore:
             self.db.execute("PRAGMA synchronous=NORMAL")
             self.db.execute(_SCHEMA)
         except (OSError, sqlite3.Error) as exc:
-            raise HarnessError(f"result store {self.path}: {exc}") from exc
+            raise StoreError(f"result store {self.path}: {exc}") from exc
         self.lock = threading.Lock()
         self.hits = 0
         self.misses = 0
@@ -81,7 +85,7 @@ class ResultStore:
                 rows = self.db.execute(f"SELECT key, execution FROM results WHERE key IN ({marks})",
                                        list(keys)).fetchall()
         except sqlite3.Error as exc:
-            raise HarnessError(f"result store {self.path}: cannot read ({exc})") from exc
+            raise StoreError(f"result store {self.path}: cannot read ({exc})") from exc
         found = {}
         for key, blob in rows:
             data = json.loads(blob)
@@ -104,14 +108,14 @@ class ResultStore:
             with self.lock:
                 self.db.executemany("INSERT OR IGNORE INTO results VALUES (?, ?, ?, ?)", rows)
         except sqlite3.Error as exc:  # e.g. a full disk: the verdicts still reach results.jsonl
-            raise HarnessError(f"result store {self.path}: cannot write ({exc})") from exc
+            raise StoreError(f"result store {self.path}: cannot write ({exc})") from exc
 
     def stats(self) -> StoreStats:
         try:
             with self.lock:
                 outcomes = dict(self.db.execute("SELECT outcome, COUNT(*) FROM results GROUP BY outcome").fetchall())
         except sqlite3.Error as exc:
-            raise HarnessError(f"result store {self.path}: cannot read ({exc})") from exc
+            raise StoreError(f"result store {self.path}: cannot read ({exc})") from exc
         size = sum(p.stat().st_size for p in self.path.parent.glob(self.path.name + "*") if p.exists())
         return StoreStats(path=str(self.path), results=sum(outcomes.values()), bytes=size, outcomes=outcomes)
 
@@ -124,7 +128,7 @@ class ResultStore:
                 self.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
                 self.db.execute("VACUUM")
         except sqlite3.Error as exc:  # e.g. another run holds the file
-            raise HarnessError(f"result store {self.path}: cannot prune ({exc})") from exc
+            raise StoreError(f"result store {self.path}: cannot prune ({exc})") from exc
         return int(removed)
 
     def close(self) -> None:
@@ -147,7 +151,7 @@ class CachingSession(Session):
         keys = [result_key(p, spec, limits, self.sandbox) for p in programs]
         known = self.store.get_many(keys)
         missing: dict[str, str] = {}
-        for key, program in zip(keys, programs):
+        for key, program in zip(keys, programs, strict=True):
             if key not in known:
                 missing.setdefault(key, program)
         fresh: dict[str, Execution] = {}
@@ -157,11 +161,11 @@ class CachingSession(Session):
                 executed = self.inner.run(problem_key, spec, list(missing.values()), limits)
             except InfraError as exc:
                 executed, failure = exc.completed, exc
-            fresh = dict(zip(missing, executed))
+            fresh = dict(zip(missing, executed, strict=False))
             self.store.misses += len(fresh)
             try:
                 self.store.put_many(list(fresh.items()))
-            except HarnessError as exc:  # the verdicts still reach the results; only reuse is lost
+            except StoreError as exc:  # the verdicts still reach the results; only reuse is lost
                 if not self.store.write_failed:
                     print(f"harness: warning: {exc}", file=sys.stderr)
                 self.store.write_failed = True
