@@ -22,9 +22,11 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from harness.curate import curate  # noqa: E402
+from harness.options import RunOptions  # noqa: E402
 from harness.problems import load_problems  # noqa: E402
 from harness.sandbox import get_backend  # noqa: E402
-from harness.store import CachingBackend, ResultStore  # noqa: E402
+from harness.select import Selection  # noqa: E402
+from harness.store import ResultStore  # noqa: E402
 
 
 def write_samples(path: Path, count: int) -> None:
@@ -57,8 +59,9 @@ def main() -> None:
         inner = get_backend(args.backend)
         store = ResultStore(Path(tmp) / "store.sqlite3")
         started = time.monotonic()
-        result = curate(samples, load_problems("humaneval"), CachingBackend(inner, store), Path(tmp) / "out",
-                        top_k=2, remeasure=3, workers=2, measure_backend=inner)
+        run = RunOptions(workers=2)  # calibrations in the default cache, as a user's run
+        result = curate(samples, load_problems("humaneval"), inner, Path(tmp) / "out",
+                        Selection(top_k=2, remeasure=3), run, store=store)
         elapsed = time.monotonic() - started
         inner.close()
         peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024

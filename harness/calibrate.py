@@ -1,8 +1,9 @@
 """Per-problem time limits from the reference solutions' measured CPU time.
 
 The measurement runs in the same sandbox as the candidates and is cached per
-(problem tests, sandbox identity) in ``$HARNESS_CACHE`` (default
-``~/.cache/harness``), so it is paid once per machine and image.
+(problem tests, sandbox identity) in a JSON file (``CacheLocation.calibration``:
+``$HARNESS_CACHE/calibration.json``, default ``~/.cache/harness``), so it is
+paid once per machine and image.
 """
 
 from __future__ import annotations
@@ -10,26 +11,23 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
-from typing import Callable, Iterable, Mapping
 
-from .engine import Engine
 from .job import Candidate, make_job
 from .limits import Limits, scaled_time_limits
 from .outcome import Execution
 from .problems import CodeField, Problem
-
-
-def cache_dir() -> Path:
-    return Path(os.environ.get("HARNESS_CACHE", Path.home() / ".cache" / "harness"))
+from .run import Runner
 
 
 class Calibration:
-    """Reference CPU seconds per problem key, persisted as JSON."""
+    """Reference CPU seconds per problem key, persisted as JSON in ``path``
+    (one entry per sandbox identity)."""
 
-    def __init__(self, identity: str, path: Path | None = None) -> None:
+    def __init__(self, identity: str, path: str | Path) -> None:
         self.identity = identity
-        self.path = path or cache_dir() / "calibration.json"
+        self.path = Path(path)
         self.data: dict[str, float] = {}
         try:
             loaded = json.loads(self.path.read_text())
@@ -47,7 +45,7 @@ class Calibration:
     def missing(self, problems: Iterable[Problem]) -> list[Problem]:
         return [p for p in problems if p.reference_solution and self.key(p) not in self.data]
 
-    def measure(self, engine: Engine, problems: list[Problem], repeats: int = 1, limits: Limits | None = None,
+    def measure(self, runner: Runner, problems: list[Problem], repeats: int = 1, limits: Limits | None = None,
                 on_result: Callable[[Execution], None] | None = None) -> dict[str, list[Execution]]:
         """Runs each reference ``repeats`` times and stores the median CPU
         time of problems whose every run passed.  Returns all executions."""
@@ -56,7 +54,7 @@ class Calibration:
                                     for r in range(repeats)])
                 for i, p in enumerate(problems)]
         runs: dict[str, list[Execution]] = {p.id: [] for p in problems}
-        for index, execution in engine.run(jobs):
+        for index, execution in runner.run(jobs):
             runs[problems[index // repeats].id].append(execution)
             if on_result is not None:
                 on_result(execution)

@@ -1,4 +1,10 @@
-"""The ``harness`` command line."""
+"""The ``harness`` command line.
+
+Each command turns its flags into options objects (``RunOptions``,
+``CacheLocation``, ``Selection``), which check themselves, so a bad flag
+stops the command with one line (exit 2) before anything runs.  Errors become
+exit statuses through one table, ``EXIT_CODES``.
+"""
 
 from __future__ import annotations
 
@@ -7,23 +13,49 @@ import json
 import os
 import sys
 import uuid
+from collections.abc import Callable, Sequence
+from contextlib import ExitStack, closing
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import TYPE_CHECKING, Any
 
 from . import __version__
-from .calibrate import Calibration
-from .engine import Engine
-from .errors import HarnessError, InputError
-from .evaluate import evaluate
-from .limits import MiB, Limits
-from .problems import LAYOUTS, bundled_sets, load_problems, problems_dir
+from .errors import ConfigError, HarnessError, HubError, InputError, OutputError, SandboxError, StoreError, writing
+from .limits import Limits, MiB
+from .options import CacheLocation, RunOptions
+from .problems import LAYOUTS, ProblemSet, bundled_sets, load_problems, problems_dir
 from .samples import OnBadLine
 
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from .generate import GenerationSummary, GeneratorConfig
+    from .sandbox.base import Backend
+    from .store import ResultStore
+
 DEFAULT_SAMPLES = "samples/humaneval_gpt35_n10.jsonl.gz"
-EXIT_INPUT, EXIT_SANDBOX, EXIT_FAILED, EXIT_INTERRUPTED = 2, 3, 1, 130
+
+# Exit statuses.  Results of a command that ran:
+EXIT_OK = 0
+EXIT_FAILED = 1  # `problems validate` found broken or flaky problems
+EXIT_GATE = 4  # `rebuild`: a quality gate failed
+EXIT_INTERRUPTED = 130  # Ctrl-C; this run's containers were removed
+# Errors, by class (most specific first: the first that matches wins):
+EXIT_CODES: dict[type[HarnessError], int] = {
+    InputError: 2,  # bad input or options: the message names the file and line, or the flag
+    SandboxError: 3,  # no engine or image, or the sandbox broke: the message says how to fix it
+    StoreError: 5,  # the result store cannot be opened, read or written
+    OutputError: 6,  # results, dataset or report cannot be written (a full disk, a read-only folder)
+    HubError: 7,  # the Hugging Face hub is unreachable or refused a push
+    HarnessError: 1,  # any other (none is raised today)
+}
 
 
-def _console():  # imported lazily: rich is slow to import and not needed for --help
+def exit_code(error: HarnessError) -> int:
+    """The exit status of a command that stopped with ``error``."""
+    return next(code for cls, code in EXIT_CODES.items() if isinstance(error, cls))
+
+
+def _console() -> Console:  # imported lazily: rich is slow to import and not needed for --help
     from .report import console
     return console
 
@@ -87,7 +119,7 @@ def _add_generator_options(parser: argparse.ArgumentParser, required: bool) -> N
     group.add_argument("--limit", type=int, help="only the first N problems")
 
 
-def _generator_config(args: argparse.Namespace):  # type: ignore[no-untyped-def]
+def _generator_config(args: argparse.Namespace) -> GeneratorConfig:
     from .generate import GeneratorConfig, Sampling
     template = None
     if args.template:
@@ -95,8 +127,12 @@ def _generator_config(args: argparse.Namespace):  # type: ignore[no-untyped-def]
             template = Path(args.template).read_text(encoding="utf-8")
         except OSError as exc:
             raise InputError(f"{args.template}: cannot read the template ({exc.strerror})") from None
-    if args.n < 1:
-        raise InputError("--n must be at least 1")
+    for flag, value, least in (("--n", args.n, 1), ("--concurrency", args.concurrency, 1),
+                               ("--max-retries", args.max_retries, 0)):
+        if value < least:
+            raise ConfigError(f"{flag} must be at least {least}, not {value}")
+    if args.request_timeout <= 0:
+        raise ConfigError(f"--request-timeout must be positive, not {args.request_timeout}")
     return GeneratorConfig(
         model=args.model, base_url=args.base_url, api_key=args.api_key or os.environ.get("OPENAI_API_KEY"),
         endpoint=args.endpoint, n=args.n, concurrency=args.concurrency, max_retries=args.max_retries,
@@ -105,20 +141,28 @@ def _generator_config(args: argparse.Namespace):  # type: ignore[no-untyped-def]
                           seed=args.seed, stop=tuple(args.stop) if args.stop else None))
 
 
-def _limited(problems: Any, limit: int | None) -> Any:
-    from .problems import ProblemSet
-    if not limit:
+def _limited(problems: ProblemSet, limit: int | None) -> ProblemSet:
+    if limit is None:
         return problems
+    if limit < 1:
+        raise ConfigError(f"--limit must be at least 1, not {limit}")
     return ProblemSet(problems.name, problems.source, dict(list(problems.problems.items())[:limit]))
 
 
-def _run_generation(args: argparse.Namespace, problems: Any, out: str) -> Any:
-    from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TaskProgressColumn, TextColumn,
-                               TimeRemainingColumn)
+def _run_generation(args: argparse.Namespace, problems: ProblemSet, out: str,
+                    config: GeneratorConfig | None = None) -> GenerationSummary:
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TaskProgressColumn,
+        TextColumn,
+        TimeRemainingColumn,
+    )
 
     from .generate import generate
     from .report import console
-    config = _generator_config(args)
+    config = config or _generator_config(args)
     with Progress(TextColumn("[bold]generating"), BarColumn(), MofNCompleteColumn(), TaskProgressColumn(),
                   TextColumn("{task.fields[rate]} samples/s, {task.fields[flight]} requests in flight"),
                   TimeRemainingColumn(), console=console, disable=getattr(args, "quiet", False)) as progress:
@@ -138,10 +182,14 @@ def _add_cache_option(parser: argparse.ArgumentParser) -> None:
                         help="result store file (default: $HARNESS_CACHE/results.sqlite3, ~/.cache/harness)")
 
 
-def _store(args: argparse.Namespace):  # type: ignore[no-untyped-def]
-    from .calibrate import cache_dir
+def _cache(args: argparse.Namespace) -> CacheLocation:
+    return CacheLocation.default(getattr(args, "cache", None))
+
+
+def _store(location: CacheLocation) -> closing[ResultStore]:
+    """The result store, closed when the ``with`` block ends."""
     from .store import ResultStore
-    return ResultStore(args.cache or cache_dir() / "results.sqlite3")
+    return closing(ResultStore(location.results))
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -233,143 +281,159 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _backend(args: argparse.Namespace, run_id: str, cached: bool):  # type: ignore[no-untyped-def]
+def _run_options(args: argparse.Namespace, cache: CacheLocation | None = None) -> RunOptions:
+    """The sandbox flags as RunOptions; raises ConfigError naming a bad flag."""
+    for flag, value in (("--memory-mb", args.memory_mb), ("--workers", args.workers),
+                        ("--cpu-time", args.cpu_time), ("--wall-time", args.wall_time)):
+        if value is not None and not value > 0:
+            raise ConfigError(f"{flag} must be positive, not {value}")
+    if getattr(args, "engine_wait", 0) < 0:
+        raise ConfigError(f"--engine-wait must be 0 or more, not {args.engine_wait}")
+    overrides: dict[str, float] = {}
+    if args.cpu_time is not None:
+        overrides["cpu_time_s"] = args.cpu_time
+        overrides["wall_time_s"] = max(10.0, 3 * args.cpu_time)
+    if args.wall_time is not None:
+        overrides["wall_time_s"] = args.wall_time
+    return RunOptions(workers=args.workers, limits=Limits(memory_bytes=args.memory_mb * MiB),
+                      limit_overrides=overrides, calibrate=not getattr(args, "no_calibrate", False),
+                      cache=cache or _cache(args), isolation=args.isolation,
+                      backend_wait_s=getattr(args, "engine_wait", 60.0))
+
+
+def _with_backend(args: argparse.Namespace, run: RunOptions, body: Callable[[Backend], int]) -> int:
+    """Runs ``body(backend)`` on a Docker backend made for ``run``, and always
+    removes this run's containers."""
     from .sandbox import get_backend
     from .sandbox.cleanup import prune_containers
     from .sandbox.prereqs import require_docker
-    from .store import CachingBackend
     require_docker(args.image)
     prune_containers(only_orphans=True)  # what an earlier, killed run left behind
-    backend = get_backend("docker", image=args.image, isolation=args.isolation, run_id=run_id)
-    return CachingBackend(backend, _store(args)) if cached else backend
-
-
-def _limits(args: argparse.Namespace) -> tuple[Limits, dict[str, float]]:
-    base = Limits(memory_bytes=args.memory_mb * MiB)
-    overrides: dict[str, float] = {}
-    if args.cpu_time:
-        overrides["cpu_time_s"] = args.cpu_time
-        overrides.setdefault("wall_time_s", max(10.0, 3 * args.cpu_time))
-    if args.wall_time:
-        overrides["wall_time_s"] = args.wall_time
-    return base, overrides
-
-
-def _with_backend(args: argparse.Namespace, body: Callable[[Any], int], cached: bool = False) -> int:
-    """Runs ``body(backend)`` and always removes this run's containers."""
-    backend = None
+    backend = get_backend("docker", image=args.image, isolation=run.isolation, run_id=uuid.uuid4().hex[:12])
     try:
-        backend = _backend(args, uuid.uuid4().hex[:12], cached)
         return body(backend)
     finally:
-        if backend is not None:
-            backend.close()
+        backend.close()
+
+
+def _write_json(path: str | Path, data: Any, what: str) -> None:
+    path = Path(path)
+    with writing(path, what):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(data, indent=2) + "\n")
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
+    from .evaluate import check_ks, evaluate
     from .report import RichProgress, print_summary
+    run = _run_options(args)
+    ks = check_ks(args.k)
     samples = args.samples or str(problems_dir() / DEFAULT_SAMPLES)
     problems = load_problems(args.problems, args.layout, args.field_map)
-    base, overrides = _limits(args)
+    with ExitStack() as stack:
+        store = None if args.no_cache else stack.enter_context(_store(run.cache))
 
-    def body(backend: Any) -> int:
-        summary = evaluate(samples, problems, backend, args.out, ks=args.k, workers=args.workers,
-                           base_limits=base, limit_overrides=overrides,
-                           on_bad=OnBadLine(args.on_bad_line), calibrate=not args.no_calibrate,
-                           progress=RichProgress(enabled=not args.quiet), isolation=args.isolation,
-                           engine_wait_s=args.engine_wait)
-        if args.summary_json:
-            Path(args.summary_json).parent.mkdir(parents=True, exist_ok=True)
-            Path(args.summary_json).write_text(json.dumps(summary.to_dict(), indent=2) + "\n")
-        if not args.quiet:
-            print_summary(summary)
-        print(json.dumps({"n_candidates": summary.n_candidates, "outcomes": summary.outcomes,
-                          "pass_at_k": summary.pass_at_k, "elapsed_s": summary.elapsed_s,
-                          "executed": summary.executed, "cached": summary.cached}))
-        return 0
+        def body(backend: Backend) -> int:
+            summary = evaluate(samples, problems, backend, args.out, run, ks=ks, on_bad=OnBadLine(args.on_bad_line),
+                               progress=RichProgress(enabled=not args.quiet), store=store)
+            if args.summary_json:
+                _write_json(args.summary_json, summary.to_dict(), "the summary")
+            if not args.quiet:
+                print_summary(summary)
+            print(json.dumps({"n_candidates": summary.n_candidates, "outcomes": summary.outcomes,
+                              "pass_at_k": summary.pass_at_k, "elapsed_s": summary.elapsed_s,
+                              "executed": summary.executed, "cached": summary.cached}))
+            return EXIT_OK
 
-    return _with_backend(args, body, cached=not args.no_cache)
+        return _with_backend(args, run, body)
 
 
 def cmd_curate(args: argparse.Namespace) -> int:
-    from .curate import curate, parse_rank_by, push_to_hub
+    from .curate import curate
+    from .evaluate import check_ks
+    from .export import prepare_out_dir, push_to_hub
     from .report import RichProgress, print_summary
-    if args.top_k < 1 or args.remeasure < 1:
-        raise InputError("--top-k and --remeasure must be at least 1")
-    rank_by = parse_rank_by(args.rank_by)
-    problems = _limited(load_problems(args.problems, args.layout, args.field_map), args.limit)
-    base, overrides = _limits(args)
+    from .select import Selection, parse_rank_by
+    # every option first: nothing is generated or run with a bad one
+    selection = Selection(top_k=args.top_k, remeasure=args.remeasure, shortlist=args.shortlist,
+                          rank_by=parse_rank_by(args.rank_by), length_unit=args.length_unit)
+    run = _run_options(args)
+    ks = check_ks(args.k)
     if args.samples and args.model:
-        raise InputError("give --samples or --model (to generate them), not both")
+        raise ConfigError("give --samples or --model (to generate them), not both")
+    config = _generator_config(args) if args.model else None
+    problems = _limited(load_problems(args.problems, args.layout, args.field_map), args.limit)
+    prepare_out_dir(args.out)
     samples = args.samples or str(problems_dir() / DEFAULT_SAMPLES)
-    if args.model:
+    if config is not None:
         samples = str(Path(args.out) / "samples.jsonl")
-        _run_generation(args, problems, samples)
+        _run_generation(args, problems, samples, config)
 
-    def body(backend: Any) -> int:
-        result = curate(samples, problems, backend, args.out, top_k=args.top_k, remeasure=args.remeasure,
-                        shortlist=args.shortlist, rank_by=rank_by, workers=args.workers, ks=args.k,
-                        base_limits=base, limit_overrides=overrides, on_bad=OnBadLine(args.on_bad_line),
-                        progress=RichProgress(enabled=not args.quiet), measure_backend=backend.inner,
-                        length_unit=args.length_unit)
-        if not args.quiet:
-            print_summary(result.evaluation)
-        print(json.dumps({"candidates": result.evaluation.n_candidates, "passed": result.passed,
-                          "unique": result.unique, "flaky": result.flaky, "kept": result.kept,
-                          "problems_with_solutions": result.problems_with_solutions, "out": args.out}))
-        if args.push_to_hub:
-            try:
-                push_to_hub(args.out, args.push_to_hub)
-            except HarnessError as exc:
-                raise HarnessError(f"{exc}; the dataset is in {args.out}") from None
-        return 0
+    with _store(run.cache) as store:
+        def body(backend: Backend) -> int:
+            result = curate(samples, problems, backend, args.out, selection, run, ks=ks,
+                            on_bad=OnBadLine(args.on_bad_line), progress=RichProgress(enabled=not args.quiet),
+                            store=store)
+            if not args.quiet:
+                print_summary(result.evaluation)
+            print(json.dumps({"candidates": result.evaluation.n_candidates, "passed": result.passed,
+                              "unique": result.unique, "flaky": result.flaky, "kept": result.kept,
+                              "problems_with_solutions": result.problems_with_solutions, "out": args.out}))
+            if args.push_to_hub:
+                try:
+                    push_to_hub(args.out, args.push_to_hub)
+                except HubError as exc:
+                    raise HubError(f"{exc}; the dataset is in {args.out}") from None
+            return EXIT_OK
 
-    return _with_backend(args, body, cached=True)
+        return _with_backend(args, run, body)
 
 
 def cmd_rebuild(args: argparse.Namespace) -> int:
-    from .calibrate import cache_dir
     from .rebuild import load_corpus, rebuild
-    from .store import ResultStore
     spec = load_corpus(args.corpus)
-    if spec.cache:  # calibration lives beside the store, so CI keeps both with one cache entry
-        os.environ["HARNESS_CACHE"] = str(spec.cache.parent)
-    store = ResultStore(spec.cache or cache_dir() / "results.sqlite3")
+    # calibrations live beside a declared store, so CI keeps both with one cache entry
+    run = _run_options(args, CacheLocation.beside(spec.cache) if spec.cache else None)
+    with _store(run.cache) as store:
+        def body(backend: Backend) -> int:
+            result = rebuild(spec, backend, store, run)
+            print(json.dumps({"sets": result.sets, "executed": result.executed, "cached": result.cached,
+                              "failed_gates": result.failed_gates}))
+            for gate in result.failed_gates:
+                print(f"harness: quality gate failed: {gate}", file=sys.stderr)
+            return EXIT_GATE if result.failed_gates else EXIT_OK
 
-    def body(backend: Any) -> int:
-        result = rebuild(spec, backend, store, workers=args.workers)
-        print(json.dumps({"sets": result.sets, "executed": result.executed, "cached": result.cached,
-                          "failed_gates": result.failed_gates}))
-        for gate in result.failed_gates:
-            print(f"harness: quality gate failed: {gate}", file=sys.stderr)
-        return result.exit_code
-
-    return _with_backend(args, body)
+        return _with_backend(args, run, body)
 
 
 def cmd_generate(args: argparse.Namespace) -> int:
     from dataclasses import asdict
+    config = _generator_config(args)
     problems = _limited(load_problems(args.problems, args.layout, args.field_map), args.limit)
-    summary = _run_generation(args, problems, args.out)
+    summary = _run_generation(args, problems, args.out, config)
     print(json.dumps(asdict(summary)))
-    return 0
+    return EXIT_OK
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
     from rich.table import Table
 
+    from .calibrate import Calibration
+    from .run import Runner
     from .validate import validate_problems
+    run = _run_options(args)
+    if args.repeats < 1:
+        raise ConfigError(f"--repeats must be at least 1, not {args.repeats}")
     problems = load_problems(args.problems, args.layout, args.field_map)
-    base, overrides = _limits(args)
 
-    def body(backend: Any) -> int:
+    def body(backend: Backend) -> int:
         from .report import RichProgress
-        engine = Engine(backend, workers=args.workers, container_limits=base)
         progress = RichProgress()
         progress.start(len(problems) * args.repeats, f"validating {problems.name}")
         try:
-            checks = validate_problems(problems, engine, Calibration(backend.identity()), repeats=args.repeats,
-                                       on_result=progress.advance)
+            checks = validate_problems(problems, Runner(backend, run),
+                                       Calibration(backend.identity(), run.cache.calibration),
+                                       repeats=args.repeats, on_result=progress.advance)
         finally:
             progress.stop()
         bad = [c for c in checks if c.status != "ok"]
@@ -384,12 +448,12 @@ def cmd_validate(args: argparse.Namespace) -> int:
                               check.detail[:120])
             _console().print(table)
         if args.report_json:
-            Path(args.report_json).write_text(json.dumps(
-                [{"problem_id": c.problem_id, "status": c.status, "outcomes": [o.value for o in c.outcomes],
-                  "median_cpu_s": c.median_cpu_s, "detail": c.detail} for c in checks], indent=1) + "\n")
-        return EXIT_FAILED if bad else 0
+            _write_json(args.report_json,
+                        [{"problem_id": c.problem_id, "status": c.status, "outcomes": [o.value for o in c.outcomes],
+                          "median_cpu_s": c.median_cpu_s, "detail": c.detail} for c in checks], "the report")
+        return EXIT_FAILED if bad else EXIT_OK
 
-    return _with_backend(args, body)
+    return _with_backend(args, run, body)
 
 
 def cmd_sandbox(args: argparse.Namespace) -> int:
@@ -405,7 +469,7 @@ def cmd_sandbox(args: argparse.Namespace) -> int:
             print(f"MISSING: {line}")
         if not problems:
             print(f"ok: engine reachable, image {args.image} present")
-        return EXIT_SANDBOX if problems else 0
+        return EXIT_CODES[SandboxError] if problems else EXIT_OK
     removed = prune_containers()
     print(f"removed {removed} container(s)")
     if args.images:
@@ -414,19 +478,16 @@ def cmd_sandbox(args: argparse.Namespace) -> int:
 
 
 def cmd_cache(args: argparse.Namespace) -> int:
-    store = _store(args)
-    try:
+    with _store(_cache(args)) as store:
         if args.action == "prune":
             days = args.older_than_days
             removed = store.prune(days * 86400 if days is not None else None)
             print(f"removed {removed} stored verdict(s)")
-            return 0
+            return EXIT_OK
         stats = store.stats()
         print(json.dumps({"path": stats.path, "results": stats.results, "bytes": stats.bytes,
                           "outcomes": stats.outcomes}, indent=2))
-        return 0
-    finally:
-        store.close()
+        return EXIT_OK
 
 
 def cmd_problems(args: argparse.Namespace) -> int:
@@ -440,19 +501,17 @@ def cmd_problems(args: argparse.Namespace) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    handlers = {"evaluate": cmd_evaluate, "curate": cmd_curate, "generate": cmd_generate, "rebuild": cmd_rebuild, "sandbox": cmd_sandbox, "problems": cmd_problems,
-                "cache": cmd_cache}
+    handlers: dict[str, Callable[[argparse.Namespace], int]] = {
+        "evaluate": cmd_evaluate, "curate": cmd_curate, "generate": cmd_generate, "rebuild": cmd_rebuild,
+        "sandbox": cmd_sandbox, "problems": cmd_problems, "cache": cmd_cache}
     try:
         return handlers[args.command](args)
     except KeyboardInterrupt:
         print("interrupted; this run's containers were removed", file=sys.stderr)
         return EXIT_INTERRUPTED
-    except InputError as exc:
-        print(f"harness: error: {exc}", file=sys.stderr)
-        return EXIT_INPUT
     except HarnessError as exc:
         print(f"harness: error: {exc}", file=sys.stderr)
-        return EXIT_SANDBOX
+        return exit_code(exc)
 
 
 if __name__ == "__main__":

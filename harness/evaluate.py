@@ -1,28 +1,33 @@
 """``harness evaluate``: samples in, verdicts out, in input order.
 
 Streams from end to end: samples are read lazily, grouped into jobs, run by
-the engine, and written to ``results.jsonl`` in input order as soon as every
+the runner, and written to ``results.jsonl`` in input order as soon as every
 earlier row is done (each row flushed, so an interrupted run keeps its rows).
+Everything that can be checked is checked before anything runs: the options,
+every samples line, and that the results file can be opened.
 """
 
 from __future__ import annotations
 
 import json
 import time
-from dataclasses import asdict, dataclass, field
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import AbstractContextManager
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
-from typing import Any, Iterable, Iterator, Mapping, TextIO
+from typing import Any, TextIO
 
 from .calibrate import Calibration, limits_resolver
-from .engine import Engine
-from .errors import HarnessError
+from .errors import ConfigError, writing
 from .job import jobs_from_samples
-from .limits import Limits
+from .options import RunOptions
 from .outcome import Execution, Outcome
 from .passk import pass_at_k_table
 from .problems import ProblemSet
+from .run import Runner
 from .samples import OnBadLine, Sample, read_samples, validate_samples
 from .sandbox.base import Backend
+from .store import CachingBackend, ResultStore
 
 # Data, not run metadata: what a rerun from the store reproduces byte for byte
 # (infra retries are counted in the summary instead).
@@ -103,33 +108,54 @@ class OrderedWriter:
         self.handle.write(json.dumps(row, ensure_ascii=False) + "\n")
 
 
+def check_ks(ks: Iterable[int]) -> tuple[int, ...]:
+    """The pass@k values, each a whole number >= 1 (raises ConfigError)."""
+    values = tuple(ks)
+    if not values or any(isinstance(k, bool) or not isinstance(k, int) or k < 1 for k in values):
+        raise ConfigError(f"pass@k values must be whole numbers >= 1, not {list(values)!r}")
+    return values
+
+
 def evaluate(samples_path: str | Path, problems: ProblemSet, backend: Backend, out_path: str | Path,
-             ks: Iterable[int] = (1, 10, 100), workers: int = 2, base_limits: Limits | None = None,
-             limit_overrides: Mapping[str, float] | None = None, on_bad: OnBadLine = OnBadLine.FAIL,
-             calibrate: bool = True, progress: ProgressSink | None = None,
-             isolation: str = "process", engine_wait_s: float = 60.0) -> EvaluationSummary:
+             run: RunOptions | None = None, *, ks: Sequence[int] = (1, 10, 100), on_bad: OnBadLine = OnBadLine.FAIL,
+             progress: ProgressSink | None = None, store: ResultStore | None = None,
+             workers: int | None = None) -> EvaluationSummary:
     """Evaluates every sample; see the module docstring.
 
+    ``run`` says how (workers, limits, calibration and where it is kept,
+    retries); with a ``store``, verdicts are looked up before running and
+    stored as they arrive.  ``workers`` is a shortcut for ``run``'s field,
+    kept for older callers.
+
     Raises:
+        ConfigError: bad ``ks``.
         SampleError: a bad samples line (with ``on_bad=FAIL``), before anything runs.
+        OutputError: the results file cannot be written; rows written so far
+            are kept, and so are the verdicts in the store.
         SandboxError: the sandbox became unusable; rows written so far are kept.
     """
     started = time.monotonic()
+    run = run or RunOptions()
+    if workers is not None:
+        run = replace(run, workers=workers)
+    ks = check_ks(ks)
     progress = progress or ProgressSink()
-    base = base_limits or Limits()
     total, bad_lines, used = validate_samples(samples_path, problems, on_bad)
-    engine = Engine(backend, workers=workers, container_limits=base, engine_wait_s=engine_wait_s)
+    if store is not None:
+        backend = CachingBackend(backend, store)
+    out_path = Path(out_path)
+    hint = ("verdicts already judged are in the result store, so rerunning the command finishes the job"
+            if isinstance(backend, CachingBackend) else "")
 
-    calibration = None
-    if calibrate:
-        calibration = Calibration(backend.identity())
-        missing = calibration.missing(p for p in problems if p.id in used)
-        if missing:
-            progress.start(len(missing), "calibrating limits")
-            calibration.measure(engine, missing, on_result=progress.advance)
-            progress.stop()
-    resolve = limits_resolver(base, calibration, limit_overrides or {})
+    def results_file() -> AbstractContextManager[None]:  # a full disk, a vanished folder: one line
+        return writing(out_path, "results", hint)
 
+    with results_file():
+        out_path.parent.mkdir(parents=True, exist_ok=True)
+        # backslashreplace: a lone surrogate in a candidate's output or fields is
+        # written as its JSON escape instead of aborting the run.
+        handle = open(out_path, "w", encoding="utf-8", errors="backslashreplace")
+    runner = Runner(backend, run)
     pending: dict[int, Sample] = {}
 
     def remember(samples: Iterable[Sample]) -> Iterator[Sample]:
@@ -140,18 +166,25 @@ def evaluate(samples_path: str | Path, problems: ProblemSet, backend: Backend, o
     counts: dict[str, list[int]] = {}
     outcomes = {o.value: 0 for o in Outcome}
     cached = 0
-    progress.start(total, "evaluating")
-    out_path = Path(out_path)
-    out_path.parent.mkdir(parents=True, exist_ok=True)
     try:
-        # backslashreplace: a lone surrogate in a candidate's output or fields is
-        # written as its JSON escape instead of aborting the run.
-        with open(out_path, "w", encoding="utf-8", errors="backslashreplace") as handle:
+        with results_file(), handle:
+            calibration = None
+            if run.calibrate:
+                calibration = Calibration(backend.identity(), run.cache.calibration)
+                missing = calibration.missing(p for p in problems if p.id in used)
+                if missing:
+                    progress.start(len(missing), "calibrating limits")
+                    try:
+                        calibration.measure(runner, missing, on_result=progress.advance)
+                    finally:
+                        progress.stop()
+            resolve = limits_resolver(run.limits, calibration, run.limit_overrides)
+            progress.start(total, "evaluating")
             writer = OrderedWriter(handle)
             jobs = jobs_from_samples(remember(read_samples(samples_path, problems, OnBadLine.SKIP)),
                                      problems, resolve)
             try:
-                for index, execution in engine.run(jobs):
+                for index, execution in runner.run(jobs):
                     sample = pending.pop(index)
                     writer.add(index, result_row(sample, execution))
                     outcomes[execution.outcome.value] += 1
@@ -164,9 +197,6 @@ def evaluate(samples_path: str | Path, problems: ProblemSet, backend: Backend, o
             except BaseException:
                 writer.abandon()
                 raise
-    except OSError as exc:  # a full disk, a vanished folder: one line, and nothing judged is lost
-        raise HarnessError(f"{out_path}: cannot write results ({exc.strerror or exc}); verdicts already judged "
-                           "are in the result store, so rerunning the command finishes the job") from None
     finally:
         progress.stop()
     elapsed = time.monotonic() - started
@@ -174,7 +204,6 @@ def evaluate(samples_path: str | Path, problems: ProblemSet, backend: Backend, o
         n_candidates=total, outcomes=outcomes,
         pass_at_k=pass_at_k_table({t: (n, c) for t, (n, c) in counts.items()}, ks),
         elapsed_s=round(elapsed, 3), candidates_per_s=round(total / elapsed, 2) if elapsed else 0.0,
-        n_tasks=len(counts), problems=problems.name, sandbox=backend.identity(), isolation=isolation,
-        workers=workers, infra_retries=engine.infra_retries, executed=total - cached - outcomes["infra_error"],
+        n_tasks=len(counts), problems=problems.name, sandbox=backend.identity(), isolation=run.isolation,
+        workers=run.workers, infra_retries=runner.infra_retries, executed=total - cached - outcomes["infra_error"],
         cached=cached, bad_lines=bad_lines)
-

@@ -16,11 +16,12 @@ import asyncio
 import json
 import re
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
-from .errors import InputError
+from .errors import ConfigError, writing
 from .problems import Problem, ProblemSet, TestKind
 
 FUNCTION_KINDS = (TestKind.CHECK_FUNCTION, TestKind.ASSERTIONS)
@@ -151,20 +152,24 @@ def existing_counts(path: Path) -> Counter[str]:
 
 class _Writer:
     """Appends whole lines and flushes each, so an interrupted run leaves at
-    most one torn line (ignored on resume)."""
+    most one torn line (ignored on resume).  Raises OutputError when the file
+    cannot be written."""
 
     def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self.handle = open(path, "a", encoding="utf-8")
-        if self.handle.tell():
-            with open(path, "rb") as raw:
-                raw.seek(-1, 2)
-                if raw.read(1) != b"\n":
-                    self.handle.write("\n")  # end a line torn by a killed run
+        self.path = path
+        with writing(path, "samples"):
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self.handle = open(path, "a", encoding="utf-8")
+            if self.handle.tell():
+                with open(path, "rb") as raw:
+                    raw.seek(-1, 2)
+                    if raw.read(1) != b"\n":
+                        self.handle.write("\n")  # end a line torn by a killed run
 
     def write(self, row: dict[str, Any]) -> None:
-        self.handle.write(json.dumps(row, ensure_ascii=False) + "\n")
-        self.handle.flush()
+        with writing(self.path, "samples"):
+            self.handle.write(json.dumps(row, ensure_ascii=False) + "\n")
+            self.handle.flush()
 
     def close(self) -> None:
         self.handle.close()
@@ -201,17 +206,17 @@ async def generate_async(problems: ProblemSet, config: GeneratorConfig, out: Pat
     import openai
 
     if config.endpoint not in ("chat", "completions"):
-        raise InputError(f"unknown endpoint {config.endpoint!r}: use chat or completions")
+        raise ConfigError(f"unknown endpoint {config.endpoint!r}: use chat or completions")
     if config.template is not None:
         try:
             config.template.format(prompt="", entry_point="", task_id="")
         except (KeyError, IndexError, ValueError) as exc:
-            raise InputError(f"the prompt template has a field other than {{prompt}}, {{entry_point}}, {{task_id}} "
+            raise ConfigError(f"the prompt template has a field other than {{prompt}}, {{entry_point}}, {{task_id}} "
                              f"({type(exc).__name__}: {exc}); write literal braces as {{{{ and }}}}") from None
     have = existing_counts(out)
+    writer, failures = _Writer(out), _Writer(out.with_name(out.name + ".failures.jsonl"))
     client = openai.AsyncOpenAI(base_url=config.base_url, api_key=config.api_key or "not-needed",
                                 max_retries=config.max_retries, timeout=config.timeout_s)
-    writer, failures = _Writer(out), _Writer(out.with_name(out.name + ".failures.jsonl"))
     limiter = asyncio.Semaphore(max(1, config.concurrency))
     stats: Counter[str] = Counter()
 

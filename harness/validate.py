@@ -8,13 +8,13 @@ is *flaky*.  The passing runs also calibrate the problem's time limits.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Callable, Iterable
 
 from .calibrate import Calibration
-from .engine import Engine
 from .outcome import Execution, Outcome
 from .problems import Problem
+from .run import Runner
 
 
 @dataclass(frozen=True)
@@ -38,11 +38,11 @@ class ProblemCheck:
         return "broken"
 
 
-def validate_problems(problems: Iterable[Problem], engine: Engine, calibration: Calibration,
+def validate_problems(problems: Iterable[Problem], runner: Runner, calibration: Calibration,
                       repeats: int = 3, on_result: Callable[[Execution], None] | None = None) -> list[ProblemCheck]:
     problems = list(problems)
     with_reference = [p for p in problems if p.reference_solution]
-    runs = calibration.measure(engine, with_reference, repeats=repeats, on_result=on_result)
+    runs = calibration.measure(runner, with_reference, repeats=repeats, on_result=on_result)
     checks = []
     for problem in problems:
         executions: list[Execution] = runs.get(problem.id, [])

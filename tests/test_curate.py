@@ -11,11 +11,13 @@ from pathlib import Path
 
 import pytest
 
-from harness.curate import curate, normalized, parse_rank_by
-from harness.errors import InputError
+from harness.curate import curate
+from harness.errors import ConfigError, HubError, InputError, OutputError
+from harness.options import RunOptions
 from harness.outcome import Execution, Outcome
 from harness.problems import load_problems
 from harness.sandbox.fake import FakeBackend, directive_script
+from harness.select import Selection, code_length, normalized, parse_rank_by
 
 
 def test_normalisation_ignores_comments_docstrings_and_layout() -> None:
@@ -59,8 +61,8 @@ def test_selection_dedup_ranking_top_k_and_flakes(tmp_path: Path) -> None:
     ]
     samples = write_samples(tmp_path / "s.jsonl", rows)
     out = tmp_path / "verified"
-    result = curate(samples, load_problems("humaneval"), FakeBackend(script=flaky_aware), out, top_k=2,
-                    remeasure=3, ks=[1, 2])
+    result = curate(samples, load_problems("humaneval"), FakeBackend(script=flaky_aware), out,
+                    Selection(top_k=2, remeasure=3), ks=[1, 2])
     assert (result.passed, result.unique, result.flaky, result.kept) == (6, 5, 1, 3)
     kept = datasets.load_dataset("json", data_files=str(out / "train.jsonl"), split="train")
     again = datasets.load_dataset("parquet", data_files=str(out / "train.parquet"), split="train")
@@ -81,7 +83,7 @@ def test_rank_by_length_first(tmp_path: Path) -> None:
     rows = [("HumanEval/0", "# fake: passed cpu=0.10\nx = 22222\n"), ("HumanEval/0", "# fake: passed cpu=0.90\n")]
     out = tmp_path / "v"
     curate(write_samples(tmp_path / "s.jsonl", rows), load_problems("humaneval"), FakeBackend(), out,
-           rank_by=("length", "cpu"), shortlist=1)  # the shortlist follows the ranking key too
+           Selection(rank_by=("length", "cpu"), shortlist=1))  # the shortlist follows the ranking key too
     first = json.loads((out / "train.jsonl").read_text().splitlines()[0])
     assert "cpu=0.90" in first["messages"][1]["content"]
 
@@ -103,16 +105,39 @@ def test_curate_command_on_bundled_defaults(tmp_path: Path) -> None:
 
 
 def test_push_to_hub_fails_at_once_when_offline(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from harness.curate import push_to_hub
-    from harness.errors import HarnessError
+    from harness.export import push_to_hub
     monkeypatch.setenv("HF_ENDPOINT", "http://127.0.0.1:9")  # nothing listens there
-    with pytest.raises(HarnessError, match=r"push to me/verified: the Hugging Face hub \(127\.0\.0\.1\) is not reachable"):
+    with pytest.raises(HubError, match=r"push to me/verified: the Hugging Face hub \(127\.0\.0\.1\) is not reachable"):
         push_to_hub(tmp_path, "me/verified")
 
 
 def test_length_in_tokens_ignores_layout_and_comments() -> None:
-    from harness.curate import code_length
     tight = "def f(x):\n    return x+1\n"
     loose = "def f( x ):\n\n    # add one\n    return x   +   1\n"
     assert code_length(tight, "tokens") == code_length(loose, "tokens") == 10
     assert code_length(tight) < code_length(loose)
+
+
+@pytest.mark.parametrize("options, message", [
+    ({"top_k": 0}, "top_k must be a whole number >= 1"),
+    ({"remeasure": 0}, "remeasure must be a whole number >= 1"),
+    ({"shortlist": 0}, "shortlist must be a whole number >= 1"),
+    ({"rank_by": ("cpu", "speed")}, "--rank-by takes"),
+    ({"length_unit": "lines"}, "length unit must be one of chars, tokens"),
+])
+def test_bad_selection_is_refused_when_made(options: dict[str, object], message: str) -> None:
+    with pytest.raises(ConfigError, match=message) as caught:
+        Selection(**options)  # type: ignore[arg-type]
+    assert isinstance(caught.value, InputError)  # exit 2
+
+
+def test_curate_checks_its_arguments_before_running_anything(tmp_path: Path) -> None:
+    samples = write_samples(tmp_path / "s.jsonl", [("HumanEval/0", "# fake: passed\n")])
+    backend = FakeBackend()
+    with pytest.raises(ConfigError, match="pass@k values"):
+        curate(samples, load_problems("humaneval"), backend, tmp_path / "v", ks=[0])
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    with pytest.raises(OutputError, match="a-file/v: cannot write into the output folder"):
+        curate(samples, load_problems("humaneval"), backend, blocker / "v", run=RunOptions(calibrate=False))
+    assert backend.calls == {}  # nothing ran

@@ -9,10 +9,11 @@ from pathlib import Path
 import pytest
 
 from harness.calibrate import Calibration
-from harness.engine import Engine
 from harness.evaluate import evaluate
 from harness.limits import Limits
+from harness.options import RunOptions
 from harness.problems import load_problems, problems_dir
+from harness.run import Runner
 from harness.validate import validate_problems
 
 pytestmark = [pytest.mark.docker, pytest.mark.timeout(300)]
@@ -20,8 +21,8 @@ DATA = Path(__file__).parent / "data"
 
 
 def validate_all(backend, name: str, tmp_path: Path):  # type: ignore[no-untyped-def]
-    engine = Engine(backend, workers=2)
-    return validate_problems(load_problems(name), engine, Calibration("test", tmp_path / "cal.json"), repeats=1)
+    runner = Runner(backend, RunOptions(workers=2))
+    return validate_problems(load_problems(name), runner, Calibration("test", tmp_path / "cal.json"), repeats=1)
 
 
 @pytest.mark.parametrize("name,count", [("humaneval", 164), ("mbpp", 427)])
@@ -48,7 +49,7 @@ AGREEMENT = {
 def test_verdicts_agree_with_recorded_ones(docker_backend, tmp_path: Path, name: str) -> None:
     path, field, understood = AGREEMENT[name]
     out = tmp_path / "results.jsonl"
-    summary = evaluate(path, load_problems("humaneval"), docker_backend, out, ks=[1], workers=2)
+    summary = evaluate(path, load_problems("humaneval"), docker_backend, out, RunOptions(workers=2), ks=[1])
     rows = [json.loads(line) for line in out.read_text().splitlines()]
     assert summary.outcomes["infra_error"] == 0
     disagree = {row["task_id"] for row in rows if row["passed"] != row[field]}

@@ -23,7 +23,8 @@ DATA_FILES = ("train.jsonl", "train.parquet", "manifest.json", "evaluated.jsonl"
 def write_corpus(folder: Path, gates: str = "", samples_lines: int = 60) -> Path:
     if samples_lines:
         with gzip.open(ROOT / "problems" / "samples" / "humaneval_gpt35_n10.jsonl.gz", "rt") as handle:
-            (folder / "samples.jsonl").write_text("".join(line for _, line in zip(range(samples_lines), handle)))
+            head = (line for _, line in zip(range(samples_lines), handle, strict=False))
+            (folder / "samples.jsonl").write_text("".join(head))
     corpus = folder / "corpus.toml"
     corpus.write_text(f'''
 [corpus]
@@ -78,7 +79,7 @@ def test_rebuild_is_incremental_and_reproducible_on_the_fake_backend(tmp_path: P
     after = {name: (spec.out / "humaneval" / name).read_bytes() for name in DATA_FILES}
     assert first.executed > 0 and second.executed == 0 and second.cached == first.executed + first.cached
     assert before == after
-    assert first.exit_code == 0 and json.loads((spec.out / "run.json").read_text())["executed"] == 0
+    assert not first.failed_gates and json.loads((spec.out / "run.json").read_text())["executed"] == 0
 
 
 @pytest.mark.docker

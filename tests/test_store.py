@@ -16,11 +16,14 @@ import pytest
 from harness.evaluate import evaluate
 from harness.job import Candidate, make_job
 from harness.limits import Limits
-from harness.engine import Engine
+from harness.options import RunOptions
 from harness.outcome import Outcome
 from harness.problems import load_problems
+from harness.run import Runner
 from harness.sandbox.fake import FakeBackend
 from harness.store import CachingBackend, ResultStore
+
+NO_CALIBRATION = RunOptions(calibrate=False, retry_backoff_s=0)
 
 
 def fake_samples(tmp_path: Path, n: int = 30) -> Path:
@@ -35,9 +38,9 @@ def test_rerun_executes_nothing_and_writes_the_same_bytes(tmp_path: Path) -> Non
     problems, samples = load_problems("humaneval"), fake_samples(tmp_path)
     inner = FakeBackend()
     store = ResultStore(tmp_path / "store.sqlite3")
-    first = evaluate(samples, problems, CachingBackend(inner, store), tmp_path / "a.jsonl", ks=[1], calibrate=False)
+    first = evaluate(samples, problems, inner, tmp_path / "a.jsonl", NO_CALIBRATION, ks=[1], store=store)
     calls = dict(inner.calls)
-    second = evaluate(samples, problems, CachingBackend(inner, store), tmp_path / "b.jsonl", ks=[1], calibrate=False)
+    second = evaluate(samples, problems, CachingBackend(inner, store), tmp_path / "b.jsonl", NO_CALIBRATION, ks=[1])
     assert first.cached == 0 and first.executed == 24  # 6 infra errors are not verdicts
     assert second.cached == 24 and second.executed == 0
     # only the infra errors (never stored) were tried again
@@ -54,22 +57,22 @@ def test_keys_follow_tests_limits_and_sandbox(tmp_path: Path) -> None:
     problems = load_problems("humaneval")
     jobs = [make_job(problems.get(f"HumanEval/{i}"), Limits(), [Candidate(i, "# fake: passed")]) for i in range(2)]
     inner = FakeBackend()
-    engine = Engine(CachingBackend(inner, store), workers=1)
-    assert len(list(engine.run(jobs))) == 2 and inner.calls["# fake: passed"] == 2  # different tests: two runs
-    list(engine.run(jobs))
+    runner = Runner(CachingBackend(inner, store), RunOptions(workers=1))
+    assert len(list(runner.run(jobs))) == 2 and inner.calls["# fake: passed"] == 2  # different tests: two runs
+    list(runner.run(jobs))
     assert inner.calls["# fake: passed"] == 2  # both remembered
-    list(engine.run([make_job(problems.get("HumanEval/0"), Limits(cpu_time_s=7), [Candidate(0, "# fake: passed")])]))
+    list(runner.run([make_job(problems.get("HumanEval/0"), Limits(cpu_time_s=7), [Candidate(0, "# fake: passed")])]))
     assert inner.calls["# fake: passed"] == 3  # other limits: a new verdict
     other = FakeBackend()
     other.identity = lambda: "another image"  # type: ignore[method-assign]
-    list(Engine(CachingBackend(other, store), workers=1).run(jobs[:1]))
+    list(Runner(CachingBackend(other, store), RunOptions(workers=1)).run(jobs[:1]))
     assert other.calls["# fake: passed"] == 1
 
 
 def test_store_survives_reopening_and_prunes(tmp_path: Path) -> None:
     path = tmp_path / "store.sqlite3"
     store = ResultStore(path)
-    list(Engine(CachingBackend(FakeBackend(), store), workers=1).run(
+    list(Runner(CachingBackend(FakeBackend(), store), RunOptions(workers=1)).run(
         [make_job(load_problems("humaneval").get("HumanEval/0"), Limits(), [Candidate(0, "# fake: failed")])]))
     store.close()
     again = ResultStore(path)
@@ -117,11 +120,11 @@ def test_changing_one_problems_tests_reexecutes_only_it(tmp_path: Path, docker_b
                                for p in base for _ in range(3)))
     store = ResultStore(tmp_path / "store.sqlite3")
     backend = CachingBackend(docker_backend, store)
-    first = evaluate(samples, load_problems(str(problems_file)), backend, tmp_path / "a.jsonl", ks=[1], calibrate=False)
+    first = evaluate(samples, load_problems(str(problems_file)), backend, tmp_path / "a.jsonl", NO_CALIBRATION, ks=[1])
     # three copies of each reference: each distinct program runs once
     assert first.executed == 5 and first.cached == 10 and first.outcomes[Outcome.PASSED.value] == 15
     base[2]["test"] += "\n\ndef extra():\n    pass\n"
     problems_file.write_text("".join(json.dumps(p) + "\n" for p in base))
-    second = evaluate(samples, load_problems(str(problems_file)), backend, tmp_path / "b.jsonl", ks=[1],
-                      calibrate=False)
+    second = evaluate(samples, load_problems(str(problems_file)), backend, tmp_path / "b.jsonl", NO_CALIBRATION,
+                      ks=[1])
     assert second.executed == 1 and second.cached == 14

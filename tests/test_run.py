@@ -1,4 +1,4 @@
-"""Scheduling, retries and ordering, on the scripted fake backend."""
+"""The runner: scheduling, retries and ordering, on the scripted fake backend."""
 
 from __future__ import annotations
 
@@ -7,13 +7,14 @@ from pathlib import Path
 
 import pytest
 
-from harness.engine import Engine
-from harness.errors import SandboxError
+from harness.errors import PrerequisiteError, SandboxError
 from harness.evaluate import evaluate
 from harness.job import Candidate, Job, make_job
 from harness.limits import Limits
+from harness.options import RunOptions
 from harness.outcome import Outcome
 from harness.problems import load_problems
+from harness.run import Runner
 from harness.sandbox import get_backend
 from harness.sandbox.fake import FakeBackend
 
@@ -24,27 +25,27 @@ def job_of(directives: list[str]) -> Job:
     return make_job(problem, Limits(), [Candidate(i, f"# fake: {d}\n# {i}") for i, d in enumerate(directives)])
 
 
-def run(engine: Engine, jobs: list[Job]) -> dict[int, Outcome]:
-    return {index: execution.outcome for index, execution in engine.run(jobs)}
+def run(runner: Runner, jobs: list[Job]) -> dict[int, Outcome]:
+    return {index: execution.outcome for index, execution in runner.run(jobs)}
 
 
 def test_every_candidate_gets_exactly_one_result() -> None:
     directives = ["passed", "failed", "error", "timeout", "syntax_error"] * 20
-    got = run(Engine(FakeBackend(), workers=3), [job_of(directives)])
+    got = run(Runner(FakeBackend(), RunOptions(workers=3)), [job_of(directives)])
     assert got == {i: Outcome(d) for i, d in enumerate(directives)}
 
 
 def test_infra_errors_are_retried_and_never_scored() -> None:
     backend = FakeBackend()
-    engine = Engine(backend, workers=2, retry_backoff_s=0)
-    got = run(engine, [job_of(["passed infra=2", "failed infra=1", "passed"])])
+    runner = Runner(backend, RunOptions(workers=2, retry_backoff_s=0))
+    got = run(runner, [job_of(["passed infra=2", "failed infra=1", "passed"])])
     assert got == {0: Outcome.PASSED, 1: Outcome.FAILED, 2: Outcome.PASSED}
-    assert engine.infra_retries == 3
+    assert runner.infra_retries == 3
 
 
 def test_persistent_infra_error_is_its_own_outcome() -> None:
-    engine = Engine(FakeBackend(), workers=1, retry_backoff_s=0, max_attempts=3)
-    results = dict(engine.run([job_of(["passed infra=9", "passed"])]))
+    runner = Runner(FakeBackend(), RunOptions(workers=1, retry_backoff_s=0, max_attempts=3))
+    results = dict(runner.run([job_of(["passed infra=9", "passed"])]))
     assert results[0].outcome is Outcome.INFRA_ERROR and results[0].attempts == 3
     assert results[1].outcome is Outcome.PASSED
 
@@ -54,9 +55,10 @@ def test_a_dead_backend_stops_the_run_with_its_reason() -> None:
         def check(self) -> list[str]:
             return ["Docker engine not reachable at unix:///var/run/docker.sock"]
 
-    engine = Engine(Dead(), workers=2, retry_backoff_s=0, engine_wait_s=0.5)
-    with pytest.raises(SandboxError, match="stayed unusable for 0 s: Docker engine not reachable"):
-        run(engine, [job_of(["passed infra=9"] * 30)])
+    runner = Runner(Dead(), RunOptions(workers=2, retry_backoff_s=0, backend_wait_s=0.5))
+    with pytest.raises(PrerequisiteError, match="stayed unusable for 0 s: Docker engine not reachable") as caught:
+        run(runner, [job_of(["passed infra=9"] * 30)])
+    assert isinstance(caught.value, SandboxError)  # exit 3, sandbox unavailable
 
 
 def test_an_engine_that_comes_back_costs_no_attempts() -> None:
@@ -76,11 +78,12 @@ def test_an_engine_that_comes_back_costs_no_attempts() -> None:
             raise InfraError("connection refused")
         return Execution(outcome=Outcome.PASSED)
 
-    engine = Engine(Restarting(script=script), workers=2, retry_backoff_s=0, max_attempts=2, engine_wait_s=10)
-    results = dict(engine.run([job_of(["x"] * 12)]))
+    runner = Runner(Restarting(script=script), RunOptions(workers=2, retry_backoff_s=0, max_attempts=2,
+                                                          backend_wait_s=10))
+    results = dict(runner.run([job_of(["x"] * 12)]))
     assert {e.outcome for e in results.values()} == {Outcome.PASSED} and len(results) == 12
     # At most the failures that straddle the engine's return count as attempts.
-    assert engine.infra_retries <= 2
+    assert runner.infra_retries <= 2
 
 
 def test_jobs_round_trip_through_json() -> None:
@@ -105,7 +108,8 @@ def test_evaluate_writes_rows_in_input_order_and_excludes_infra_from_passk(tmp_p
     samples.write_text("".join(json.dumps(r) + "\n" for r in rows))
     out = tmp_path / "r.jsonl"
     backend = FakeBackend()
-    summary = evaluate(samples, problems, backend, out, ks=[1, 5, 20], workers=3, calibrate=False)
+    summary = evaluate(samples, problems, backend, out, RunOptions(workers=3, calibrate=False, retry_backoff_s=0),
+                       ks=[1, 5, 20])
     written = [json.loads(line) for line in out.read_text().splitlines()]
     assert [r["i"] for r in written] == list(range(40))
     assert {r["outcome"] for r in written if r["task_id"] == "HumanEval/2"} == {"infra_error"}

@@ -1,0 +1,109 @@
+"""Export: the kept solutions as a ``datasets`` dataset, and the hub.
+
+``train.jsonl`` and ``train.parquet`` in chat format (the problem's prompt as
+``user``, the verified program as ``assistant``) with a ``manifest.json``
+beside them; ``push_to_hub`` sends the Parquet file to a Hugging Face repo.
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+from . import __version__
+from .errors import HubError, writing
+from .problems import ProblemSet
+from .select import Ranked
+
+DATASET_FILES = ("train.jsonl", "train.parquet")
+
+
+def prepare_out_dir(out_dir: str | Path) -> Path:
+    """Creates ``out_dir`` and checks that a file can be written in it,
+    before any work is spent on what would go there.
+
+    Raises:
+        OutputError: the folder cannot be made or written to.
+    """
+    path = Path(out_dir)
+    with writing(path, "into the output folder"):
+        path.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=path, prefix=".harness-write-check-"):
+            pass
+    return path
+
+
+def export(out_dir: Path, kept: Iterable[Ranked], problems: ProblemSet, sandbox: str,
+           model_field: str = "model") -> int:
+    """Writes ``train.jsonl`` and ``train.parquet`` through ``datasets``, in
+    chat format; returns the number of rows.
+
+    Raises:
+        OutputError: the files cannot be written (e.g. a full disk).
+    """
+    import datasets
+
+    datasets.disable_progress_bars()
+    rows = []
+    for ranked in kept:
+        survivor = ranked.survivor
+        problem = problems.get(survivor.task_id)
+        assert problem is not None
+        rows.append({
+            "messages": [{"role": "user", "content": problem.prompt},
+                         {"role": "assistant", "content": f"```python\n{survivor.code.rstrip()}\n```"}],
+            "task_id": survivor.task_id,
+            "rank": ranked.rank,
+            "cpu_time_s": ranked.cpu_median_s,
+            "length": survivor.length,
+            "model": str(survivor.fields.get(model_field, "")),
+            "sampling": json.dumps(survivor.fields.get("sampling", {}), sort_keys=True),
+            "tests_hash": problem.tests_hash,
+            "sandbox": sandbox,
+            "harness_version": __version__,
+        })
+    features = datasets.Features({
+        "messages": [{"role": datasets.Value("string"), "content": datasets.Value("string")}],
+        "task_id": datasets.Value("string"), "rank": datasets.Value("int32"),
+        "cpu_time_s": datasets.Value("float64"), "length": datasets.Value("int64"),
+        "model": datasets.Value("string"), "sampling": datasets.Value("string"),
+        "tests_hash": datasets.Value("string"), "sandbox": datasets.Value("string"),
+        "harness_version": datasets.Value("string"),
+    })
+    if rows:
+        dataset = datasets.Dataset.from_list(rows, features=features)
+    else:  # no verified solution: an empty dataset with the same columns
+        dataset = datasets.Dataset.from_dict({name: [] for name in features}, features=features)
+    with writing(out_dir, "the dataset"):
+        out_dir.mkdir(parents=True, exist_ok=True)
+        dataset.to_json(str(out_dir / "train.jsonl"), lines=True, force_ascii=False)
+        dataset.to_parquet(str(out_dir / "train.parquet"))
+    return len(rows)
+
+
+def write_manifest(out_dir: Path, manifest: Mapping[str, Any]) -> None:
+    """``manifest.json``: sorted keys, so that equal runs give equal bytes."""
+    path = out_dir / "manifest.json"
+    with writing(path, "the manifest"):
+        path.write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
+
+
+def push_to_hub(out_dir: str | Path, repo: str) -> None:
+    """Pushes the exported dataset to ``repo``; one clear line on failure.
+
+    Raises:
+        HubError: the hub is unreachable or refused the push.
+    """
+    import datasets
+
+    from .hub import require_hub
+    require_hub(f"push to {repo}")
+    try:
+        dataset = datasets.load_dataset("parquet", data_files=str(Path(out_dir) / "train.parquet"), split="train")
+        dataset.push_to_hub(repo)
+    except Exception as exc:  # the hub client raises many kinds; all mean "not pushed"
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        raise HubError(f"push to {repo} failed ({type(exc).__name__}: {first[:200]})") from None

@@ -1,0 +1,225 @@
+"""Selection: which passing candidates become demonstrations.
+
+Passing candidates are deduplicated (the same program once comments,
+docstrings and formatting are normalised away), shortlisted per problem by
+their first run (a bounded heap, so memory does not grow with the number of
+candidates), re-measured a few times (a candidate whose verdict changes is
+flaky and dropped; the others get their median CPU time) and ranked; the top K
+per problem are kept.  What to keep is one ``Selection``, checked when made.
+"""
+
+from __future__ import annotations
+
+import ast
+import hashlib
+import heapq
+import io
+import json
+import statistics
+import tokenize
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .errors import ConfigError
+from .job import Candidate, Job, make_job
+from .limits import Limits
+from .outcome import Outcome
+from .problems import CodeField, Problem, ProblemSet
+from .run import Runner
+
+RANK_KEYS = ("cpu", "length")
+LENGTH_UNITS = ("chars", "tokens")
+
+
+def parse_rank_by(text: str) -> tuple[str, ...]:
+    """``"cpu,length"`` as a key order; raises ConfigError naming ``--rank-by``."""
+    keys = tuple(part.strip() for part in text.split(",") if part.strip())
+    if not keys or any(k not in RANK_KEYS for k in keys) or len(set(keys)) != len(keys):
+        raise ConfigError(f"--rank-by takes a comma-separated order of {', '.join(RANK_KEYS)}; got {text!r}")
+    return keys
+
+
+def _whole(value: object, least: int) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= least
+
+
+@dataclass(frozen=True)
+class Selection:
+    """What ``curate`` keeps per problem, and how it measures.
+
+    ``reproducible`` makes every re-measurement a distinct program (a trailing
+    comment) run through the result store, so that a rebuild keeps every
+    measurement and reproduces the same medians.
+    """
+
+    top_k: int = 1  # solutions kept per problem
+    remeasure: int = 3  # runs per shortlisted solution: median CPU time, flakiness
+    shortlist: int | None = None  # solutions re-measured per problem (default: max(2K, K+2))
+    rank_by: tuple[str, ...] = RANK_KEYS  # key order, from RANK_KEYS; then input order
+    length_unit: str = "chars"  # chars, or Python tokens (no comments or layout)
+    reproducible: bool = False
+
+    def __post_init__(self) -> None:
+        """Raises ConfigError naming the bad field."""
+        for name in ("top_k", "remeasure"):
+            if not _whole(getattr(self, name), 1):
+                raise ConfigError(f"{name} must be a whole number >= 1, not {getattr(self, name)!r}")
+        if self.shortlist is not None and not _whole(self.shortlist, 1):
+            raise ConfigError(f"shortlist must be a whole number >= 1, not {self.shortlist!r}")
+        if not isinstance(self.rank_by, (tuple, list)) or not all(isinstance(k, str) for k in self.rank_by):
+            raise ConfigError(f"rank_by must be a sequence of keys from {', '.join(RANK_KEYS)}, not {self.rank_by!r}")
+        parse_rank_by(",".join(self.rank_by))
+        object.__setattr__(self, "rank_by", tuple(self.rank_by))  # a list given is kept as a tuple
+        if self.length_unit not in LENGTH_UNITS:
+            raise ConfigError(f"length unit must be one of {', '.join(LENGTH_UNITS)}, not {self.length_unit!r}")
+
+    @property
+    def shortlist_size(self) -> int:
+        return self.shortlist or max(2 * self.top_k, self.top_k + 2)
+
+
+def normalized(code: str) -> str:
+    """The program without comments, docstrings or formatting (an AST dump);
+    the text itself when it does not parse."""
+    try:
+        tree = ast.parse(code)
+    except (SyntaxError, ValueError):
+        return code.strip()
+    for node in ast.walk(tree):
+        body = getattr(node, "body", None)
+        if isinstance(body, list) and body and isinstance(body[0], ast.Expr) \
+                and isinstance(body[0].value, ast.Constant) and isinstance(body[0].value.value, str):
+            node.body = body[1:] or [ast.Pass()]  # type: ignore[attr-defined]
+    return ast.dump(tree, annotate_fields=False)
+
+
+def code_length(code: str, unit: str = "chars") -> int:
+    """Characters, or Python tokens (tokenize's, without comments, blank
+    lines or indentation bookkeeping) so that formatting does not count."""
+    if unit == "chars":
+        return len(code)
+    skip = {tokenize.COMMENT, tokenize.NL, tokenize.NEWLINE, tokenize.INDENT, tokenize.DEDENT,
+            tokenize.ENDMARKER, tokenize.ENCODING}
+    try:
+        return sum(1 for t in tokenize.generate_tokens(io.StringIO(code).readline) if t.type not in skip)
+    except (tokenize.TokenError, IndentationError, SyntaxError):
+        return len(code.split())
+
+
+@dataclass(frozen=True)
+class Survivor:
+    """A passing, distinct candidate."""
+
+    index: int  # its row in the evaluated results
+    task_id: str
+    code: str  # the whole solution, whichever field it came in
+    program: str  # what the sandbox runs
+    length: int
+    first_cpu_s: float
+    fields: dict[str, Any] = field(compare=False)
+
+
+@dataclass(frozen=True)
+class Ranked:
+    survivor: Survivor
+    cpu_median_s: float
+    rank: int
+
+
+def rank_values(survivor: Survivor, cpu_s: float, rank_by: Sequence[str]) -> tuple[Any, ...]:
+    """The ranking key: CPU time in 0.1 ms steps (noise below that does not
+    decide), length, then input order."""
+    values = {"cpu": round(cpu_s, 4), "length": survivor.length}
+    return tuple(values[k] for k in rank_by) + (survivor.index,)
+
+
+def shortlists(results: Path, problems: ProblemSet,
+               selection: Selection) -> tuple[dict[str, list[Survivor]], int, int]:
+    """Passing, de-duplicated candidates of an evaluated results file, the
+    ``selection.shortlist_size`` best per problem by the ranking key on their
+    first run; also how many passed and how many of those were distinct."""
+    size, rank_by = selection.shortlist_size, selection.rank_by
+    heaps: dict[str, list[tuple[tuple[Any, ...], Survivor]]] = {}
+    seen: set[tuple[str, str]] = set()
+    passed = unique = 0
+    with open(results, encoding="utf-8") as handle:
+        for index, line in enumerate(handle):
+            row = json.loads(line)
+            if row.get("outcome") != Outcome.PASSED.value:
+                continue
+            passed += 1
+            code_field = CodeField.SOLUTION if "solution" in row else CodeField.COMPLETION
+            problem = problems.get(str(row["task_id"]))
+            if problem is None:
+                continue
+            program = problem.program(row[code_field.value], code_field)
+            text = program[len(problem.preamble):]  # the whole solution, whichever field it came in
+            # completions and whole programs of the same solution are one program
+            digest = hashlib.sha256(normalized(text).encode()).hexdigest()
+            if (problem.id, digest) in seen:
+                continue
+            seen.add((problem.id, digest))
+            unique += 1
+            fields = {k: v for k, v in row.items() if k not in ("completion", "solution")}
+            survivor = Survivor(index, problem.id, text, program, code_length(text, selection.length_unit),
+                                float(row.get("cpu_time_s", 0.0)), fields)
+            heap = heaps.setdefault(problem.id, [])
+            # a max-heap of the worst kept so far (keys negated)
+            entry = (tuple(-v for v in rank_values(survivor, survivor.first_cpu_s, rank_by)), survivor)
+            if len(heap) < size:
+                heapq.heappush(heap, entry)
+            elif entry[0] > heap[0][0]:
+                heapq.heapreplace(heap, entry)
+    return {task: [e[1] for e in heap] for task, heap in heaps.items()}, passed, unique
+
+
+def remeasure(runner: Runner, problems: ProblemSet, lists: dict[str, list[Survivor]], repeats: int,
+              limits_for: Callable[[Problem], Limits],
+              tag_repeats: bool = False) -> tuple[dict[int, float], list[dict[str, Any]]]:
+    """Median CPU per stable survivor; the flaky ones are reported instead.
+    ``tag_repeats`` makes each repeat a distinct program (a trailing comment),
+    so that a result store keeps every measurement and a rebuild reproduces
+    the same medians."""
+    jobs: list[Job] = []
+    order: list[Survivor] = []
+    for task_id, survivors in lists.items():
+        problem = problems.get(task_id)
+        assert problem is not None
+        candidates = []
+        for survivor in survivors:
+            for repeat in range(repeats):
+                tag = f"\n# harness re-measurement {repeat}\n" if tag_repeats else ""
+                candidates.append(Candidate(len(order), survivor.program + tag))
+                order.append(survivor)
+        jobs.append(make_job(problem, limits_for(problem), candidates))
+    runs: dict[int, list[tuple[Outcome, float]]] = {}
+    for index, execution in runner.run(jobs):
+        runs.setdefault(order[index].index, []).append((execution.outcome, execution.cpu_time_s))
+    medians: dict[int, float] = {}
+    flaky: list[dict[str, Any]] = []
+    by_index = {s.index: s for s in order}
+    for index, results in sorted(runs.items()):
+        outcomes = [o for o, _ in results if o is not Outcome.INFRA_ERROR]
+        if outcomes and all(o is Outcome.PASSED for o in outcomes):
+            medians[index] = statistics.median(c for o, c in results if o is Outcome.PASSED)
+        elif outcomes:
+            flaky.append({"task_id": by_index[index].task_id, "index": index,
+                          "outcomes": [o.value for o, _ in results]})
+    return medians, flaky
+
+
+def rank(survivors: Sequence[Survivor], medians: dict[int, float], rank_by: Sequence[str],
+         top_k: int) -> list[Ranked]:
+    """Ordered by the rank keys (CPU time in 0.1 ms steps, so that noise below
+    that does not decide), then by input order; the first ``top_k``."""
+    stable = sorted((s for s in survivors if s.index in medians),
+                    key=lambda s: rank_values(s, medians[s.index], rank_by))[:top_k]
+    return [Ranked(s, medians[s.index], place) for place, s in enumerate(stable, 1)]
+
+
+def natural_order(task_id: str) -> tuple[Any, ...]:
+    """HumanEval/2 before HumanEval/10."""
+    head, _, tail = task_id.rpartition("/")
+    return (head, int(tail)) if tail.isdigit() else (task_id, 0)
