@@ -86,3 +86,7 @@ def safe_short(value, limit=80):
         return short(str(value) if isinstance(value, (str, BaseException)) else repr(value), limit)
     except Exception:
         return "<%s that cannot be shown>" % type(value).__name__
+
+
+def human_bytes(count):
+    return "%g MiB" % (count / 1048576.0) if count >= 1048576 else "%d bytes" % count

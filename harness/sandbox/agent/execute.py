@@ -10,6 +10,7 @@ import time
 from ...protocol import (DETAIL_CHARS, ERROR, FAILED, GONE, INFRA_ERROR, JUDGE_CRASH, JUDGE_VERDICTS,
                          MAX_REPLY_BYTES, MEMORY_EXCEEDED, PASSED, RAN, SYNTAX_ERROR, TIMEOUT, FrameBuffer)
 from .candidate import SYNTAX_EXIT
+from .compare import human_bytes
 from .judge import judge_server
 from .proc import (JUDGE_ROOT, JUDGE_UID, REAPED, SANDBOX_UID, child_common, drop_to, kill_uid, memory_file,
                    reap_all, signal_name, tree_cpu_seconds)
@@ -60,9 +61,10 @@ class Judge:
         self.pid, self.sock, self.key, self.uses = pid, mine, key, 0
         REAPED.exclude.add(pid)
 
-    def start(self, req_w, rep_r, limits):
+    def start(self, req_w, rep_r, limits, workdir):
         self.uses += 1
-        socket.send_fds(self.sock, [json.dumps({"wall_time_s": limits["wall_time_s"]}).encode()], [req_w, rep_r])
+        run = {"wall_time_s": limits["wall_time_s"], "workdir": workdir}
+        socket.send_fds(self.sock, [json.dumps(run).encode()], [req_w, rep_r])
 
     def stop(self):
         if self.pid is None:
@@ -153,7 +155,7 @@ class Run:
             for fd in (req_r, rep_w, out_w, err_w):
                 os.close(fd)
             try:
-                judge.start(req_w, rep_r, limits)
+                judge.start(req_w, rep_r, limits, workdir)
             except OSError:
                 self.verdict = {"outcome": JUDGE_CRASH, "detail": "the judge process is gone"}
             os.close(req_w)
@@ -271,7 +273,7 @@ class Run:
         if kind == "wall":
             return TIMEOUT, "wall-clock limit of %ss exceeded" % limits["wall_time_s"]
         if kind == "output":
-            return ERROR, "output limit of %d bytes exceeded" % limits["output_bytes"]
+            return ERROR, "output limit of %s exceeded (--output-mb raises it)" % human_bytes(limits["output_bytes"])
         if oom:
             return MEMORY_EXCEEDED, "memory limit of %d MiB exceeded" % (limits["memory_bytes"] >> 20)
         signalled = status is not None and os.WIFSIGNALED(status)

@@ -394,6 +394,23 @@ def judge_pytest(spec, link, run):
                 text = "%s: %s" % (type(error).__name__, safe_short(error, 200)) if error else report.when
                 self.first = (ERROR if mine else FAILED, "%s: %s" % (item.name, text))
 
+    class Shared:
+        """``tmp_path`` in the candidate's work dir, open to both sides:
+        tests hand the candidate files there (pytest's own is 0700, and
+        the judge's directory is closed to the candidate)."""
+
+        def __init__(self):
+            self.count = 0
+
+        @pytest.fixture
+        def tmp_path(self):
+            import pathlib
+            self.count += 1
+            path = os.path.join(run["workdir"], "tmp_path-%d" % self.count)
+            os.mkdir(path)
+            os.chmod(path, 0o777)
+            return pathlib.Path(path)
+
     def attribute(name):
         if name.startswith("__"):
             raise AttributeError(name)
@@ -404,13 +421,14 @@ def judge_pytest(spec, link, run):
     sys.modules[spec["module"]] = module
     PYTEST_RUNS[0] += 1
     path = os.path.join(spec["workdir"], "test_run%d.py" % PYTEST_RUNS[0])
-    with open(path, "w") as handle:
+    with os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600), "w") as handle:
         handle.write(spec["test"])
     record = Record()
+    os.umask(0)  # what tests write in tmp_path, the candidate may rewrite
     args = [path, "-q", "-p", "no:cacheprovider", "--rootdir", spec["workdir"], "-o", "addopts=",
             "--import-mode=importlib", "--timeout", str(max(1, int(run.get("wall_time_s", 10))))]
     try:
-        code = pytest.main(args, plugins=[record])
+        code = pytest.main(args, plugins=[record, Shared()])
     finally:
         os.unlink(path)
         sys.modules.pop(spec["module"], None)

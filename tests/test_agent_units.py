@@ -1,0 +1,195 @@
+"""The sandbox agent's pure parts, on the host, without Docker: the joined
+source, framing, reply checking, comparisons, exceptions and failure text."""
+
+from __future__ import annotations
+
+import ast
+import marshal
+import os
+import sys
+
+import pytest
+
+from harness import protocol
+from harness.outcome import Outcome
+from harness.sandbox import agent
+from harness.sandbox.agent import compare, judge
+
+# --------------------------------------------------------------- the join ---
+
+
+def test_joined_source_compiles_and_imports_only_the_standard_library() -> None:
+    tree = ast.parse(agent.SOURCE)
+    compile(tree, "<agent>", "exec")
+    imported = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            imported.update(alias.name.split(".")[0] for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            assert node.level == 0, f"relative import left in the joined source at line {node.lineno}"
+            imported.add((node.module or "").split(".")[0])
+    imported.discard("pytest")  # the judge of pytest problems imports the image's pytest
+    assert imported <= set(sys.stdlib_module_names), imported - set(sys.stdlib_module_names)
+
+
+def test_no_top_level_name_is_defined_by_two_agent_modules() -> None:
+    """One namespace after the join: a second definition would silently win."""
+    owner: dict[str, str] = {}
+    for name in agent.MODULES:
+        for node in ast.parse(agent.module_source(name)).body:
+            targets: list[str] = []
+            if isinstance(node, (ast.FunctionDef, ast.ClassDef)):
+                targets = [node.name]
+            elif isinstance(node, ast.Assign):
+                targets = [t.id for t in node.targets if isinstance(t, ast.Name)]
+            for target in targets:
+                assert target not in owner, f"{target} defined in {owner[target]} and {name}"
+                owner[target] = name
+
+
+def test_version_is_a_hash_of_the_joined_source() -> None:
+    import hashlib
+    assert agent.VERSION == hashlib.sha256(agent.joined_source().encode()).hexdigest()[:16]
+
+
+def test_outcome_enum_is_the_protocol_s() -> None:
+    assert tuple(o.value for o in Outcome) == protocol.OUTCOMES
+
+
+# ---------------------------------------------------------------- framing ---
+
+def test_frame_buffer_splits_frames_across_any_chunking() -> None:
+    data = protocol.json_frame({"op": "a"}) + protocol.json_frame({"op": "b", "x": "y" * 1000})
+    for step in (1, 3, 7, len(data)):
+        buffer, seen = protocol.FrameBuffer(), []
+        for i in range(0, len(data), step):
+            buffer.feed(data[i:i + step])
+            while (payload := buffer.next()) is not None:
+                seen.append(payload)
+        assert [p[:10] for p in seen] == [b'{"op": "a"', b'{"op": "b"']
+
+
+def test_frame_buffer_refuses_an_oversized_frame() -> None:
+    buffer = protocol.FrameBuffer(limit=10)
+    buffer.feed(protocol.frame(b"x" * 11))
+    with pytest.raises(ValueError, match="exceeds"):
+        buffer.next()
+
+
+def test_fd_framing_round_trip() -> None:
+    r, w = os.pipe()
+    try:
+        protocol.send_json(w, {"op": protocol.OP_PING})
+        assert protocol.recv_frame(r) == b'{"op": "ping"}'
+    finally:
+        os.close(r)
+        os.close(w)
+
+
+# ------------------------------------------------------- candidate replies ---
+
+@pytest.mark.parametrize("reply", [
+    ("raise", 10 ** 5000, "x", ()),
+    ("raise", "E", "x", ("not pairs",)),
+    ("ok", compile("1", "x", "eval")),
+    ("opaque", "T", 1, "text"),
+    ("ready", "extra"),
+    ["ok", 1],
+    (),
+    ("unknown",),
+], ids=["huge_int_name", "bad_lineage", "code_object", "non_bool_truth", "ready_extra", "list", "empty", "unknown"])
+def test_malformed_replies_are_refused(reply: object) -> None:
+    try:
+        assert judge.parse_reply(reply) is None
+    except judge.Malformed:
+        pass
+
+
+def test_link_faults_are_sticky_and_name_the_candidate() -> None:
+    req_r, req_w = os.pipe()
+    rep_r, rep_w = os.pipe()
+    try:
+        link = judge.Link(req_w, rep_r)
+        with open(rep_w, "wb", closefd=False) as out:
+            out.write(protocol.frame(b"\x00garbage"))
+        with pytest.raises(judge.CandidateGone):
+            link.call("f", (1,), {})
+        assert link.fault is not None and "protocol" in link.fault
+        assert not issubclass(judge.CandidateGone, Exception)  # `except Exception` cannot swallow it
+        with pytest.raises(judge.CandidateGone):
+            link.call("f", (2,), {})
+    finally:
+        for fd in (req_r, req_w, rep_r, rep_w):
+            os.close(fd)
+
+
+def test_link_returns_values_and_raises_the_candidate_s_exceptions() -> None:
+    req_r, req_w = os.pipe()
+    rep_r, rep_w = os.pipe()
+    try:
+        link = judge.Link(req_w, rep_r)
+        protocol.send_frame(rep_w, marshal.dumps(("ok", [1, (2, "x")])))
+        assert link.call("f", (), {}) == [1, (2, "x")]
+        lineage = (("json.decoder", "JSONDecodeError"), ("builtins", "ValueError"), ("builtins", "Exception"))
+        protocol.send_frame(rep_w, marshal.dumps(("raise", "JSONDecodeError", "bad", lineage)))
+        with pytest.raises(ValueError) as info:
+            link.call("f", (), {})
+        import json
+        assert isinstance(info.value, json.JSONDecodeError) and info.value.harness_from_candidate  # type: ignore[attr-defined]
+    finally:
+        for fd in (req_r, req_w, rep_r, rep_w):
+            os.close(fd)
+
+
+def test_raised_keeps_the_nearest_trusted_class_and_never_control_flow() -> None:
+    own = judge._raised("Invalid", "no", (("solution", "Invalid"), ("builtins", "ValueError")))
+    assert isinstance(own, ValueError) and type(own).__name__ == "Invalid"
+    stop = judge._raised("StopIteration", "", (("builtins", "StopIteration"), ("builtins", "Exception")))
+    assert not isinstance(stop, StopIteration) and isinstance(stop, Exception)
+    exit_ = judge._raised("SystemExit", "0", (("builtins", "SystemExit"), ("builtins", "BaseException")))
+    assert type(exit_) is RuntimeError
+    # a module the judge has not loaded is never imported for the candidate
+    sys.modules.pop("antigravity", None)
+    judge._raised("X", "", (("antigravity", "X"), ("builtins", "Exception")))
+    assert "antigravity" not in sys.modules
+
+
+# ------------------------------------------------------------ comparisons ---
+
+def test_values_are_compared_strictly_by_default() -> None:
+    assert not compare.values_match(1000000000.0, 1000000007)
+    assert compare.values_match(1000000000.0, 1000000007, lenient=True)
+    assert compare.values_match(3.0, 3) and compare.values_match(0.1 + 0.2, 0.3)
+    assert not compare.values_match(True, 1) and not compare.values_match("1", 1)
+    with pytest.raises(OverflowError):
+        compare.values_match(10 ** 400, 1.5)
+
+
+def test_float_mode_keeps_integer_tokens_exact() -> None:
+    assert not compare.outputs_match("1000000006", "1000000007", "float")
+    assert compare.outputs_match("1000000006", "1000000007", "float", lenient=True)
+    assert compare.outputs_match("0.3333333", "0.33333333", "float")
+    assert not compare.outputs_match("7.0", "7", "float")
+
+
+@pytest.mark.parametrize("got,expected,ok", [
+    (1, [1], True), (1, [1, 2, 3], False), ([1, 2, 3], [1, 2, 3], True), (10 ** 5000, 1.5, False),
+], ids=["unwrap_one", "no_unwrap_of_many", "list", "huge_int"])
+def test_io_pairs_cases(got: object, expected: object, ok: bool) -> None:
+    verdict, why = judge.compare_case({"unwrap_expected": True}, got, expected)
+    assert verdict is ok
+    assert ok or why  # a wrong answer says why, even for values that cannot print
+
+
+def test_safe_short_survives_unprintable_values() -> None:
+    assert "int" in compare.safe_short(10 ** 5000)
+    assert compare.safe_short(ValueError("boom")) == "boom"
+
+
+def test_describe_failure_names_the_test_line() -> None:
+    source = "x = 1\nassert x == 2, 'nope'\n"
+    try:
+        exec(compile(source, "<test>", "exec"), {})
+    except AssertionError as exc:
+        text = judge.describe_failure(exc, source)
+    assert text == "AssertionError: nope at test line 2: assert x == 2, 'nope'"
