@@ -8,8 +8,8 @@ from __future__ import annotations
 import json
 import threading
 import time
+from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Callable
 
 Reply = Callable[[str, int], str]  # (prompt, choice number) -> text
 
@@ -62,7 +62,9 @@ class FakeOpenAI:
                 pass  # clients that gave up on a stalled reply are expected here
 
         self.httpd = Server(("127.0.0.1", 0), Handler)
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        # a short poll interval: shutdown() waits for it (the default 0.5 s, after every test)
+        self.thread = threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.02},
+                                       daemon=True)
         self.thread.start()
 
     @property
@@ -84,7 +86,8 @@ class FakeOpenAI:
             choices = [{"index": i, "finish_reason": "stop", "text": t, "logprobs": None} for i, t in enumerate(texts)]
             kind = "text_completion"
         return {"id": "cmpl-1", "object": kind, "created": 0, "model": body.get("model", "fake"),
-                "choices": choices, "usage": {"prompt_tokens": 10, "completion_tokens": 7 * n, "total_tokens": 10 + 7 * n}}
+                "choices": choices,
+                "usage": {"prompt_tokens": 10, "completion_tokens": 7 * n, "total_tokens": 10 + 7 * n}}
 
     @staticmethod
     def _prompt(body: dict) -> str:
