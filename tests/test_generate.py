@@ -8,8 +8,8 @@ import re
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import pytest
 
@@ -33,7 +33,8 @@ def replies(prompt: str, i: int) -> str:
                f"```\n{right}```",  # untagged fence
                f"```python\n{right}```",  # duplicate of the first
                "I am not sure this can be done.",  # no code
-               f"```python\nimport math\n```\nand the function:\n```python\n{right.replace('return ', 'return not ')}```",
+               "```python\nimport math\n```\nand the function:\n"
+               f"```python\n{right.replace('return ', 'return not ')}```",
                right]  # bare code
     return options[i % len(options)]
 
