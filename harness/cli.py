@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import sys
 import uuid
 from collections.abc import Callable, Sequence
@@ -355,8 +356,12 @@ def cmd_curate(args: argparse.Namespace) -> int:
     from .report import RichProgress, print_summary
     from .select import Selection, parse_rank_by
     # every option first: nothing is generated or run with a bad one
-    selection = Selection(top_k=args.top_k, remeasure=args.remeasure, shortlist=args.shortlist,
-                          rank_by=parse_rank_by(args.rank_by), length_unit=args.length_unit)
+    try:
+        selection = Selection(top_k=args.top_k, remeasure=args.remeasure, shortlist=args.shortlist,
+                              rank_by=parse_rank_by(args.rank_by), length_unit=args.length_unit)
+    except ConfigError as exc:  # name the flag, not the field
+        raise ConfigError(re.sub(r"^(top_k|remeasure|shortlist)\b", lambda m: "--" + m[1].replace("_", "-"),
+                                 str(exc))) from None
     run = _run_options(args)
     ks = check_ks(args.k)
     if args.samples and args.model:
