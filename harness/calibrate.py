@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 
 from .job import Candidate, make_job
-from .limits import Limits, scaled_time_limits
+from .limits import MEASURE_CPU_S, Limits, scaled_time_limits
 from .outcome import Execution
 from .problems import CodeField, Problem
 from .run import Runner
@@ -49,7 +49,7 @@ class Calibration:
                 on_result: Callable[[Execution], None] | None = None) -> dict[str, list[Execution]]:
         """Runs each reference ``repeats`` times and stores the median CPU
         time of problems whose every run passed.  Returns all executions."""
-        floor = limits or Limits()
+        floor = limits or Limits(cpu_time_s=MEASURE_CPU_S, wall_time_s=3 * MEASURE_CPU_S)
         jobs = [make_job(p, floor, [Candidate(i * repeats + r, p.program(p.reference_solution, CodeField.SOLUTION))
                                     for r in range(repeats)])
                 for i, p in enumerate(problems)]

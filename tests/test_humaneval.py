@@ -10,7 +10,7 @@ import pytest
 
 from harness.calibrate import Calibration
 from harness.evaluate import evaluate
-from harness.limits import Limits
+from harness.limits import MEASURE_CPU_S
 from harness.options import RunOptions
 from harness.problems import load_problems, problems_dir
 from harness.run import Runner
@@ -30,7 +30,7 @@ def test_every_reference_solution_passes(docker_backend, tmp_path: Path, name: s
     checks = validate_all(docker_backend, name, tmp_path)
     assert len(checks) == count
     assert [c.problem_id for c in checks if c.status != "ok"] == []
-    assert all(0 < c.median_cpu_s < Limits().cpu_time_s for c in checks)  # MBPP/123 needs ~1.4 s
+    assert all(0 < c.median_cpu_s < MEASURE_CPU_S for c in checks)  # MBPP/123 needs 1.4-3 s, by host speed
 
 
 # file, field holding the recorded verdict, the disagreements we understand
