@@ -16,7 +16,7 @@ class Outcome(str, enum.Enum):
 
     PASSED = protocol.PASSED
     FAILED = protocol.FAILED  # a test assertion failed or a result was wrong
-    ERROR = protocol.ERROR  # the candidate raised, crashed, exited or flooded output
+    ERROR = protocol.ERROR  # the candidate raised, crashed, exited, flooded output or broke the protocol
     SYNTAX_ERROR = protocol.SYNTAX_ERROR
     TIMEOUT = protocol.TIMEOUT  # CPU-time or wall-clock limit
     MEMORY_EXCEEDED = protocol.MEMORY_EXCEEDED

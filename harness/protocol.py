@@ -2,7 +2,8 @@
 
 Stdlib-only on purpose: the host imports this module and the agent's joined
 source (``harness.sandbox.agent``) starts with it, so both sides speak from
-this one definition.
+this one definition.  Generic annotations are quoted: the sandbox's Python
+evaluates them, and a bring-your-own image may have an older one.
 
 Frames: a 4-byte big-endian length, then the payload.  Host <-> supervisor
 payloads are UTF-8 JSON objects with an ``op``; inside the sandbox the same
@@ -63,26 +64,26 @@ HEADER = struct.Struct(">I")
 
 # ------------------------------------------------------------------ framing ---
 
-def frame(payload):
+def frame(payload: bytes) -> bytes:
     """``payload`` (bytes) with its length header."""
     return HEADER.pack(len(payload)) + payload
 
 
-def json_frame(message):
+def json_frame(message: "dict[str, object]") -> bytes:
     return frame(json.dumps(message).encode())
 
 
 class FrameBuffer:
     """Splits a byte stream into frames, whatever chunks it arrives in."""
 
-    def __init__(self, limit=MAX_REQUEST_BYTES):
+    def __init__(self, limit: int = MAX_REQUEST_BYTES) -> None:
         self.data = bytearray()
         self.limit = limit
 
-    def feed(self, chunk):
+    def feed(self, chunk: bytes) -> None:
         self.data += chunk
 
-    def next(self):
+    def next(self) -> "bytes | None":
         """The next complete payload, or None while it is still incomplete."""
         if len(self.data) < HEADER.size:
             return None
@@ -96,8 +97,8 @@ class FrameBuffer:
         return payload
 
 
-def read_exact(fd, n):
-    chunks = []
+def read_exact(fd: int, n: int) -> bytes:
+    chunks: list[bytes] = []
     while n:
         chunk = os.read(fd, n)
         if not chunk:
@@ -107,22 +108,22 @@ def read_exact(fd, n):
     return b"".join(chunks)
 
 
-def write_all(fd, data):
+def write_all(fd: int, data: bytes) -> None:
     view = memoryview(data)
     while view:
         view = view[os.write(fd, view):]
 
 
-def send_frame(fd, payload):
+def send_frame(fd: int, payload: bytes) -> None:
     write_all(fd, frame(payload))
 
 
-def recv_frame(fd, limit=MAX_REPLY_BYTES):
+def recv_frame(fd: int, limit: int = MAX_REPLY_BYTES) -> bytes:
     (size,) = HEADER.unpack(read_exact(fd, HEADER.size))
     if size > limit:
         raise ValueError("frame of %d bytes exceeds the %d byte limit" % (size, limit))
     return read_exact(fd, size)
 
 
-def send_json(fd, message):
+def send_json(fd: int, message: "dict[str, object]") -> None:
     write_all(fd, json_frame(message))

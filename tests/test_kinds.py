@@ -178,12 +178,12 @@ def test_pytest_modules(session, name: str) -> None:
 
 def test_codecontests_problem_validates(docker_backend, tmp_path: Path) -> None:
     from harness.calibrate import Calibration
-    from harness.engine import Engine
+    from harness.run import Runner
     from harness.validate import validate_problems
     row = {"name": "sum", "description": "Print a+b.", "public_tests": {"input": ["1 2\n"], "output": ["3\n"]},
            "private_tests": {"input": ["5 6\n"], "output": ["11\n"]},
            "solutions": {"language": [3], "solution": ["print(sum(map(int, input().split())))"]}}
     path = tmp_path / "cc.jsonl"
     path.write_text(json.dumps(row) + "\n")
-    checks = validate_problems(load_problems(str(path)), Engine(docker_backend), Calibration("t", tmp_path / "c"))
+    checks = validate_problems(load_problems(str(path)), Runner(docker_backend), Calibration("t", tmp_path / "c"))
     assert [c.status for c in checks] == ["ok"]

@@ -3,36 +3,37 @@
 A *backend* (registered by name) knows how to check its prerequisites and how
 to open *sessions*.  A session is one worker's handle on sandboxes: it runs
 one candidate at a time and decides itself when to replace the sandbox under
-it (after N candidates, after an anomaly, always, ...).  The engine only sees
+it (after N candidates, after an anomaly, always, ...).  The runner only sees
 this interface, so a distributed runner can ship the same jobs elsewhere.
 """
 
 from __future__ import annotations
 
 import abc
-from typing import Any, Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
 
 from ..limits import Limits
 from ..outcome import Execution
 
-_BACKENDS: dict[str, Callable[..., "Backend"]] = {}
+_BACKENDS: dict[str, Callable[..., Backend]] = {}
 
 
-def register_backend(name: str) -> Callable[[Callable[..., "Backend"]], Callable[..., "Backend"]]:
+def register_backend(name: str) -> Callable[[Callable[..., Backend]], Callable[..., Backend]]:
     """Class decorator: makes a backend available as ``get_backend(name)``."""
 
-    def decorate(factory: Callable[..., "Backend"]) -> Callable[..., "Backend"]:
+    def decorate(factory: Callable[..., Backend]) -> Callable[..., Backend]:
         _BACKENDS[name] = factory
         return factory
 
     return decorate
 
 
-def get_backend(name: str, **options: Any) -> "Backend":
+def get_backend(name: str, **options: Any) -> Backend:
     try:
         factory = _BACKENDS[name]
     except KeyError:
-        raise ValueError(f"unknown sandbox backend {name!r}; known: {', '.join(sorted(_BACKENDS))}")
+        raise ValueError(f"unknown sandbox backend {name!r}; known: {', '.join(sorted(_BACKENDS))}") from None
     return factory(**options)
 
 
@@ -64,7 +65,7 @@ class Session(abc.ABC):
     def close(self) -> None:
         """Destroys every sandbox this session holds.  Idempotent."""
 
-    def __enter__(self) -> "Session":
+    def __enter__(self) -> Session:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -86,5 +87,5 @@ class Backend(abc.ABC):
         """What a verdict depends on besides code and tests (e.g. the image digest)."""
         return self.name
 
-    def close(self) -> None:
+    def close(self) -> None:  # noqa: B027 (optional: most backends hold nothing shared)
         """Releases shared resources (prefetched sandboxes, clients)."""

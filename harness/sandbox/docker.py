@@ -19,18 +19,19 @@ import struct
 import threading
 import time
 import uuid
-from typing import Any, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import docker
 import docker.errors
 import requests.exceptions
 from docker.types import LogConfig, Ulimit
 
+from .. import protocol
 from ..errors import InfraError, PrerequisiteError
 from ..limits import Limits
 from ..outcome import Execution
 from .agent import SOURCE as AGENT_SOURCE
-from .. import protocol
 from .base import Backend, Session, register_backend
 from .cleanup import remove_run_containers
 from .labels import run_labels
@@ -94,7 +95,7 @@ class AgentChannel:
         self.frames = protocol.FrameBuffer(protocol.MAX_REQUEST_BYTES)
 
     def send(self, message: Mapping[str, Any]) -> None:
-        self.sock.sendall(protocol.json_frame(message))
+        self.sock.sendall(protocol.json_frame(dict(message)))
 
     def receive(self, timeout: float) -> dict[str, Any]:
         """The next message; ``timeout`` bounds the wait for this one frame."""
@@ -226,7 +227,7 @@ def _short(exc: BaseException) -> str:
 class WarmSession(Session):
     """``--isolation process``: one reusable container, fresh processes inside."""
 
-    def __init__(self, backend: "DockerBackend", limits: Limits) -> None:
+    def __init__(self, backend: DockerBackend, limits: Limits) -> None:
         self.backend = backend
         self.limits = limits
         self.client = backend.new_client()
@@ -261,7 +262,7 @@ class Prefetcher:
     """Keeps ``depth`` started containers ready and removes used ones, all in
     background threads, for ``--isolation container``."""
 
-    def __init__(self, backend: "DockerBackend", limits: Limits, depth: int, starters: int) -> None:
+    def __init__(self, backend: DockerBackend, limits: Limits, depth: int, starters: int) -> None:
         self.backend = backend
         self.limits = limits
         self.ready: queue.Queue[Container | InfraError] = queue.Queue(maxsize=depth)

@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import re
 import threading
-from typing import Any, Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
 
 from ..errors import InfraError
 from ..limits import Limits
@@ -31,7 +32,7 @@ def directive_script(program: str, attempt: int) -> Execution:
 
 
 class FakeSession(Session):
-    def __init__(self, backend: "FakeBackend") -> None:
+    def __init__(self, backend: FakeBackend) -> None:
         self.backend = backend
 
     def run(self, problem_key: str, spec: Mapping[str, Any], programs: Sequence[str],

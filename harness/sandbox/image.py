@@ -12,8 +12,8 @@ import os
 import shutil
 import subprocess
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import docker
 import docker.errors
@@ -122,7 +122,8 @@ def build_image(tag: str = DEFAULT_IMAGE, base: str | None = None, offline: bool
                 network_mode="none" if isolated else None)
         except docker.errors.BuildError as exc:
             lines = [str(item.get("stream", item.get("error", ""))).strip() for item in exc.build_log]
-            raise ImageBuildError(f"image build failed: {exc.msg}; last output: {' | '.join(l for l in lines if l)[-400:]}") from exc
+            tail = " | ".join(line for line in lines if line)[-400:]
+            raise ImageBuildError(f"image build failed: {exc.msg}; last output: {tail}") from exc
         except DOCKER_ERRORS as exc:
             raise ImageBuildError(f"image build failed: {exc}") from exc
         log(f"built {tag} ({image.id[:19]})")

@@ -39,6 +39,7 @@ def owner_is_gone(labels: dict[str, str]) -> bool:
     if pid == os.getpid():
         return False
     try:
-        return abs(psutil.Process(pid).create_time() - started) > 1.0
+        created: float = psutil.Process(pid).create_time()
+        return abs(created - started) > 1.0
     except psutil.Error:
         return True

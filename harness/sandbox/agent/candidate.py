@@ -9,7 +9,6 @@ import types
 
 from ...protocol import DETAIL_CHARS, recv_frame, send_frame
 
-
 # ------------------------------------------------------- candidate process ---
 
 SCALARS = (bool, int, float, complex, str, bytes)

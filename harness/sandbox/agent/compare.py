@@ -52,7 +52,7 @@ def outputs_match(actual, expected, mode="exact", tolerance=1e-6, lenient=False)
         return False
     if mode != "float":
         return got == want
-    return all(tokens_match(a, b, tolerance, lenient) for a, b in zip(got, want))
+    return all(tokens_match(a, b, tolerance, lenient) for a, b in zip(got, want))  # noqa: B905 (lengths checked; old Pythons)
 
 
 def values_match(actual, expected, tolerance=1e-6, lenient=False):
@@ -68,7 +68,7 @@ def values_match(actual, expected, tolerance=1e-6, lenient=False):
         return actual == expected
     if isinstance(actual, (list, tuple)) and isinstance(expected, (list, tuple)):
         return len(actual) == len(expected) and all(
-            values_match(a, b, tolerance, lenient) for a, b in zip(actual, expected))
+            values_match(a, b, tolerance, lenient) for a, b in zip(actual, expected))  # noqa: B905
     if isinstance(actual, dict) and isinstance(expected, dict):
         return actual.keys() == expected.keys() and all(
             values_match(actual[k], expected[k], tolerance, lenient) for k in actual)

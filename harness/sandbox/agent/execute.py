@@ -7,15 +7,39 @@ import signal
 import socket
 import time
 
-from ...protocol import (DETAIL_CHARS, ERROR, FAILED, GONE, INFRA_ERROR, JUDGE_CRASH, JUDGE_VERDICTS,
-                         MAX_REPLY_BYTES, MEMORY_EXCEEDED, PASSED, RAN, SYNTAX_ERROR, TIMEOUT, FrameBuffer)
+from ...protocol import (
+    DETAIL_CHARS,
+    ERROR,
+    FAILED,
+    GONE,
+    INFRA_ERROR,
+    JUDGE_CRASH,
+    JUDGE_VERDICTS,
+    MAX_REPLY_BYTES,
+    MEMORY_EXCEEDED,
+    PASSED,
+    RAN,
+    SYNTAX_ERROR,
+    TIMEOUT,
+    FrameBuffer,
+)
 from .candidate import SYNTAX_EXIT
 from .compare import human_bytes
 from .judge import judge_server
-from .proc import (JUDGE_ROOT, JUDGE_UID, REAPED, SANDBOX_UID, child_common, drop_to, kill_uid, memory_file,
-                   reap_all, signal_name, tree_cpu_seconds)
+from .proc import (
+    JUDGE_ROOT,
+    JUDGE_UID,
+    REAPED,
+    SANDBOX_UID,
+    child_common,
+    drop_to,
+    kill_uid,
+    memory_file,
+    reap_all,
+    signal_name,
+    tree_cpu_seconds,
+)
 from .zygote import ZYGOTE_TIMEOUT_S
-
 
 TAIL_BYTES = 2048
 
@@ -177,7 +201,8 @@ class Run:
             drain(fd, tail)
             os.close(fd)
         clean = self.sup.clean_workdir(workdir) and clean
-        if not script and (self.killed_for or self.verdict is None or self.verdict.get("outcome") not in JUDGE_VERDICTS):
+        judged = self.verdict is not None and self.verdict.get("outcome") in JUDGE_VERDICTS
+        if not script and (self.killed_for or not judged):
             judge.stop()  # it may be stuck or broken: the next run gets a new one
         oom = self.sup.oom_happened()
         if script:

@@ -14,8 +14,19 @@ import socket
 import sys
 import traceback
 
-from ...protocol import (DETAIL_CHARS, ERROR, FAILED, GONE, JUDGE_CRASH, PASSED, SKIPPED, SYNTAX_ERROR,
-                         recv_frame, send_frame, send_json)
+from ...protocol import (
+    DETAIL_CHARS,
+    ERROR,
+    FAILED,
+    GONE,
+    JUDGE_CRASH,
+    PASSED,
+    SKIPPED,
+    SYNTAX_ERROR,
+    recv_frame,
+    send_frame,
+    send_json,
+)
 from .compare import safe_short, short, values_match
 
 # ----------------------------------------------------------- judge process ---
@@ -152,7 +163,7 @@ class Link:
         try:
             request = marshal.dumps((name, args, kwargs))
         except ValueError as exc:
-            raise TypeError("harness cannot pass these arguments to the candidate: %s" % exc)
+            raise TypeError("harness cannot pass these arguments to the candidate: %s" % exc) from None
         self.calls += 1
         try:
             send_frame(self.req, request)

@@ -9,7 +9,6 @@ import time
 
 from ...protocol import write_all
 
-
 JUDGE_UID = 1001
 SANDBOX_UID = 1002
 WORK_ROOT = os.environ.get("HARNESS_WORK_ROOT", "/work")  # candidates' work dirs (overridable for unit tests)

@@ -36,16 +36,35 @@ import sys
 import time
 import traceback
 
-from ...protocol import (DETAIL_CHARS, ERROR, FAILED, MAX_REQUEST_BYTES, MEMORY_EXCEEDED, OP_ERROR, OP_HELLO, OP_OK,
-                         OP_PING, OP_PONG, OP_PROBLEM, OP_PROGRESS, OP_RESULTS, OP_RUN, PASSED, PROTOCOL_VERSION, RAN,
-                         SKIPPED, SYNTAX_ERROR, TIMEOUT, recv_frame, send_json)
+from ...protocol import (
+    DETAIL_CHARS,
+    ERROR,
+    FAILED,
+    MAX_REQUEST_BYTES,
+    MEMORY_EXCEEDED,
+    OP_ERROR,
+    OP_HELLO,
+    OP_OK,
+    OP_PING,
+    OP_PONG,
+    OP_PROBLEM,
+    OP_PROGRESS,
+    OP_RESULTS,
+    OP_RUN,
+    PASSED,
+    PROTOCOL_VERSION,
+    RAN,
+    SKIPPED,
+    SYNTAX_ERROR,
+    TIMEOUT,
+    recv_frame,
+    send_json,
+)
 from .compare import outputs_match, short
 from .execute import Judge, Run
 from .judge import prepare_spec
-from .proc import (JUDGE_ROOT, PR_SET_CHILD_SUBREAPER, SANDBOX_UID, WORK_ROOT, _libc, drop_to, oom_kills,
-                   remove_tree)
+from .proc import JUDGE_ROOT, PR_SET_CHILD_SUBREAPER, SANDBOX_UID, WORK_ROOT, _libc, drop_to, oom_kills, remove_tree
 from .zygote import Zygote
-
 
 FLUSH_S = 0.25  # results wait at most this long before going to the host
 HEARTBEAT_S = 2.0  # a long batch says it is alive at least this often
