@@ -23,7 +23,7 @@ from . import __version__
 from .errors import ConfigError, HarnessError, HubError, InputError, OutputError, SandboxError, StoreError, writing
 from .limits import Limits, MiB
 from .options import CacheLocation, RunOptions
-from .problems import LAYOUTS, ProblemSet, bundled_sets, load_problems, problems_dir
+from .problems import COMPAT, LAYOUTS, ProblemSet, bundled_sets, load_problems, problems_dir
 from .samples import OnBadLine
 
 if TYPE_CHECKING:
@@ -82,6 +82,9 @@ def _add_sandbox_options(parser: argparse.ArgumentParser) -> None:
                              "container: a fresh container per candidate (default: %(default)s)")
     parser.add_argument("--memory-mb", type=int, default=Limits().memory_bytes // MiB,
                         help="memory limit per sandbox, via its cgroup (default: %(default)s)")
+    parser.add_argument("--output-mb", type=float, default=Limits().output_bytes / MiB,
+                        help="stdout+stderr cap per candidate; past it the candidate is killed and "
+                             "scored error (default: %(default)g)")
     parser.add_argument("--cpu-time", type=float, help="CPU seconds per candidate (default: scaled from the "
                         "reference solution, at least 3)")
     parser.add_argument("--wall-time", type=float, help="wall-clock seconds per candidate (default: max(10, 3x CPU))")
@@ -99,6 +102,9 @@ def _add_problem_options(parser: argparse.ArgumentParser) -> None:
                         help="how problem rows are laid out (default: detected from their fields)")
     parser.add_argument("--field-map", type=_field_map, help="rename problem fields first, e.g. "
                         "description=question,id=problem_id (for look-alike datasets)")
+    parser.add_argument("--compat", choices=[c for c in COMPAT if c], default=None,
+                        help="an upstream checker's lenient comparisons, for agreement with its published "
+                             "verdicts (apps: tolerance on integers, unwrap of any list); default strict")
 
 
 def _add_generator_options(parser: argparse.ArgumentParser, required: bool) -> None:
@@ -284,7 +290,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _run_options(args: argparse.Namespace, cache: CacheLocation | None = None) -> RunOptions:
     """The sandbox flags as RunOptions; raises ConfigError naming a bad flag."""
-    for flag, value in (("--memory-mb", args.memory_mb), ("--workers", args.workers),
+    for flag, value in (("--memory-mb", args.memory_mb), ("--output-mb", args.output_mb), ("--workers", args.workers),
                         ("--cpu-time", args.cpu_time), ("--wall-time", args.wall_time)):
         if value is not None and not value > 0:
             raise ConfigError(f"{flag} must be positive, not {value}")
@@ -296,7 +302,8 @@ def _run_options(args: argparse.Namespace, cache: CacheLocation | None = None) -
         overrides["wall_time_s"] = max(10.0, 3 * args.cpu_time)
     if args.wall_time is not None:
         overrides["wall_time_s"] = args.wall_time
-    return RunOptions(workers=args.workers, limits=Limits(memory_bytes=args.memory_mb * MiB),
+    limits = Limits(memory_bytes=args.memory_mb * MiB, output_bytes=int(args.output_mb * MiB))
+    return RunOptions(workers=args.workers, limits=limits,
                       limit_overrides=overrides, calibrate=not getattr(args, "no_calibrate", False),
                       cache=cache or _cache(args), isolation=args.isolation,
                       backend_wait_s=getattr(args, "engine_wait", 60.0))
@@ -330,7 +337,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     run = _run_options(args)
     ks = check_ks(args.k)
     samples = args.samples or str(problems_dir() / DEFAULT_SAMPLES)
-    problems = load_problems(args.problems, args.layout, args.field_map)
+    problems = load_problems(args.problems, args.layout, args.field_map, args.compat)
     with ExitStack() as stack:
         store = None if args.no_cache else stack.enter_context(_store(run.cache))
 
@@ -367,7 +374,7 @@ def cmd_curate(args: argparse.Namespace) -> int:
     if args.samples and args.model:
         raise ConfigError("give --samples or --model (to generate them), not both")
     config = _generator_config(args) if args.model else None
-    problems = _limited(load_problems(args.problems, args.layout, args.field_map), args.limit)
+    problems = _limited(load_problems(args.problems, args.layout, args.field_map, args.compat), args.limit)
     prepare_out_dir(args.out)
     samples = args.samples or str(problems_dir() / DEFAULT_SAMPLES)
     if config is not None:
@@ -414,7 +421,7 @@ def cmd_rebuild(args: argparse.Namespace) -> int:
 def cmd_generate(args: argparse.Namespace) -> int:
     from dataclasses import asdict
     config = _generator_config(args)
-    problems = _limited(load_problems(args.problems, args.layout, args.field_map), args.limit)
+    problems = _limited(load_problems(args.problems, args.layout, args.field_map, args.compat), args.limit)
     summary = _run_generation(args, problems, args.out, config)
     print(json.dumps(asdict(summary)))
     return EXIT_OK
@@ -429,7 +436,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
     run = _run_options(args)
     if args.repeats < 1:
         raise ConfigError(f"--repeats must be at least 1, not {args.repeats}")
-    problems = load_problems(args.problems, args.layout, args.field_map)
+    problems = load_problems(args.problems, args.layout, args.field_map, args.compat)
 
     def body(backend: Backend) -> int:
         from .report import RichProgress

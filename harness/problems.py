@@ -27,7 +27,7 @@ import hashlib
 import json
 import os
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -72,7 +72,8 @@ class Problem:
     cases: tuple[Mapping[str, Any], ...] = ()  # stdin_stdout / io_pairs: {"input", "output"}
     compare: str = "exact"  # stdin_stdout: exact | tokens | float
     tolerance: float = 1e-6  # float comparisons
-    unwrap_expected: bool = False  # io_pairs, APPS quirk: [value] also matches value
+    unwrap_expected: bool = False  # io_pairs, APPS outputs: [value] also matches value
+    compat: str = ""  # "apps": the APPS checker's lenient comparisons (see COMPAT)
     preamble: str = ""  # prepended to every program (APPS's evaluator imports these for the candidate)
     module: str = "solution"  # pytest: the module name the tests import the candidate as
 
@@ -85,12 +86,14 @@ class Problem:
     def test_spec(self) -> dict[str, Any]:
         """What the in-sandbox judge needs (sent once per sandbox)."""
         if self.test_kind is TestKind.PYTEST:
-            return {"kind": self.test_kind.value, "test": self.test, "module": self.module, "entry_point": "",
-                    "test_timeout": float(self.limits.get("wall_time_s", 10))}
+            return {"kind": self.test_kind.value, "test": self.test, "module": self.module, "entry_point": ""}
         if self.test_kind.uses_cases:
-            return {"kind": self.test_kind.value, "cases": [dict(c) for c in self.cases],
+            spec = {"kind": self.test_kind.value, "cases": [dict(c) for c in self.cases],
                     "entry_point": self.entry_point, "compare": self.compare, "tolerance": self.tolerance,
                     "unwrap_expected": self.unwrap_expected}
+            if self.compat:
+                spec["compat"] = self.compat
+            return spec
         return {
             "kind": self.test_kind.value,
             "setup": self.prompt,
@@ -147,14 +150,24 @@ def open_text(path: Path):  # type: ignore[no-untyped-def]
 
 LAYOUTS = ("auto", "humaneval", "mbpp", "apps", "codecontests", "native")
 
+# Comparison quirks of upstream checkers, off by default because they pass
+# wrong answers; on only by name, for agreement with published verdicts.
+COMPAT = {
+    "": "strict: a tolerance only where a float is expected, [value] unwraps only one-element lists",
+    "apps": "the APPS checker: a tolerance whenever either side is a float (1e9 passes for 1000000007), "
+            "float tolerance on integer tokens, [x, ...] also matched by its first element",
+}
 
-def load_problems(name_or_path: str, layout: str = "auto", field_map: Mapping[str, str] | None = None) -> ProblemSet:
+
+def load_problems(name_or_path: str, layout: str = "auto", field_map: Mapping[str, str] | None = None,
+                  compat: str | None = None) -> ProblemSet:
     """A bundled set by name, a JSONL/JSON/Parquet problem file, or
     ``hf:DATASET[:CONFIG][:SPLIT]`` from the Hugging Face hub.
 
     ``layout`` forces how rows are read (default: detected from the fields);
     ``field_map`` renames fields first (``{"their name": "our name"}``), for
-    look-alike datasets.
+    look-alike datasets.  ``compat`` (a ``COMPAT`` name) sets every
+    problem's comparison quirks, over what the rows say.
 
     Raises:
         ProblemError: unknown name, unreadable file, unreachable hub, or a
@@ -162,6 +175,8 @@ def load_problems(name_or_path: str, layout: str = "auto", field_map: Mapping[st
     """
     if layout not in LAYOUTS:
         raise ProblemError(f"unknown layout {layout!r}; use one of {', '.join(LAYOUTS)}")
+    if compat is not None and compat not in COMPAT:
+        raise ProblemError(f"unknown compat {compat!r}; use one of {', '.join(repr(c) for c in COMPAT)}")
     bundled = bundled_sets()
     if name_or_path.startswith("hf:"):
         name, rows = name_or_path, _hf_rows(name_or_path)
@@ -182,6 +197,8 @@ def load_problems(name_or_path: str, layout: str = "auto", field_map: Mapping[st
         if field_map:
             row = {field_map.get(key, key): value for key, value in row.items()}
         problem = parse_problem(row, where, layout)
+        if compat is not None:
+            problem = replace(problem, compat=compat)
         if problem.id in problems:
             raise ProblemError(f"{where}: duplicate problem id {problem.id!r}")
         problems[problem.id] = problem
@@ -422,11 +439,15 @@ def _case_problem(row: Mapping[str, Any], where: str, task_id: str, kind: TestKi
     compare = str(row.get("compare", "exact"))
     if compare not in ("exact", "tokens", "float"):
         raise ProblemError(f"{where}: compare must be exact, tokens or float, not {compare!r}")
+    compat = str(row.get("compat") or "")
+    if compat not in COMPAT:
+        raise ProblemError(f"{where}: compat must be one of {', '.join(repr(c) for c in COMPAT)}, not {compat!r}")
     return Problem(id=task_id, prompt=str(row.get("prompt", "")), test="", entry_point=entry_point,
                    test_kind=kind, language=str(row.get("language", "python")),
                    reference_solution=str(row.get("reference_solution") or ""), limits=_limits(row, where),
                    cases=tuple(cases), compare=compare, tolerance=float(row.get("tolerance", 1e-6)),
-                   unwrap_expected=bool(row.get("unwrap_expected", False)), preamble=str(row.get("preamble", "")))
+                   unwrap_expected=bool(row.get("unwrap_expected", False)), preamble=str(row.get("preamble", "")),
+                   compat=compat)
 
 
 def _pytest_problem(row: Mapping[str, Any], where: str) -> Problem:

@@ -107,6 +107,7 @@ def test_a_problem_with_bad_limits_is_refused_when_loaded(tmp_path: Path) -> Non
 @pytest.mark.parametrize("argv, message", [
     (["evaluate", "--memory-mb", "0"], "--memory-mb must be positive, not 0"),
     (["evaluate", "--workers", "0"], "--workers must be positive, not 0"),
+    (["evaluate", "--output-mb", "0"], "--output-mb must be positive, not 0.0"),
     (["evaluate", "--cpu-time", "-1"], "--cpu-time must be positive, not -1.0"),
     (["evaluate", "--engine-wait", "-1"], "--engine-wait must be 0 or more"),
     (["curate", "--top-k", "0"], "--top-k must be a whole number >= 1, not 0"),

@@ -310,9 +310,17 @@ def test_comparisons_are_strict_by_default(session, name: str) -> None:
     assert execution.outcome is Outcome.FAILED, show(execution)
 
 
+@pytest.mark.parametrize("name", sorted(LENIENT))
+def test_apps_quirks_only_when_named(warm, name: str) -> None:
+    """``--compat apps`` reproduces the APPS checker, quirks included."""
+    spec, program = LENIENT[name]
+    execution = run(warm, dict(spec, compat="apps"), program, name=name + "-apps")
+    assert execution.outcome is Outcome.PASSED, show(execution)
+
+
 # ------------------------------------------- wrong answers, not infra errors ---
 
-PYTEST_ADD = {"kind": "pytest", "module": "solution", "entry_point": "", "test_timeout": 10.0,
+PYTEST_ADD = {"kind": "pytest", "module": "solution", "entry_point": "",
               "test": "from solution import add\n\n\ndef test_add():\n    assert add(1, 2) == 3\n"}
 FUNCTION_SPECS = {
     "check_function": ADD_SPEC,
@@ -383,7 +391,7 @@ def test_filling_the_scratch_space_is_a_verdict(session) -> None:
     assert run(session, PYTEST_ADD, RIGHT, name="pytest").outcome is Outcome.PASSED
 
 
-CALLS_AT_IMPORT = {"kind": "pytest", "module": "solution", "entry_point": "", "test_timeout": 10.0,
+CALLS_AT_IMPORT = {"kind": "pytest", "module": "solution", "entry_point": "",
                    "test": ("from solution import add\n\nTABLE = [add(i, i) for i in range(3)]\n\n\n"
                             "def test_table():\n    assert TABLE == [0, 2, 4]\n\n\n"
                             "def test_add():\n    assert add(2, 3) == 5\n")}
@@ -482,7 +490,7 @@ EXCEPTION_SUBCLASSES = {
          "entry_point": "decode", "check_function": "check"},
         "def decode(data):\n    return data.decode('utf-8')\n"),
     "user_subclass_in_pytest_raises": (
-        {"kind": "pytest", "module": "solution", "entry_point": "", "test_timeout": 10.0,
+        {"kind": "pytest", "module": "solution", "entry_point": "",
          "test": ("import pytest\nfrom solution import check_positive\n\n\n"
                   "def test_positive():\n    assert check_positive(3) == 3\n\n\n"
                   "def test_negative():\n    with pytest.raises(ValueError):\n        check_positive(-1)\n")},
@@ -511,7 +519,7 @@ def test_pytest_timeout_follows_the_wall_limit(warm) -> None:
     assert execution.outcome is Outcome.PASSED, show(execution)
 
 
-TMP_PATH_SPEC = {"kind": "pytest", "module": "solution", "entry_point": "", "test_timeout": 10.0,
+TMP_PATH_SPEC = {"kind": "pytest", "module": "solution", "entry_point": "",
                  "test": ("from solution import total\n\n\ndef test_files(tmp_path):\n"
                           "    numbers, result = tmp_path / 'numbers.txt', tmp_path / 'total.txt'\n"
                           "    numbers.write_text('1 2 3')\n"

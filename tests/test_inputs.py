@@ -243,3 +243,16 @@ def test_pytest_problem_schema(tmp_path: Path) -> None:
         path.write_text(json.dumps({**good, **change}) + "\n")
         with pytest.raises(ProblemError, match=message):
             load_problems(str(path))
+
+
+def test_compat_is_strict_unless_named(tmp_path: Path) -> None:
+    rows = [{"task_id": "t", "test_kind": "io_pairs", "entry_point": "f", "test_cases": [{"input": [], "output": 1}]}]
+    path = tmp_path / "p.jsonl"
+    path.write_text("\n".join(json.dumps(r) for r in rows) + "\n")
+    assert "compat" not in next(iter(load_problems(str(path)))).test_spec()
+    assert next(iter(load_problems(str(path), compat="apps"))).test_spec()["compat"] == "apps"
+    with pytest.raises(ProblemError, match="unknown compat"):
+        load_problems(str(path), compat="lenient")
+    path.write_text(json.dumps(dict(rows[0], compat="nope")) + "\n")
+    with pytest.raises(ProblemError, match="p.jsonl:1: compat must be one of"):
+        load_problems(str(path))
