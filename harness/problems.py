@@ -26,7 +26,8 @@ import gzip
 import hashlib
 import json
 import os
-from collections.abc import Iterator, Mapping
+import re
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -135,6 +136,13 @@ BUNDLED = {
     "humaneval": ("humaneval.jsonl.gz", "HumanEval, 164 hand-written Python problems (OpenAI, MIT)"),
     "mbpp": ("mbpp_sanitized.json", "MBPP sanitized, 427 crowd-sourced Python problems (Google, CC-BY-4.0)"),
     "apps_train5": ("apps_train5.jsonl", "5 APPS problems: 3 stdin/stdout, 2 call-based (APPS MIT, via CodeRL BSD-3)"),
+    "kodcode_trials": ("kodcode_trials.jsonl.gz", "KodCode pipeline trials: generated solution + pytest file + "
+                       "upstream verdict (Apache-2.0)"),
+    "leetcode_300": ("leetcode_300.jsonl.gz", "300 LeetCodeDataset v0.2.0 problems, Solution().method, "
+                     "ListNode/TreeNode (MIT)"),
+    "classeval": ("classeval.jsonl.gz", "ClassEval, 100 class-level tasks with unittest suites (MIT)"),
+    "bigcodebench_100": ("bigcodebench_100.jsonl.gz", "100 BigCodeBench tasks; most need its libraries "
+                         "(Apache-2.0)"),
 }
 
 
@@ -148,7 +156,8 @@ def open_text(path: Path):  # type: ignore[no-untyped-def]
     return open(path, encoding="utf-8")
 
 
-LAYOUTS = ("auto", "humaneval", "mbpp", "apps", "codecontests", "native")
+LAYOUTS = ("auto", "humaneval", "mbpp", "apps", "codecontests", "leetcode", "kodcode", "classeval", "bigcodebench",
+           "native")
 
 # Comparison quirks of upstream checkers, off by default because they pass
 # wrong answers; on only by name, for agreement with published verdicts.
@@ -160,24 +169,29 @@ COMPAT = {
 
 
 def load_problems(name_or_path: str, layout: str = "auto", field_map: Mapping[str, str] | None = None,
-                  compat: str | None = None) -> ProblemSet:
+                  compat: str | None = None, on_bad: Callable[[ProblemError], None] | None = None) -> ProblemSet:
     """A bundled set by name, a JSONL/JSON/Parquet problem file, or
     ``hf:DATASET[:CONFIG][:SPLIT]`` from the Hugging Face hub.
 
     ``layout`` forces how rows are read (default: detected from the fields);
     ``field_map`` renames fields first (``{"their name": "our name"}``), for
     look-alike datasets.  ``compat`` (a ``COMPAT`` name) sets every
-    problem's comparison quirks, over what the rows say.
+    problem's comparison quirks, over what the rows say.  ``on_bad``, when
+    given, is told of each broken row (a ``ProblemError`` naming its file and
+    line), which is then left out; without it the first broken row stops
+    the load.
 
     Raises:
-        ProblemError: unknown name, unreadable file, unreachable hub, or a
-            broken problem, naming the file and line.
+        ProblemError: unknown name, unreadable file, unreachable hub, a
+            broken problem (without ``on_bad``) naming the file and line, or
+            a set left with no problem at all.
     """
     if layout not in LAYOUTS:
         raise ProblemError(f"unknown layout {layout!r}; use one of {', '.join(LAYOUTS)}")
     if compat is not None and compat not in COMPAT:
         raise ProblemError(f"unknown compat {compat!r}; use one of {', '.join(repr(c) for c in COMPAT)}")
     bundled = bundled_sets()
+    rows: Iterator[tuple[str, dict[str, Any] | ProblemError]]
     if name_or_path.startswith("hf:"):
         name, rows = name_or_path, _hf_rows(name_or_path)
         source = name_or_path
@@ -193,18 +207,34 @@ def load_problems(name_or_path: str, layout: str = "auto", field_map: Mapping[st
                 raise ProblemError(f"{name_or_path}: no such problem set (bundled: {known}; or give a file path)")
         rows, source = _rows(path), str(path)
     problems: dict[str, Problem] = {}
+    skipped = 0
     for where, row in rows:
-        if field_map:
-            row = {field_map.get(key, key): value for key, value in row.items()}
-        problem = parse_problem(row, where, layout)
-        if compat is not None:
-            problem = replace(problem, compat=compat)
-        if problem.id in problems:
-            raise ProblemError(f"{where}: duplicate problem id {problem.id!r}")
+        try:
+            if isinstance(row, ProblemError):
+                raise row
+            if field_map:
+                row = {field_map.get(key, key): value for key, value in row.items()}
+            problem = parse_problem(row, where, layout)
+            if compat is not None:
+                problem = replace(problem, compat=compat)
+            if problem.id in problems:
+                raise ProblemError(f"{where}: duplicate problem id {problem.id!r}")
+        except ProblemError as exc:
+            if on_bad is None:
+                raise
+            skipped += 1
+            on_bad(ProblemError(one_line(str(exc))))
+            continue
         problems[problem.id] = problem
     if not problems:
-        raise ProblemError(f"{source}: contains no problems")
+        raise ProblemError(f"{source}: contains no problems" + (f" ({skipped} broken, skipped)" if skipped else ""))
     return ProblemSet(name=name, source=source, problems=problems)
+
+
+def one_line(text: str, limit: int = 500) -> str:
+    """A message on one line (a row's broken code may put newlines in it)."""
+    flat = " ".join(text.split())
+    return flat if len(flat) <= limit else flat[:limit - 3] + "..."
 
 
 def _hf_rows(spec: str) -> Iterator[tuple[str, dict[str, Any]]]:
@@ -238,7 +268,10 @@ def _hf_rows(spec: str) -> Iterator[tuple[str, dict[str, Any]]]:
         yield f"{spec}[{index}]", dict(row)
 
 
-def _rows(path: Path) -> Iterator[tuple[str, dict[str, Any]]]:
+def _rows(path: Path) -> Iterator[tuple[str, dict[str, Any] | ProblemError]]:
+    """The rows of a problem file, each with where it is (``file:line``); a
+    row that is not a JSON object comes as the ``ProblemError`` saying so,
+    so that a reader may skip it and go on."""
     if path.suffix == ".parquet":
         yield from _parquet_rows(path)
         return
@@ -257,7 +290,7 @@ def _rows(path: Path) -> Iterator[tuple[str, dict[str, Any]]]:
                 try:
                     yield where, _as_object(json.loads(line), where)
                 except json.JSONDecodeError as exc:
-                    raise ProblemError(f"{where}: malformed JSON ({exc.msg})") from exc
+                    yield where, ProblemError(f"{where}: malformed JSON ({exc.msg})")
     except (OSError, EOFError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise ProblemError(f"{path}: cannot read problems ({exc})") from exc
 
@@ -272,9 +305,9 @@ def _parquet_rows(path: Path) -> Iterator[tuple[str, dict[str, Any]]]:
         yield f"{path}[row {index}]", row
 
 
-def _as_object(row: Any, where: str) -> dict[str, Any]:
+def _as_object(row: Any, where: str) -> dict[str, Any] | ProblemError:
     if not isinstance(row, dict):
-        raise ProblemError(f"{where}: expected a JSON object, got {type(row).__name__}")
+        return ProblemError(f"{where}: expected a JSON object, got {type(row).__name__}")
     return row
 
 
@@ -425,6 +458,176 @@ def _codecontests_row(row: Mapping[str, Any], where: str) -> dict[str, Any]:
             "reference_solution": reference}
 
 
+LEETCODE_ENTRY = re.compile(r"\s*Solution\(\s*\)\s*\.\s*([A-Za-z_]\w*)\s*")
+
+
+def _text_field(row: Mapping[str, Any], key: str, where: str, required: bool = True) -> str:
+    value = row.get(key)
+    if value is None or value == "":
+        if required:
+            raise ProblemError(f"{where}: missing field {key!r}")
+        return ""
+    if not isinstance(value, str):
+        raise ProblemError(f"{where}: field {key!r} must be a string")
+    return value
+
+
+def _leetcode_row(row: Mapping[str, Any], where: str) -> dict[str, Any]:
+    """The LeetCodeDataset layout (newfacade/LeetCodeDataset rows): task_id,
+    prompt (imports and the ListNode/TreeNode classes and helpers the tests
+    use), completion (the reference, a ``class Solution``), entry_point
+    ``Solution().method``, test (``def check(candidate)``), input_output (the
+    same cases as data; not needed).  The tests call the method by name: the
+    candidate side finds a name its module lacks on ``Solution()``.  The
+    prompt is the trusted setup of the tests and the start of every
+    completion."""
+    entry = _text_field(row, "entry_point", where)
+    match = LEETCODE_ENTRY.fullmatch(entry)
+    method = match[1] if match else entry.strip()
+    if not method.isidentifier():
+        raise ProblemError(f"{where}: entry_point {entry!r} is neither Solution().method nor a function name")
+    prompt = _text_field(row, "prompt", where, required=False)
+    if prompt and not prompt.endswith("\n"):
+        prompt += "\n"  # the completion starts on a line of its own, as LeetCodeDataset's evaluator joins them
+    completion = row.get("completion", row.get("canonical_solution")) or ""
+    return {
+        "task_id": row.get("task_id", row.get("question_id")),
+        "prompt": prompt,
+        "test": _text_field(row, "test", where),
+        "test_kind": TestKind.CHECK_FUNCTION.value,
+        "entry_point": method,
+        "canonical_solution": completion if isinstance(completion, str) else "",
+        "limits": row.get("limits") or {},
+    }
+
+
+# Verdict fields of KodCode's trials: "Pass", "Fail", "Fail - Timed Out".
+KODCODE_PASS = "Pass"
+
+
+def _kodcode_row(row: Mapping[str, Any], where: str) -> dict[str, Any]:
+    """The KodCode-V1 layout (KodCode/KodCode-V1 rows and the trials of
+    KodCode's pipeline): question_id, question, solution, test_code (a pytest
+    module doing ``from solution import ...``), and for a trial its verdict,
+    test_result.  The solution is the reference only when no verdict says
+    it failed."""
+    task_id = row.get("task_id", row.get("question_id"))
+    verdict = row.get("test_result")
+    solution = row.get("solution", row.get("solution_code")) or ""
+    passed = verdict is None or str(verdict).strip() == KODCODE_PASS
+    return {
+        "task_id": task_id,
+        "prompt": _text_field(row, "question", where, required=False),
+        "test": _text_field(row, "test_code", where),
+        "test_kind": TestKind.PYTEST.value,
+        "module": "solution",
+        "reference_solution": solution if passed and isinstance(solution, str) else "",
+        "limits": row.get("limits") or {},
+    }
+
+
+def _string_list(row: Mapping[str, Any], key: str, where: str) -> list[str]:
+    """A list of strings, also when a dataset stored it as its repr or JSON."""
+    value = row.get(key)
+    if value is None or value == "":
+        return []
+    if isinstance(value, str):
+        try:
+            value = ast.literal_eval(value)
+        except (ValueError, SyntaxError):
+            value = [value]
+    if not isinstance(value, (list, tuple)) or not all(isinstance(v, str) for v in value):
+        raise ProblemError(f"{where}: field {key!r} must be a list of strings")
+    return list(value)
+
+
+def _classeval_row(row: Mapping[str, Any], where: str) -> dict[str, Any]:
+    """The ClassEval layout (FudanSELab/ClassEval rows): task_id, skeleton
+    (the class to complete), solution_code, test (a unittest module meant to
+    follow the class in one file), import_statement, class_name,
+    test_classes.  ClassEval runs the row's imports, then the class, then the
+    tests in one module; here the candidate's program starts with the
+    imports (as ClassEval prepends them) and the tests, run by pytest, see
+    the candidate's names through ``from solution import *``, after the same
+    imports.  A task passes when every test of every test class passes."""
+    imports = "\n".join(_string_list(row, "import_statement", where))
+    header = imports + "\n" if imports else ""
+    test = _text_field(row, "test", where)
+    return {
+        "task_id": row.get("task_id"),
+        "prompt": _text_field(row, "skeleton", where, required=False),
+        "test": "from solution import *\n" + header + test,
+        "test_kind": TestKind.PYTEST.value,
+        "module": "solution",
+        "preamble": header,
+        "reference_solution": _text_field(row, "solution_code", where, required=False),
+        "limits": row.get("limits") or {},
+    }
+
+
+def _code_header(code_prompt: str, entry_point: str) -> str:
+    """What a BigCodeBench code prompt sets up before its function: imports
+    and constants, the lines before ``def ENTRY_POINT``."""
+    lines = code_prompt.splitlines()
+    for index, line in enumerate(lines):
+        if re.match(rf"(async\s+)?def\s+{re.escape(entry_point)}\s*\(", line):
+            return "\n".join(lines[:index]).strip()
+    return ""
+
+
+def _bigcodebench_row(row: Mapping[str, Any], where: str) -> dict[str, Any]:
+    """The BigCodeBench layout (bigcode/bigcodebench rows): task_id,
+    complete_prompt (imports, signature, docstring), instruct_prompt,
+    code_prompt (imports and signature), canonical_solution (the body),
+    test (a unittest module with ``TestCases``), entry_point (task_func),
+    libs.  BigCodeBench runs the solution and the tests in one module; here
+    the tests see the candidate's names through ``from solution import *``
+    and run after the code prompt's own imports and constants."""
+    entry_point = _text_field(row, "entry_point", where, required=False) or "task_func"
+    complete = _text_field(row, "complete_prompt", where, required=False)
+    prompt = complete or _text_field(row, "instruct_prompt", where, required=False)
+    header = _code_header(_text_field(row, "code_prompt", where, required=False) or complete, entry_point)
+    body = _text_field(row, "canonical_solution", where, required=False)
+    return {
+        "task_id": row.get("task_id"),
+        "prompt": prompt,
+        "test": "from solution import *\n" + (header + "\n" if header else "") + _text_field(row, "test", where),
+        "test_kind": TestKind.PYTEST.value,
+        "module": "solution",
+        "reference_solution": complete + "\n" + body if complete and body else "",
+        "limits": row.get("limits") or {},
+    }
+
+
+def detect_layout(row: Mapping[str, Any]) -> str:
+    """The layout a row's fields say it is in (``native`` for this tool's
+    own names and HumanEval's)."""
+    entry = row.get("entry_point")
+    if isinstance(entry, str) and LEETCODE_ENTRY.fullmatch(entry):
+        return "leetcode"
+    if "input_output" in row and isinstance(row.get("test"), str) and "def check(" in row["test"]:
+        return "leetcode"  # its input_output is a list of cases, not APPS's object
+    if "solution_code" in row and ("test_classes" in row or "class_name" in row):
+        return "classeval"
+    if ("code_prompt" in row or "complete_prompt" in row or "instruct_prompt" in row) and "test" in row:
+        return "bigcodebench"
+    if "test_code" in row and ("question" in row or "solution" in row) and "test" not in row:
+        return "kodcode"
+    if "input_output" in row:
+        return "apps"
+    if "public_tests" in row or "private_tests" in row:
+        return "codecontests"
+    if "test_list" in row and "test" not in row:
+        return "mbpp"
+    return "native"
+
+
+ROW_LAYOUTS: dict[str, Callable[[Mapping[str, Any], str], dict[str, Any]]] = {
+    "apps": _apps_row, "codecontests": _codecontests_row, "mbpp": _mbpp_row, "leetcode": _leetcode_row,
+    "kodcode": _kodcode_row, "classeval": _classeval_row, "bigcodebench": _bigcodebench_row,
+}
+
+
 def _case_problem(row: Mapping[str, Any], where: str, task_id: str, kind: TestKind) -> Problem:
     cases = row.get("test_cases")
     if not isinstance(cases, list) or not cases or not all(
@@ -465,7 +668,7 @@ def _pytest_problem(row: Mapping[str, Any], where: str) -> Problem:
         raise ProblemError(f"{where}: module {module!r} is not a Python identifier")
     return Problem(id=str(task_id), prompt=str(row.get("prompt", "")), test=test, entry_point="",
                    test_kind=TestKind.PYTEST, reference_solution=str(row.get("reference_solution") or ""),
-                   limits=_limits(row, where), module=module)
+                   limits=_limits(row, where), module=module, preamble=str(row.get("preamble") or ""))
 
 
 def _limits(row: Mapping[str, Any], where: str) -> dict[str, Any]:
@@ -481,14 +684,13 @@ def _limits(row: Mapping[str, Any], where: str) -> dict[str, Any]:
 
 
 def parse_problem(row: Mapping[str, Any], where: str, layout: str = "auto") -> Problem:
-    """One problem from HumanEval, MBPP or APPS layout fields (or this tool's
-    own names); ``layout`` says which, or ``auto`` detects it from the fields."""
-    if layout == "apps" or (layout == "auto" and "input_output" in row):
-        row = _apps_row(row, where)
-    elif layout == "codecontests" or (layout == "auto" and ("public_tests" in row or "private_tests" in row)):
-        row = _codecontests_row(row, where)
-    elif layout == "mbpp" or (layout == "auto" and "test_list" in row and "test" not in row):
-        row = _mbpp_row(row, where)
+    """One problem from the fields of a known layout (HumanEval, MBPP, APPS,
+    CodeContests, LeetCodeDataset, KodCode, ClassEval, BigCodeBench) or this
+    tool's own names; ``layout`` says which, or ``auto`` detects it from the
+    fields (``detect_layout``)."""
+    reader = ROW_LAYOUTS.get(detect_layout(row) if layout == "auto" else layout)
+    if reader is not None:
+        row = reader(row, where)
     kind_name = row.get("test_kind")
     if kind_name == TestKind.PYTEST.value:
         return _pytest_problem(row, where)
