@@ -20,7 +20,17 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from . import __version__
-from .errors import ConfigError, HarnessError, HubError, InputError, OutputError, SandboxError, StoreError, writing
+from .errors import (
+    ConfigError,
+    HarnessError,
+    HubError,
+    InputError,
+    OutputError,
+    ProblemError,
+    SandboxError,
+    StoreError,
+    writing,
+)
 from .limits import Limits, MiB
 from .options import CacheLocation, RunOptions
 from .problems import COMPAT, LAYOUTS, ProblemSet, bundled_sets, load_problems, problems_dir
@@ -105,6 +115,25 @@ def _add_problem_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--compat", choices=[c for c in COMPAT if c], default=None,
                         help="an upstream checker's lenient comparisons, for agreement with its published "
                              "verdicts (apps: tolerance on integers, unwrap of any list); default strict")
+    _add_on_bad_problem(parser)
+
+
+def _add_on_bad_problem(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--on-bad-problem", choices=["fail", "skip"], default="fail",
+                        help="a broken problem row: stop before running (fail) or report it with its file:line "
+                             "and leave it out (skip)")
+
+
+def _load_problems(args: argparse.Namespace, name: str | None = None) -> ProblemSet:
+    """The problem set the flags name; with --on-bad-problem skip, each
+    broken row is one line on stderr and is left out."""
+    def report(error: ProblemError) -> None:
+        print(f"harness: skipped problem: {error}", file=sys.stderr)
+
+    on_bad = report if getattr(args, "on_bad_problem", "fail") == "skip" else None
+    if name is not None:
+        return load_problems(name, on_bad=on_bad)
+    return load_problems(args.problems, args.layout, args.field_map, args.compat, on_bad=on_bad)
 
 
 def _add_generator_options(parser: argparse.ArgumentParser, required: bool) -> None:
@@ -218,7 +247,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     problems = commands.add_parser("problems", help="list and validate problem sets")
     problem_commands = problems.add_subparsers(dest="action", required=True)
-    problem_commands.add_parser("list", help="bundled problem sets")
+    listing = problem_commands.add_parser("list", help="bundled problem sets")
+    _add_on_bad_problem(listing)
     validate = problem_commands.add_parser("validate", help="run every reference solution in the sandbox")
     validate.add_argument("problems", help="bundled name, problem file or hf:DATASET[:CONFIG][:SPLIT]")
     _add_problem_options(validate)
@@ -337,7 +367,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     run = _run_options(args)
     ks = check_ks(args.k)
     samples = args.samples or str(problems_dir() / DEFAULT_SAMPLES)
-    problems = load_problems(args.problems, args.layout, args.field_map, args.compat)
+    problems = _load_problems(args)
     with ExitStack() as stack:
         store = None if args.no_cache else stack.enter_context(_store(run.cache))
 
@@ -374,7 +404,7 @@ def cmd_curate(args: argparse.Namespace) -> int:
     if args.samples and args.model:
         raise ConfigError("give --samples or --model (to generate them), not both")
     config = _generator_config(args) if args.model else None
-    problems = _limited(load_problems(args.problems, args.layout, args.field_map, args.compat), args.limit)
+    problems = _limited(_load_problems(args), args.limit)
     prepare_out_dir(args.out)
     samples = args.samples or str(problems_dir() / DEFAULT_SAMPLES)
     if config is not None:
@@ -421,7 +451,7 @@ def cmd_rebuild(args: argparse.Namespace) -> int:
 def cmd_generate(args: argparse.Namespace) -> int:
     from dataclasses import asdict
     config = _generator_config(args)
-    problems = _limited(load_problems(args.problems, args.layout, args.field_map, args.compat), args.limit)
+    problems = _limited(_load_problems(args), args.limit)
     summary = _run_generation(args, problems, args.out, config)
     print(json.dumps(asdict(summary)))
     return EXIT_OK
@@ -436,7 +466,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
     run = _run_options(args)
     if args.repeats < 1:
         raise ConfigError(f"--repeats must be at least 1, not {args.repeats}")
-    problems = load_problems(args.problems, args.layout, args.field_map, args.compat)
+    problems = _load_problems(args)
 
     def body(backend: Backend) -> int:
         from .report import RichProgress
@@ -505,9 +535,11 @@ def cmd_cache(args: argparse.Namespace) -> int:
 def cmd_problems(args: argparse.Namespace) -> int:
     if args.action == "validate":
         return cmd_validate(args)
-    for name, (path, about) in bundled_sets().items():
-        count = len(load_problems(name)) if path.exists() else 0
-        print(f"{name:12} {count:5} problems  {about}")
+    sets = bundled_sets()
+    width = max(len(name) for name in sets)
+    for name, (path, about) in sets.items():
+        count = len(_load_problems(args, name)) if path.exists() else 0
+        print(f"{name:{width}} {count:5} problems  {about}")
     return 0
 
 
