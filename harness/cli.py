@@ -235,10 +235,21 @@ def build_parser() -> argparse.ArgumentParser:
 
     sandbox = commands.add_parser("sandbox", help="build, check and clean up the sandbox")
     sandbox_commands = sandbox.add_subparsers(dest="action", required=True)
-    build = sandbox_commands.add_parser("build", help="build the sandbox image (registry or offline)")
-    build.add_argument("--base", help="base image (default: python:3.12-slim, else an mmdebstrap'd Debian)")
+    build = sandbox_commands.add_parser("build", help="build the sandbox image (registry or offline), or one "
+                                        "with extra PyPI packages (--pip/--requirements, --tag)")
+    build.add_argument("--base", help="base image (default: python:3.12-slim, else an mmdebstrap'd Debian; "
+                                      "with --pip: the image the packages go on, default --image)")
     build.add_argument("--offline", action="store_true", help="skip the registry, bootstrap with mmdebstrap")
-    check = sandbox_commands.add_parser("check", help="is the engine reachable and the image present?")
+    build.add_argument("--pip", action="append", default=[], metavar="PKG[,PKG...]",
+                       help="PyPI packages to add (wheels only, fetched on this machine; repeatable)")
+    build.add_argument("--requirements", action="append", default=[], metavar="FILE",
+                       help="a pip requirements file of packages to add (repeatable)")
+    build.add_argument("--find-links", action="append", default=[], metavar="DIR",
+                       help="also take wheels from this folder, e.g. ones you built for sdist-only packages")
+    build.add_argument("--tag", help="name of the image with the packages (required with --pip/--requirements)")
+    check = sandbox_commands.add_parser("check", help="engine reachable? image present, with python3 (and pytest)?")
+    listing_images = sandbox_commands.add_parser("list", help="the images this tool built: tag, id, size, packages")
+    listing_images.add_argument("--json", action="store_true", help="one JSON object per image")
     prune = sandbox_commands.add_parser("prune", help="remove every container this tool left behind")
     prune.add_argument("--images", action="store_true", help="also remove the sandbox image")
     for sub in (build, check, prune):
@@ -339,13 +350,18 @@ def _run_options(args: argparse.Namespace, cache: CacheLocation | None = None) -
                       backend_wait_s=getattr(args, "engine_wait", 60.0))
 
 
-def _with_backend(args: argparse.Namespace, run: RunOptions, body: Callable[[Backend], int]) -> int:
+def _with_backend(args: argparse.Namespace, run: RunOptions, body: Callable[[Backend], int],
+                  problems: ProblemSet | None = None) -> int:
     """Runs ``body(backend)`` on a Docker backend made for ``run``, and always
-    removes this run's containers."""
+    removes this run's containers.  First checks that ``--image`` has what
+    the sandbox (and ``problems``) need: python3, pytest for pytest problems."""
+    from .problems import TestKind
     from .sandbox import get_backend
     from .sandbox.cleanup import prune_containers
-    from .sandbox.prereqs import require_docker
+    from .sandbox.prereqs import require_docker, require_image
     require_docker(args.image)
+    require_image(args.image, needs_pytest=any(p.test_kind is TestKind.PYTEST for p in problems or ()),
+                  cache_dir=run.cache.directory)
     prune_containers(only_orphans=True)  # what an earlier, killed run left behind
     backend = get_backend("docker", image=args.image, isolation=run.isolation, run_id=uuid.uuid4().hex[:12])
     try:
@@ -383,7 +399,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
                               "executed": summary.executed, "cached": summary.cached}))
             return EXIT_OK
 
-        return _with_backend(args, run, body)
+        return _with_backend(args, run, body, problems)
 
 
 def cmd_curate(args: argparse.Namespace) -> int:
@@ -428,7 +444,7 @@ def cmd_curate(args: argparse.Namespace) -> int:
                     raise HubError(f"{exc}; the dataset is in {args.out}") from None
             return EXIT_OK
 
-        return _with_backend(args, run, body)
+        return _with_backend(args, run, body, problems)
 
 
 def cmd_rebuild(args: argparse.Namespace) -> int:
@@ -495,23 +511,46 @@ def cmd_validate(args: argparse.Namespace) -> int:
                           "median_cpu_s": c.median_cpu_s, "detail": c.detail} for c in checks], "the report")
         return EXIT_FAILED if bad else EXIT_OK
 
-    return _with_backend(args, run, body)
+    return _with_backend(args, run, body, problems)
 
 
 def cmd_sandbox(args: argparse.Namespace) -> int:
     from .sandbox.cleanup import prune_containers
-    from .sandbox.image import build_image, remove_image
-    from .sandbox.prereqs import check_docker
+    from .sandbox.image import build_image, build_packages_image, list_images, remove_image
+    from .sandbox.prereqs import check_image
     if args.action == "build":
-        build_image(args.image, base=args.base, offline=args.offline, log=lambda m: print(m, file=sys.stderr))
+        log: Callable[[str], None] = lambda m: print(m, file=sys.stderr)  # noqa: E731
+        if args.pip or args.requirements or args.tag:
+            if not args.tag:
+                raise ConfigError("--pip/--requirements need --tag TAG, the name of the new image")
+            build_packages_image(args.tag, args.pip, args.requirements, args.find_links,
+                                 base=args.base or args.image, build_base=args.base is None,
+                                 offline=args.offline, log=log)
+        else:
+            build_image(args.image, base=args.base, offline=args.offline, log=log)
         return 0
     if args.action == "check":
-        problems = check_docker(args.image)
-        for line in problems:
+        found = check_image(args.image)
+        for line in found.missing:
             print(f"MISSING: {line}")
-        if not problems:
-            print(f"ok: engine reachable, image {args.image} present")
-        return EXIT_CODES[SandboxError] if problems else EXIT_OK
+        for line in found.notes:
+            print(f"NOTE: {line}")
+        if not found.missing:
+            print(f"ok: engine reachable, image {args.image} (Python {found.python}) runs the sandbox supervisor")
+        return EXIT_CODES[SandboxError] if found.missing else EXIT_OK
+    if args.action == "list":
+        images = list_images()
+        if args.json:
+            for image in images:
+                print(json.dumps(image.to_dict()))
+            return EXIT_OK
+        import datetime
+        print(f"{'TAG':40} {'IMAGE ID':12}  {'SIZE':>8}  {'CREATED':16}  PACKAGES")
+        for image in images:
+            created = datetime.datetime.fromtimestamp(image.created).strftime("%Y-%m-%d %H:%M")
+            print(f"{image.tag:40} {image.id.removeprefix('sha256:')[:12]:12}  {image.size / 1e6:6.0f} MB  "
+                  f"{created:16}  {image.summary()}")
+        return EXIT_OK
     removed = prune_containers()
     print(f"removed {removed} container(s)")
     if args.images:

@@ -412,11 +412,11 @@ def _wheel_name_version(path: Path) -> tuple[str, str]:
 
 def build_packages_image(tag: str, packages: Sequence[str] = (), requirements: Sequence[str | Path] = (),
                          find_links: Sequence[str | Path] = (), base: str = DEFAULT_IMAGE,
-                         build_base: bool = False, log: Log = print) -> str:
+                         build_base: bool = False, offline: bool = False, log: Log = print) -> str:
     """Builds ``tag``: ``base`` plus the PyPI packages ``packages`` (specs)
     and those of ``requirements`` files, with no registry and no network in
     the build.  ``build_base``: build the sandbox image ``base`` first if it
-    is missing.  Returns the image id.
+    is missing (``offline`` as for ``build_image``).  Returns the image id.
 
     Raises:
         ConfigError: nothing to install, a bad spec, a missing file, a tag that is the base.
@@ -438,7 +438,7 @@ def build_packages_image(tag: str, packages: Sequence[str] = (), requirements: S
     client = docker_client(timeout=600)
     try:
         if build_base and not _have(client, base):
-            build_image(base, log=log)
+            build_image(base, offline=offline, log=log)
         try:
             probe = probe_image(base, client)
         except PrerequisiteError as exc:
@@ -508,6 +508,17 @@ class SandboxImage:
     wheels: str
     python: str
     base: str
+
+    def summary(self) -> str:
+        """The packages asked for, each with the version installed: ``sortedcontainers==2.4.0, -r req.txt``."""
+        if not self.packages:
+            return "-"
+        versions = dict(item.split("==", 1) for item in self.wheels.split() if "==" in item)
+        shown = []
+        for spec in self.packages.split(", "):
+            name = canonical_name(re.split(r"[\[<>=!~;@ ]", spec, maxsplit=1)[0])
+            shown.append(f"{name}=={versions[name]}" if name in versions and not spec.startswith("-") else spec)
+        return ", ".join(shown)
 
     def to_dict(self) -> dict[str, Any]:
         return {"tag": self.tag, "id": self.id, "size": self.size, "created": self.created,

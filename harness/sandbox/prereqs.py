@@ -268,26 +268,34 @@ def _save_probes(cache_dir: Path | None, probes: Mapping[str, Any]) -> None:
         pass  # a cache: the next run probes again
 
 
-def check_image(image: str = DEFAULT_IMAGE) -> tuple[list[str], list[str]]:
-    """What ``harness sandbox check`` says: (missing, notes).  ``missing``
-    are lines that stop every run; ``notes`` what only some problems need.
-    Beyond the probe, it starts the real supervisor in a hardened container
-    and waits for its greeting."""
+@dataclass(frozen=True)
+class ImageCheck:
+    """What ``harness sandbox check`` found: ``missing`` stops every run,
+    ``notes`` matter to some problems only."""
+
+    missing: list[str]
+    notes: list[str]
+    python: str | None = None
+
+
+def check_image(image: str = DEFAULT_IMAGE) -> ImageCheck:
+    """The engine, the image, what the image holds (python3, pytest), and
+    whether the real supervisor starts in a hardened container of it."""
     missing = check_docker(image)
     if missing:
-        return missing, []
+        return ImageCheck(missing, [])
     try:
         probe = probe_image(image)
     except PrerequisiteError as exc:
-        return [str(exc)], []
+        return ImageCheck([str(exc)], [])
     missing = probe.problems()
     if missing:
-        return missing, []
+        return ImageCheck(missing, [], probe.python)
     notes = [] if probe.has_pytest else [probe.pytest_missing()]
     failure = _supervisor_fails(image)
     if failure:
         missing.append(f"the sandbox supervisor does not start in image {image}: {failure}")
-    return missing, notes
+    return ImageCheck(missing, notes, probe.python)
 
 
 def _supervisor_fails(image: str) -> str:
