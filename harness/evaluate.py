@@ -50,6 +50,8 @@ class EvaluationSummary:
     executed: int = 0  # candidates run in the sandbox by this run
     cached: int = 0  # candidates answered by the result store
     bad_lines: list[str] = field(default_factory=list)
+    # task id -> why its tests cannot judge any candidate (outcome problem_error)
+    problem_errors: dict[str, str] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -164,6 +166,7 @@ def evaluate(samples_path: str | Path, problems: ProblemSet, backend: Backend, o
             yield sample
 
     counts: dict[str, list[int]] = {}
+    problem_errors: dict[str, str] = {}
     outcomes = {o.value: 0 for o in Outcome}
     cached = 0
     try:
@@ -193,6 +196,8 @@ def evaluate(samples_path: str | Path, problems: ProblemSet, backend: Backend, o
                     if execution.outcome.is_verdict:
                         tally[0] += 1
                         tally[1] += execution.passed
+                    elif execution.outcome is Outcome.PROBLEM_ERROR:
+                        problem_errors.setdefault(sample.task_id, execution.detail)
                     progress.advance(execution)
             except BaseException:
                 writer.abandon()
@@ -206,4 +211,4 @@ def evaluate(samples_path: str | Path, problems: ProblemSet, backend: Backend, o
         elapsed_s=round(elapsed, 3), candidates_per_s=round(total / elapsed, 2) if elapsed else 0.0,
         n_tasks=len(counts), problems=problems.name, sandbox=backend.identity(), isolation=run.isolation,
         workers=run.workers, infra_retries=runner.infra_retries, executed=total - cached - outcomes["infra_error"],
-        cached=cached, bad_lines=bad_lines)
+        cached=cached, bad_lines=bad_lines, problem_errors=problem_errors)

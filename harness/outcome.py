@@ -10,9 +10,11 @@ from . import protocol
 
 
 class Outcome(str, enum.Enum):
-    """The verdict taxonomy.  Only ``PASSED`` counts as correct and
-    ``INFRA_ERROR`` is not about the candidate at all: it is retried and left
-    out of pass@k."""
+    """The verdict taxonomy.  Only ``PASSED`` counts as correct.  Two
+    outcomes are not about the candidate at all and are left out of pass@k:
+    ``INFRA_ERROR`` (the sandbox failed: retried) and ``PROBLEM_ERROR`` (the
+    problem's tests cannot run with any candidate, or hand it a value the
+    harness cannot carry: reported, not retried)."""
 
     PASSED = protocol.PASSED
     FAILED = protocol.FAILED  # a test assertion failed or a result was wrong
@@ -21,11 +23,12 @@ class Outcome(str, enum.Enum):
     TIMEOUT = protocol.TIMEOUT  # CPU-time or wall-clock limit
     MEMORY_EXCEEDED = protocol.MEMORY_EXCEEDED
     INFRA_ERROR = protocol.INFRA_ERROR
+    PROBLEM_ERROR = protocol.PROBLEM_ERROR
 
     @property
     def is_verdict(self) -> bool:
         """True when the outcome says something about the candidate."""
-        return self is not Outcome.INFRA_ERROR
+        return self not in (Outcome.INFRA_ERROR, Outcome.PROBLEM_ERROR)
 
 
 @dataclass(frozen=True)

@@ -42,9 +42,10 @@ SYNTAX_ERROR = "syntax_error"
 TIMEOUT = "timeout"  # CPU-time or wall-clock limit
 MEMORY_EXCEEDED = "memory_exceeded"
 INFRA_ERROR = "infra_error"  # the sandbox failed: retried, never scored
-OUTCOMES = (PASSED, FAILED, ERROR, SYNTAX_ERROR, TIMEOUT, MEMORY_EXCEEDED, INFRA_ERROR)
+PROBLEM_ERROR = "problem_error"  # the tests cannot run, whatever the candidate does: reported, never scored
+OUTCOMES = (PASSED, FAILED, ERROR, SYNTAX_ERROR, TIMEOUT, MEMORY_EXCEEDED, INFRA_ERROR, PROBLEM_ERROR)
 # What a judge may conclude on its own; anything else is decided by the supervisor.
-JUDGE_VERDICTS = (PASSED, FAILED, ERROR, SYNTAX_ERROR)
+JUDGE_VERDICTS = (PASSED, FAILED, ERROR, SYNTAX_ERROR, PROBLEM_ERROR)
 # Only inside the sandbox: the judge lost its candidate / the judge itself broke.
 GONE = "gone"
 JUDGE_CRASH = "judge_crash"

@@ -95,5 +95,10 @@ def print_summary(summary: EvaluationSummary) -> None:
     if summary.outcomes.get(Outcome.INFRA_ERROR.value):
         console.print(f"[yellow]{summary.outcomes[Outcome.INFRA_ERROR.value]} candidates hit infrastructure "
                       "errors after retries; they are excluded from pass@k, not counted as failures.")
+    if summary.problem_errors:
+        console.print(f"[yellow]{len(summary.problem_errors)} problems cannot judge their candidates "
+                      "(problem_error, excluded from pass@k, not retried):")
+        for task_id, detail in list(summary.problem_errors.items())[:10]:
+            console.print(f"[yellow]  {task_id}: {detail[:200]}")
     for line in summary.bad_lines[:10]:
         console.print(f"[yellow]skipped: {line}")

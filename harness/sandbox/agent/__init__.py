@@ -9,8 +9,9 @@ namespace.  ``VERSION``, a hash of that source, is part of every result-store
 key: any change to the agent may change verdicts.
 
 Roles, in join order: ``harness.protocol`` (frames, message shapes, outcome
-names; shared with the host), ``compare``, ``proc`` (process control),
-``candidate``, ``judge``, ``zygote``, ``execute`` (one candidate run) and
+names; shared with the host), ``compare``, ``values`` (how values cross
+between candidate and judge), ``proc`` (process control), ``candidate``,
+``link`` (the judge's end of a candidate), ``judge``, ``zygote``, ``execute`` (one candidate run) and
 ``supervisor`` (the request loop and ``main``).
 """
 
@@ -20,7 +21,8 @@ import ast
 import hashlib
 from importlib import resources
 
-MODULES = ("harness.protocol", "compare", "proc", "candidate", "judge", "zygote", "execute", "supervisor")
+MODULES = ("harness.protocol", "compare", "values", "proc", "candidate", "link", "judge", "zygote", "execute",
+           "supervisor")
 
 
 def module_source(name: str) -> str:

@@ -8,35 +8,9 @@ import traceback
 import types
 
 from ...protocol import DETAIL_CHARS, recv_frame, send_frame
+from .values import Decoder, Encoder, deep
 
 # ------------------------------------------------------- candidate process ---
-
-SCALARS = (bool, int, float, complex, str, bytes)
-CONTAINERS = (list, tuple, set, frozenset)
-
-
-def to_plain(value, depth=0):
-    """Makes ``value`` marshal-able where that keeps its meaning: subclasses
-    of builtins (Counter, defaultdict, namedtuple, an int subclass) become the
-    builtin, numpy-like scalars their Python value.  Security does not rest
-    on this (it runs in the candidate): the judge only ever unmarshals plain
-    values, so an overridden ``__eq__`` never reaches it."""
-    if depth > 50:
-        raise TypeError("result nested too deeply")
-    kind = type(value)
-    if kind in SCALARS or value is None:
-        return value
-    for base in CONTAINERS:
-        if isinstance(value, base):
-            return base(to_plain(v, depth + 1) for v in value)
-    if isinstance(value, dict):
-        return {to_plain(k, depth + 1): to_plain(v, depth + 1) for k, v in value.items()}
-    for base in SCALARS:
-        if isinstance(value, base):
-            return base(value)
-    if kind.__module__.startswith("numpy") and getattr(value, "ndim", None) == 0:
-        return to_plain(value.item(), depth + 1)
-    raise TypeError("cannot return a %s to the tests" % kind.__name__)
 
 
 def lookup(namespace, name):
@@ -46,15 +20,172 @@ def lookup(namespace, name):
     return namespace[name]
 
 
+def class_lineage(cls):
+    """(module, qualname) of a class and its bases, so that the judge can
+    raise the nearest class it trusts (``except ValueError`` still catches
+    a ``json.JSONDecodeError``)."""
+    return tuple((str(c.__module__), str(c.__qualname__)) for c in cls.__mro__)
+
+
 def lineage(exc):
-    """(module, qualname) of each class an exception is an instance of, so
-    that the judge can raise the nearest class it trusts (``except
-    ValueError`` still catches a ``json.JSONDecodeError``)."""
-    return tuple((str(cls.__module__), str(cls.__qualname__)) for cls in type(exc).__mro__)
+    return class_lineage(type(exc))
 
 
 def raised(exc):
     return ("raise", type(exc).__name__, str(exc)[:DETAIL_CHARS], lineage(exc))
+
+
+BINOPS = frozenset((
+    "add", "sub", "mul", "truediv", "floordiv", "mod", "pow", "lshift", "rshift", "and_", "or_", "xor",
+    "matmul", "lt", "le", "gt", "ge", "ne", "neg", "pos", "abs", "invert", "index",
+))
+
+# What the judge may do to a candidate object, by name: each runs here, in
+# the candidate, and only its (encoded) result travels.
+OPS = {
+    "call": lambda obj, *args, **kwargs: obj(*args, **kwargs),
+    "getattr": getattr, "setattr": setattr, "delattr": delattr,
+    "iter": iter, "next": next, "len": len, "bool": bool, "repr": repr, "str": str, "hash": hash,
+    "getitem": lambda obj, key: obj[key],
+    "setitem": lambda obj, key, value: obj.__setitem__(key, value),
+    "delitem": lambda obj, key: obj.__delitem__(key),
+    "contains": lambda obj, item: item in obj,
+    "enter": lambda obj: obj.__enter__(),
+    "exit": lambda obj, *args: obj.__exit__(*args),
+    "isinstance": lambda cls, obj: isinstance(obj, cls),
+}
+
+MUTABLE = (list, dict, set, bytearray)
+
+
+def describe(value):
+    """What the judge needs to know to stand in for an object."""
+    kind = type(value)
+    return (str(kind.__name__), callable(value), hasattr(kind, "__next__"), isinstance(value, type))
+
+
+class Server:
+    """The candidate's end of the link.  Its objects stay here, the judge
+    holds handles on them; values cross encoded (``values``)."""
+
+    def __init__(self, namespace, req_fd, rep_fd):
+        self.namespace = namespace
+        self.req, self.rep = req_fd, rep_fd
+        self.objects = {}
+        self.ids = {}
+        self.trusted = {}
+
+    def handle(self, value):
+        hid = self.ids.get(id(value))
+        if hid is None:
+            hid = len(self.objects) + 1
+            self.objects[hid] = value
+            self.ids[id(value)] = hid
+        return ("h", hid, describe(value))
+
+    def encode(self, value):
+        return deep(Encoder(self.trusted, self.handle).message)(value)
+
+    def decode(self, tree):
+        return deep(Decoder(self.trusted, lambda hid, info: self.objects[hid], self.callback).decode)(tree)
+
+    def send(self, message):
+        try:
+            payload = marshal.dumps(message)
+        except ValueError as exc:
+            payload = marshal.dumps(("raise", "TypeError", str(exc), (("builtins", "TypeError"),)))
+        send_frame(self.rep, payload)
+
+    def callback(self, cid):
+        """A callable of the tests': calling it asks the judge to call it."""
+        def call_back(*args, **kwargs):
+            self.send(("callback", cid, self.encode(args), self.encode(kwargs)))
+            return self.serve(until_return=True)
+        return call_back
+
+    def serve(self, until_return=False):
+        """Answers the judge's requests until EOF, or, inside a callback,
+        until the judge answers it."""
+        while True:
+            try:
+                request = marshal.loads(recv_frame(self.req))
+            except EOFError:
+                if until_return:
+                    os._exit(0)
+                return None
+            if request[0] == "ret":
+                return self.decode(request[1])
+            if request[0] == "err":
+                raise RuntimeError("%s: %s" % (request[1], request[2]))
+            self.send(self.answer(request))
+
+    def answer(self, request):
+        try:
+            if request[0] == "hello":
+                return self.hello(request[1])
+            if request[0] == "call":
+                target, args_tree, kwargs_tree = lookup(self.namespace, request[1]), request[2], request[3]
+                op = "call"
+            else:  # ("op", handle, name, args, kwargs)
+                target, op, args_tree, kwargs_tree = self.objects[request[1]], request[2], request[3], request[4]
+            # Decoded from a copy: the tree stays as sent, to see what the call mutated.
+            args, kwargs = self.decode(marshal.loads(marshal.dumps(args_tree))), self.decode(kwargs_tree)
+            if op == "binop":
+                import operator
+                if args[0] not in BINOPS:
+                    raise TypeError("unsupported operation %r" % (args[0],))
+                value = getattr(operator, args[0])(target, *args[1:])
+            else:
+                value = OPS[op](target, *args, **kwargs)
+            return ("ok", self.encode(value), self.written_back(args, args_tree, kwargs, kwargs_tree))
+        except StopIteration:
+            return ("stop",)
+        except BaseException as exc:  # the candidate's own failure, reported as such
+            return raised(exc)
+
+    def written_back(self, args, args_tree, kwargs, kwargs_tree):
+        """The arguments the call changed, so the judge sees them mutated."""
+        changed = []
+        inner = args_tree[2] if args_tree[0] == "g" else args_tree
+        if inner[0] == "t":
+            originals = inner[1]
+        elif inner[0] == "p":
+            originals = [("p", a) for a in inner[1]]
+        else:
+            originals = [None] * len(args)
+        for index, (value, before) in enumerate(zip(args, originals)):  # noqa: B905 (old Pythons)
+            if isinstance(value, MUTABLE) or type(value) in self.trusted.values():
+                after = self.encode(value)
+                if after != before:
+                    changed.append((index, after))
+        for name, value in kwargs.items():
+            if isinstance(value, MUTABLE) or type(value) in self.trusted.values():
+                changed.append((str(name), self.encode(value)))
+        return changed
+
+    def hello(self, trusted_names):
+        """Learns which class names the tests define (their instances cross
+        by value) and lists the program's top-level names for the tests."""
+        for name in trusted_names:
+            value = self.namespace.get(name)
+            if isinstance(value, type):
+                self.trusted[name] = value
+        names = []
+        for name, value in list(self.namespace.items())[:5000]:
+            if name.startswith("__") or isinstance(value, types.ModuleType):
+                continue
+            if isinstance(value, type) and issubclass(value, BaseException):
+                names.append((name, "exception", class_lineage(value)))
+            elif isinstance(value, type):
+                names.append((name, "class", self.handle(value)))
+            elif callable(value):
+                names.append((name, "function", None))
+            else:
+                names.append((name, "value", self.encode(value)))
+        public = self.namespace.get("__all__")
+        if isinstance(public, (list, tuple)) and all(isinstance(n, str) for n in public):
+            names.append(("__all__", "all", tuple(str(n) for n in public)))
+        return ("names", names)
 
 
 def as_module(name, path):
@@ -81,7 +212,7 @@ def read_program(fd):
 
 
 def candidate_main(program, req_fd, rep_fd, workdir):
-    """Runs the untrusted program, then serves the judge's calls until EOF."""
+    """Runs the untrusted program, then serves the judge's requests until EOF."""
     namespace = as_module("solution", workdir + "/solution.py")
     try:
         code = compile(program, "<candidate>", "exec")
@@ -94,24 +225,7 @@ def candidate_main(program, req_fd, rep_fd, workdir):
         send_frame(rep_fd, marshal.dumps(raised(exc)))
         return
     send_frame(rep_fd, marshal.dumps(("ready",)))
-    while True:
-        try:
-            name, args, kwargs = marshal.loads(recv_frame(req_fd))
-        except EOFError:
-            return
-        try:
-            value = lookup(namespace, name)(*args, **kwargs)
-            try:
-                result = ("ok", to_plain(value))
-            except TypeError:  # e.g. a re.Match: only its truth value travels
-                result = ("opaque", type(value).__name__, bool(value), repr(value)[:200])
-        except BaseException as exc:
-            result = raised(exc)
-        try:
-            payload = marshal.dumps(result)
-        except ValueError as exc:
-            payload = marshal.dumps(("raise", "TypeError", str(exc), (("builtins", "TypeError"),)))
-        send_frame(rep_fd, payload)
+    Server(namespace, req_fd, rep_fd).serve()
 
 
 SYNTAX_EXIT = 97  # exit status of a script that does not compile

@@ -1,14 +1,16 @@
 """The judge process: runs a problem's trusted tests against a candidate.
 
-Everything the candidate sends passes through ``Link``: a reply is checked
-for shape and type before anything reads it, and a candidate that exits or
-sends garbage leaves a sticky fault that no test code can swallow.  Any
+The tests see the candidate through ``link``: its functions as remote
+calls, its objects as handles, its values rebuilt as the judge's own.  Any
 failure while handling candidate data scores the candidate, never the
-infrastructure; ``judge_crash`` is left for tests that break on their own.
+infrastructure.  Tests that cannot run whatever the candidate does (a module
+that does not load before touching the candidate, a value the harness
+cannot carry) are a ``problem_error``: reported, never the candidate's
+failure, never retried; ``judge_crash`` is left for a judge that broke.
 """
 
+import ast
 import json
-import marshal
 import os
 import socket
 import sys
@@ -21,198 +23,32 @@ from ...protocol import (
     GONE,
     JUDGE_CRASH,
     PASSED,
+    PROBLEM_ERROR,
     SKIPPED,
     SYNTAX_ERROR,
-    recv_frame,
-    send_frame,
     send_json,
 )
 from .compare import safe_short, short, values_match
+from .link import CandidateGone, CandidateProxy, HarnessLimit, Link
 
 # ----------------------------------------------------------- judge process ---
 
 
-class CandidateGone(BaseException):
-    """The candidate process ended or broke the protocol.  A BaseException so
-    that ``except Exception`` in a test body does not catch it, and sticky in
-    its ``Link`` so that catching it anyway changes nothing."""
-
-
-# Exceptions that steer control flow in the tests (StopIteration ends a map()
-# or all() early) must not be raisable by the candidate under their own name.
-CONTROL_FLOW = (StopIteration, StopAsyncIteration)
-
-
-def trusted_class(module_name, qualname):
-    """The class ``module.qualname`` if the judge already has it loaded from
-    the standard library and it is an ordinary exception, else None.  Only
-    loaded modules: a candidate must not make the judge import anything."""
-    if "." in qualname or (module_name != "builtins" and module_name.split(".")[0] not in sys.stdlib_module_names):
-        return None
-    cls = getattr(sys.modules.get(module_name), qualname, None)
-    if not isinstance(cls, type) or not issubclass(cls, Exception) or issubclass(cls, CONTROL_FLOW):
-        return None
-    return cls
-
-
-def _raised(type_name, message, lineage=()):
-    """The exception the tests see for one the candidate raised: its nearest
-    trusted class (``except ValueError`` catches a ``JSONDecodeError``), under
-    the candidate's class name where that differs."""
-    cls = None
-    for module_name, qualname in lineage or (("builtins", type_name),):
-        cls = trusted_class(module_name, qualname)
-        if cls is not None:
-            break
-    if cls is None:
-        cls, message = RuntimeError, "%s: %s" % (type_name, message)
-    elif cls.__name__ != type_name:
-        cls = type(type_name, (cls,), {"__module__": "candidate"})
-    exc = cls.__new__(cls)
-    exc.args = (message,)
-    exc.harness_from_candidate = True
-    return exc
-
-
-def parse_lineage(value):
-    if type(value) is not tuple or len(value) > 64:
-        return None
-    for item in value:
-        if type(item) is not tuple or len(item) != 2 or type(item[0]) is not str or type(item[1]) is not str:
-            return None
-    return value
-
-
-def parse_reply(reply):
-    """A reply as ``(tag, *fields)`` with every field of the right type, or
-    None.  Nothing here calls a method of a value the candidate chose."""
-    if type(reply) is not tuple or not reply or type(reply[0]) is not str:
-        return None
-    tag, fields = reply[0], reply[1:]
-    if tag in ("ready",) and not fields:
-        return reply
-    if tag == "syntax" and len(fields) == 1 and type(fields[0]) is str:
-        return reply
-    if tag == "ok" and len(fields) == 1:
-        return ("ok", check_plain(fields[0]))
-    if tag == "opaque" and len(fields) == 3 and type(fields[0]) is str and type(fields[1]) is bool \
-            and type(fields[2]) is str:
-        return reply
-    if tag == "raise" and len(fields) == 3 and type(fields[0]) is str and type(fields[1]) is str:
-        lineage = parse_lineage(fields[2])
-        if lineage is not None:
-            return ("raise", fields[0], fields[1], lineage)
-    return None
-
-
-class Malformed(Exception):
-    pass
-
-
-def check_plain(value, depth=0):
-    """Plain data only (marshal can also build code objects)."""
-    kind = type(value)
-    if depth > 100:
-        raise Malformed("result nested too deeply")
-    if kind in (list, tuple, set, frozenset):
-        for item in value:
-            check_plain(item, depth + 1)
-    elif kind is dict:
-        for key, item in value.items():
-            check_plain(key, depth + 1)
-            check_plain(item, depth + 1)
-    elif kind not in (int, float, str, bytes, bool, complex, type(None)):
-        raise Malformed("candidate returned a %s" % kind.__name__)
-    return value
-
-
-class Link:
-    """The judge's end of one candidate's pipes."""
-
-    def __init__(self, req_fd, rep_fd):
-        self.req, self.rep = req_fd, rep_fd
-        self.fault = None  # why the candidate can no longer be trusted to answer
-        self.calls = 0
-
-    def lose(self, why):
-        if self.fault is None:
-            self.fault = why
-        raise CandidateGone(self.fault)
-
-    def receive(self):
-        """The candidate's next reply, checked; a fault otherwise."""
-        if self.fault is not None:
-            raise CandidateGone(self.fault)
+def class_names(*sources):
+    """Top-level classes of trusted code: their instances cross by value."""
+    names = []
+    for source in sources:
         try:
-            raw = recv_frame(self.rep)
-        except (EOFError, OSError):
-            self.lose(GONE)
-        except ValueError as exc:
-            self.lose("the candidate broke the protocol: %s" % exc)
-        try:
-            reply = parse_reply(marshal.loads(raw))
-        except Exception as exc:  # marshal may raise anything on crafted bytes
-            self.lose("the candidate broke the protocol: %s" % type(exc).__name__)
-        if reply is None:
-            self.lose("the candidate broke the protocol: malformed reply")
-        return reply
-
-    def call(self, name, args, kwargs):
-        if self.fault is not None:
-            raise CandidateGone(self.fault)
-        try:
-            request = marshal.dumps((name, args, kwargs))
-        except ValueError as exc:
-            raise TypeError("harness cannot pass these arguments to the candidate: %s" % exc) from None
-        self.calls += 1
-        try:
-            send_frame(self.req, request)
-        except OSError:
-            self.lose(GONE)
-        reply = self.receive()
-        if reply[0] == "ok":
-            return reply[1]
-        if reply[0] == "opaque":
-            return Opaque(reply[1], reply[2], reply[3])
-        if reply[0] == "raise":
-            raise _raised(reply[1], reply[2], reply[3])
-        self.lose("the candidate broke the protocol: unexpected %r reply" % reply[0])
+            tree = ast.parse(source or "")
+        except (SyntaxError, ValueError):
+            continue
+        names += [node.name for node in tree.body if isinstance(node, ast.ClassDef)]
+    return sorted(set(names))
 
 
-class CandidateProxy:
-    """What the tests see as the candidate function: a remote call."""
-
-    def __init__(self, name, link):
-        self.__name__ = name
-        self._link = link
-
-    def __call__(self, *args, **kwargs):
-        return self._link.call(self.__name__, args, kwargs)
-
-
-class Opaque:
-    """Stands in the tests for a result that is not plain data (a re.Match,
-    a custom object): it keeps only its truth value and is equal to nothing
-    but itself, so ``assert f(x)`` works and no ``__eq__`` can be forged."""
-
-    __slots__ = ("type_name", "truth", "text")
-
-    def __init__(self, type_name, truth, text):
-        self.type_name, self.truth, self.text = type_name, truth, text
-
-    def __bool__(self):
-        return self.truth
-
-    def __eq__(self, other):
-        return self is other
-
-    def __ne__(self, other):
-        return self is not other
-
-    __hash__ = object.__hash__
-
-    def __repr__(self):
-        return "<%s %s>" % (self.type_name, self.text)
+def own_classes(namespace, module_name):
+    return {name: value for name, value in namespace.items()
+            if isinstance(value, type) and getattr(value, "__module__", None) == module_name}
 
 
 def compile_setup(setup):
@@ -237,7 +73,9 @@ def prepare_spec(spec):
         return prepared
     if spec.get("kind") == "pytest":
         compile(spec["test"], "<test>", "exec")  # a broken module is refused now, not per candidate
+        prepared["trusted_names"] = class_names(spec["test"])
         return prepared
+    prepared["trusted_names"] = class_names(spec.get("setup", ""), spec["test"])
     prepared["setup_code"] = compile_setup(spec.get("setup", ""))
     prepared["test_code"] = compile(spec["test"], "<test>", "exec")
     return prepared
@@ -278,20 +116,44 @@ def first_reply(link):
 def judge_one(spec, link, run):
     """Runs the problem's tests against the candidate behind ``link``;
     returns (outcome, detail[, per-case outcomes]).  A fault on the link
-    overrides whatever the tests concluded."""
+    overrides whatever the tests concluded; a harness limit makes it the
+    problem's."""
     verdict = first_reply(link)
     if verdict is not None:
         return verdict
-    if spec.get("kind") == "io_pairs":
-        verdict = judge_pairs(spec, link)
-    elif spec.get("kind") == "pytest":
-        verdict = judge_pytest(spec, link, run)
-    else:
-        verdict = judge_functions(spec, link)
+    try:
+        if spec.get("kind") == "io_pairs":
+            verdict = judge_pairs(spec, link)
+        elif spec.get("kind") == "pytest":
+            verdict = judge_pytest(spec, link, run)
+        else:
+            verdict = judge_functions(spec, link)
+    except (CandidateGone, HarnessLimit):
+        verdict = (ERROR, "")
+    tests = verdict[2:] if len(verdict) > 2 else ()
     if link.fault is not None:
-        tests = verdict[2] if len(verdict) > 2 else None
-        return (GONE if link.fault == GONE else ERROR, link.fault) + ((tests,) if tests is not None else ())
+        return (GONE if link.fault == GONE else ERROR, link.fault) + tests
+    if link.limit is not None:
+        return (PROBLEM_ERROR, link.limit + " (a shared-process test mode would be needed)") + tests
     return verdict
+
+
+def bind_candidate_names(namespace, spec, link):
+    """Binds the names the tests use but do not define: the candidate's
+    own (functions, classes, exception classes, constants) as stand-ins,
+    stdlib modules the tests forgot to import as modules."""
+    bound, _ = link.stand_ins(link.hello(spec.get("trusted_names") or ()))
+    for name in spec.get("candidate_names") or ():
+        if name in bound:
+            namespace[name] = bound[name]
+            continue
+        if name in getattr(sys, "stdlib_module_names", ()):
+            try:
+                namespace[name] = __import__(name)
+                continue
+            except ImportError:
+                pass
+        namespace[name] = CandidateProxy(name, link)
 
 
 def judge_functions(spec, link):
@@ -303,26 +165,24 @@ def judge_functions(spec, link):
             exec(spec["setup_code"], namespace)
         except Exception:
             pass  # helpers that fail to define are simply absent
-    for name in spec.get("candidate_names") or ():  # other functions of the candidate's the tests call
-        if name in getattr(sys, "stdlib_module_names", ()):  # a module the tests forgot to import
-            try:
-                namespace[name] = __import__(name)
-                continue
-            except ImportError:
-                pass
-        namespace[name] = CandidateProxy(name, link)
+    link.trusted.update(own_classes(namespace, "__judge__"))
+    bind_candidate_names(namespace, spec, link)
     namespace[spec["entry_point"]] = proxy
     namespace["candidate"] = proxy
+    link.calls = 0
     try:
         exec(spec["test_code"], namespace)
+        link.trusted.update(own_classes(namespace, "__judge__"))
         if spec.get("check_function"):
             namespace[spec["check_function"]](proxy)
-    except CandidateGone as exc:
-        return GONE, str(exc)
+    except (CandidateGone, HarnessLimit):
+        raise
     except BaseException as exc:
         detail = describe_failure(exc, spec["test"])
         if getattr(exc, "harness_from_candidate", False):
             return ERROR, detail
+        if link.calls == 0:  # the tests failed before they asked the candidate anything
+            return PROBLEM_ERROR, "the tests fail without calling the candidate: " + detail
         return FAILED, detail
     return PASSED, ""
 
@@ -368,14 +228,31 @@ def judge_pairs(spec, link):
 PYTEST_RUNS = [0]
 
 
+def candidate_module(name, link, trusted_names):
+    """The module the tests import the candidate as: its real top-level
+    names (``from solution import *`` brings its public ones), and a remote
+    call for any other name the tests ask for."""
+    import types
+    bound, public = link.stand_ins(link.hello(trusted_names))
+
+    def attribute(attr):
+        if attr.startswith("__"):
+            raise AttributeError(attr)
+        return CandidateProxy(attr, link)
+
+    module = types.ModuleType(name)
+    module.__dict__.update(bound)
+    module.__all__ = public if public is not None else [n for n in bound if not n.startswith("_")]
+    module.__getattr__ = attribute
+    return module
+
+
 def judge_pytest(spec, link, run):
     """Runs the problem's pytest module here, in the judge, with pytest's own
-    hooks as the record; the candidate's module is a stand-in whose functions
-    are remote calls, so nothing the candidate does reaches pytest.  The
-    module is written to the judge's own directory, which the candidate can
-    neither read nor fill."""
-    import types
-
+    hooks as the record; the candidate's module is a stand-in whose names
+    are remote, so nothing the candidate does reaches pytest.  The module is
+    written to the judge's own directory, which the candidate can neither
+    read nor fill."""
     import pytest
 
     class Record:
@@ -386,6 +263,12 @@ def judge_pytest(spec, link, run):
             if report.failed and self.collect_error is None:
                 lines = str(report.longrepr).strip().splitlines()
                 self.collect_error = short(lines[-1] if lines else "collection failed", 300)
+
+        def pytest_collection_finish(self, session):
+            for item in session.items:  # the test module's classes cross by value from now on
+                module = getattr(item, "module", None)
+                if module is not None:
+                    link.trusted.update(own_classes(vars(module), module.__name__))
 
         @pytest.hookimpl(hookwrapper=True)
         def pytest_runtest_makereport(self, item, call):
@@ -422,14 +305,8 @@ def judge_pytest(spec, link, run):
             os.chmod(path, 0o777)
             return pathlib.Path(path)
 
-    def attribute(name):
-        if name.startswith("__"):
-            raise AttributeError(name)
-        return CandidateProxy(name, link)
-
-    module = types.ModuleType(spec["module"])
-    module.__getattr__ = attribute
-    sys.modules[spec["module"]] = module
+    sys.modules[spec["module"]] = candidate_module(spec["module"], link, spec.get("trusted_names") or ())
+    link.calls = 0
     PYTEST_RUNS[0] += 1
     path = os.path.join(spec["workdir"], "test_run%d.py" % PYTEST_RUNS[0])
     with os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600), "w") as handle:
@@ -447,8 +324,8 @@ def judge_pytest(spec, link, run):
         # The module did not collect.  With the candidate never called, the
         # problem is broken; otherwise this candidate broke it.
         why = record.collect_error or "pytest exit %s" % int(code)
-        if link.calls == 0:
-            return JUDGE_CRASH, "pytest ran no test (%s): the problem's test module is broken" % why, []
+        if link.calls == 0 and link.fault is None:
+            return PROBLEM_ERROR, "the test module does not load (%s)" % why, []
         return ERROR, "the test module failed to load with this candidate: %s" % why, []
     if record.first is not None:
         return record.first[0], record.first[1], record.tests
