@@ -112,6 +112,10 @@ def _add_problem_options(parser: argparse.ArgumentParser) -> None:
                         help="how problem rows are laid out (default: detected from their fields)")
     parser.add_argument("--field-map", type=_field_map, help="rename problem fields first, e.g. "
                         "description=question,id=problem_id (for look-alike datasets)")
+    parser.add_argument("--test-isolation", choices=["split", "shared"], default=None,
+                        help="split (default): tests in a judge process, the candidate behind a process boundary; "
+                             "shared: tests in the candidate's process, for suites that need one interpreter "
+                             "(weaker: passing programs are screened and flagged); default: what each problem says")
     parser.add_argument("--compat", choices=[c for c in COMPAT if c], default=None,
                         help="an upstream checker's lenient comparisons, for agreement with its published "
                              "verdicts (apps: tolerance on integers, unwrap of any list); default strict")
@@ -133,7 +137,8 @@ def _load_problems(args: argparse.Namespace, name: str | None = None) -> Problem
     on_bad = report if getattr(args, "on_bad_problem", "fail") == "skip" else None
     if name is not None:
         return load_problems(name, on_bad=on_bad)
-    return load_problems(args.problems, args.layout, args.field_map, args.compat, on_bad=on_bad)
+    return load_problems(args.problems, args.layout, args.field_map, args.compat, on_bad=on_bad,
+                         test_isolation=getattr(args, "test_isolation", None))
 
 
 def _add_generator_options(parser: argparse.ArgumentParser, required: bool) -> None:

@@ -23,10 +23,11 @@ from .job import jobs_from_samples
 from .options import RunOptions
 from .outcome import Execution, Outcome
 from .passk import pass_at_k_table
-from .problems import ProblemSet
+from .problems import Problem, ProblemSet
 from .run import Runner
 from .samples import OnBadLine, Sample, read_samples, validate_samples
 from .sandbox.base import Backend
+from .screen import screen
 from .store import CachingBackend, ResultStore
 
 # Data, not run metadata: what a rerun from the store reproduces byte for byte
@@ -67,13 +68,16 @@ class ProgressSink:
     def stop(self) -> None: ...
 
 
-def result_row(sample: Sample, execution: Execution) -> dict[str, Any]:
+def result_row(sample: Sample, execution: Execution, problem: Problem | None = None) -> dict[str, Any]:
     row = dict(sample.fields)
     data = execution.to_dict()
     for key in RESULT_FIELDS:
         if key != "code_length":
             row[key] = data[key]
     row["code_length"] = len(sample.code)
+    row["test_isolation"] = problem.test_isolation if problem is not None else "split"
+    if row["test_isolation"] == "shared" and execution.passed:
+        row["flags"] = list(screen(sample.code))  # a shared pass is screened, not trusted
     if execution.test_outcomes:  # kinds with test cases: the fraction beside the all-or-nothing verdict
         row["tests_passed"] = execution.tests_passed
         row["tests_total"] = len(execution.test_outcomes)
@@ -189,7 +193,7 @@ def evaluate(samples_path: str | Path, problems: ProblemSet, backend: Backend, o
             try:
                 for index, execution in runner.run(jobs):
                     sample = pending.pop(index)
-                    writer.add(index, result_row(sample, execution))
+                    writer.add(index, result_row(sample, execution, problems.get(sample.task_id)))
                     outcomes[execution.outcome.value] += 1
                     cached += execution.cached
                     tally = counts.setdefault(sample.task_id, [0, 0])

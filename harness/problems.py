@@ -77,6 +77,10 @@ class Problem:
     compat: str = ""  # "apps": the APPS checker's lenient comparisons (see COMPAT)
     preamble: str = ""  # prepended to every program (APPS's evaluator imports these for the candidate)
     module: str = "solution"  # pytest: the module name the tests import the candidate as
+    # "split" (the default): tests in the judge, the candidate behind a process
+    # boundary; "shared": tests in the candidate's process, for suites that
+    # need one interpreter (mock.patch, library objects); weaker (see README)
+    test_isolation: str = "split"
 
     def program(self, code: str, kind: CodeField) -> str:
         """The program the candidate process runs."""
@@ -86,6 +90,12 @@ class Problem:
 
     def test_spec(self) -> dict[str, Any]:
         """What the in-sandbox judge needs (sent once per sandbox)."""
+        spec = self._spec()
+        if self.test_isolation != "split":
+            spec["test_isolation"] = self.test_isolation
+        return spec
+
+    def _spec(self) -> dict[str, Any]:
         if self.test_kind is TestKind.PYTEST:
             return {"kind": self.test_kind.value, "test": self.test, "module": self.module, "entry_point": ""}
         if self.test_kind.uses_cases:
@@ -156,6 +166,16 @@ def open_text(path: Path):  # type: ignore[no-untyped-def]
     return open(path, encoding="utf-8")
 
 
+TEST_ISOLATIONS = ("split", "shared")
+
+
+def _isolation(row: Mapping[str, Any], where: str) -> str:
+    value = str(row.get("test_isolation") or "split")
+    if value not in TEST_ISOLATIONS:
+        raise ProblemError(f"{where}: test_isolation must be split or shared, not {value!r}")
+    return value
+
+
 LAYOUTS = ("auto", "humaneval", "mbpp", "apps", "codecontests", "leetcode", "kodcode", "classeval", "bigcodebench",
            "native")
 
@@ -169,7 +189,8 @@ COMPAT = {
 
 
 def load_problems(name_or_path: str, layout: str = "auto", field_map: Mapping[str, str] | None = None,
-                  compat: str | None = None, on_bad: Callable[[ProblemError], None] | None = None) -> ProblemSet:
+                  compat: str | None = None, on_bad: Callable[[ProblemError], None] | None = None,
+                  test_isolation: str | None = None) -> ProblemSet:
     """A bundled set by name, a JSONL/JSON/Parquet problem file, or
     ``hf:DATASET[:CONFIG][:SPLIT]`` from the Hugging Face hub.
 
@@ -188,6 +209,8 @@ def load_problems(name_or_path: str, layout: str = "auto", field_map: Mapping[st
     """
     if layout not in LAYOUTS:
         raise ProblemError(f"unknown layout {layout!r}; use one of {', '.join(LAYOUTS)}")
+    if test_isolation is not None and test_isolation not in TEST_ISOLATIONS:
+        raise ProblemError(f"unknown test isolation {test_isolation!r}; use one of {', '.join(TEST_ISOLATIONS)}")
     if compat is not None and compat not in COMPAT:
         raise ProblemError(f"unknown compat {compat!r}; use one of {', '.join(repr(c) for c in COMPAT)}")
     bundled = bundled_sets()
@@ -217,6 +240,9 @@ def load_problems(name_or_path: str, layout: str = "auto", field_map: Mapping[st
             problem = parse_problem(row, where, layout)
             if compat is not None:
                 problem = replace(problem, compat=compat)
+            if test_isolation is not None and problem.test_kind is not TestKind.IO_PAIRS \
+                    and problem.test_kind is not TestKind.STDIN_STDOUT:
+                problem = replace(problem, test_isolation=test_isolation)
             if problem.id in problems:
                 raise ProblemError(f"{where}: duplicate problem id {problem.id!r}")
         except ProblemError as exc:
@@ -668,7 +694,8 @@ def _pytest_problem(row: Mapping[str, Any], where: str) -> Problem:
         raise ProblemError(f"{where}: module {module!r} is not a Python identifier")
     return Problem(id=str(task_id), prompt=str(row.get("prompt", "")), test=test, entry_point="",
                    test_kind=TestKind.PYTEST, reference_solution=str(row.get("reference_solution") or ""),
-                   limits=_limits(row, where), module=module, preamble=str(row.get("preamble") or ""))
+                   limits=_limits(row, where), module=module, preamble=str(row.get("preamble") or ""),
+                   test_isolation=_isolation(row, where))
 
 
 def _limits(row: Mapping[str, Any], where: str) -> dict[str, Any]:
@@ -737,4 +764,4 @@ def parse_problem(row: Mapping[str, Any], where: str, layout: str = "auto") -> P
     limits = _limits(row, where)
     return Problem(id=str(task_id), prompt=prompt, test=test, entry_point=entry_point, test_kind=kind,
                    language=str(row.get("language", "python")), reference_solution=reference,
-                   limits=limits)
+                   limits=limits, test_isolation=_isolation(row, where))

@@ -147,8 +147,8 @@ def shortlists(results: Path, problems: ProblemSet,
     with open(results, encoding="utf-8") as handle:
         for index, line in enumerate(handle):
             row = json.loads(line)
-            if row.get("outcome") != Outcome.PASSED.value:
-                continue
+            if row.get("outcome") != Outcome.PASSED.value or row.get("flags"):
+                continue  # a flagged pass (shared test isolation) is never kept
             passed += 1
             code_field = CodeField.SOLUTION if "solution" in row else CodeField.COMPLETION
             problem = problems.get(str(row["task_id"]))

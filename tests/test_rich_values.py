@@ -258,3 +258,63 @@ def test_problem_errors_are_reported_and_left_out_of_pass_at_k(docker_backend, t
     assert summary.outcomes["problem_error"] == 2 and summary.outcomes["infra_error"] == 0
     assert list(summary.problem_errors) == ["broken"] and "does not load" in summary.problem_errors["broken"]
     assert summary.pass_at_k == {"1": 1.0}  # only the task that can judge counts
+
+
+CLOCK = "import time\n\ndef now():\n    return time.time()\n"
+PATCHING_TEST = ("from unittest import mock\nimport solution\n\n\ndef test_now():\n"
+                 "    with mock.patch('solution.time.time', return_value=5.0):\n        assert solution.now() == 5.0\n")
+
+
+def test_shared_isolation_runs_tests_that_patch_the_candidate(session) -> None:
+    split = run(session, "clock", pytest_spec(PATCHING_TEST), CLOCK)
+    assert split.outcome is Outcome.FAILED, split.detail  # the patch cannot reach across the boundary
+    shared = run(session, "clock-shared", dict(pytest_spec(PATCHING_TEST), test_isolation="shared"), CLOCK)
+    assert shared.outcome is Outcome.PASSED, shared.detail
+    wrong = run(session, "clock-shared", dict(pytest_spec(PATCHING_TEST), test_isolation="shared"),
+                "import time\n\ndef now():\n    return 4.0\n")
+    assert wrong.outcome is Outcome.FAILED, wrong.detail
+    check = dict(check_spec("def check(candidate):\n    assert candidate(2) == 4\n", "f"), test_isolation="shared")
+    assert run(session, "f-shared", check, "def f(x):\n    return x * 2\n").outcome is Outcome.PASSED
+    exits = run(session, "f-shared", check, "import os\ndef f(x):\n    os._exit(0)\n")
+    assert exits.outcome is Outcome.ERROR, exits.detail
+
+
+def test_shared_passes_are_screened_and_flagged_ones_never_curated(docker_backend, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import json
+
+    from harness.evaluate import evaluate
+    from harness.problems import load_problems
+    row = {"task_id": "eq", "prompt": "def f():\n", "entry_point": "f", "test_isolation": "shared",
+           "test": "def check(candidate):\n    assert candidate() == 3\n"}
+    (tmp_path / "p.jsonl").write_text(json.dumps(row) + "\n")
+    forged = "class A:\n    def __eq__(self, o):\n        return True\ndef f():\n    return A()\n"
+    samples = tmp_path / "s.jsonl"
+    samples.write_text("".join(json.dumps({"task_id": "eq", "solution": s}) + "\n"
+                               for s in (forged, "def f():\n    return 3\n")))
+    out = tmp_path / "r.jsonl"
+    evaluate(samples, load_problems(str(tmp_path / "p.jsonl")), docker_backend, out, ks=[1], workers=1)
+    rows = [json.loads(line) for line in out.read_text().splitlines()]
+    assert [r["test_isolation"] for r in rows] == ["shared", "shared"]
+    assert rows[0]["passed"] and rows[0]["flags"] == ["eq_always_true"]  # shared mode's known weakness, flagged
+    assert rows[1]["passed"] and rows[1]["flags"] == []
+    from harness.problems import load_problems as load
+    from harness.select import Selection, shortlists
+    lists, passed, _ = shortlists(out, load(str(tmp_path / "p.jsonl")), Selection(top_k=2))
+    assert passed == 1 and [s.code for s in lists["eq"]] == ["def f():\n    return 3\n"]
+
+
+def test_validate_says_which_problems_need_shared_isolation(docker_backend, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import json
+
+    from harness.calibrate import Calibration
+    from harness.options import RunOptions
+    from harness.problems import load_problems
+    from harness.run import Runner
+    from harness.validate import validate_problems
+    rows = [{"task_id": "clock", "test_kind": "pytest", "test": PATCHING_TEST, "reference_solution": CLOCK},
+            {"task_id": "plain", "test_kind": "pytest", "reference_solution": CLOCK,
+             "test": "from solution import now\n\n\ndef test_now():\n    assert now() > 0\n"}]
+    (tmp_path / "p.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    checks = validate_problems(load_problems(str(tmp_path / "p.jsonl")), Runner(docker_backend, RunOptions(workers=2)),
+                               Calibration("t", tmp_path / "cal.json"), repeats=1)
+    assert {c.problem_id: c.status for c in checks} == {"clock": "needs-shared", "plain": "ok"}

@@ -10,7 +10,8 @@ key: any change to the agent may change verdicts.
 
 Roles, in join order: ``harness.protocol`` (frames, message shapes, outcome
 names; shared with the host), ``compare``, ``values`` (how values cross
-between candidate and judge), ``proc`` (process control), ``candidate``,
+between candidate and judge), ``proc`` (process control), ``shared`` (tests
+in the candidate's process, for suites that need it), ``candidate``,
 ``link`` (the judge's end of a candidate), ``judge``, ``zygote``, ``execute`` (one candidate run) and
 ``supervisor`` (the request loop and ``main``).
 """
@@ -21,8 +22,8 @@ import ast
 import hashlib
 from importlib import resources
 
-MODULES = ("harness.protocol", "compare", "values", "proc", "candidate", "link", "judge", "zygote", "execute",
-           "supervisor")
+MODULES = ("harness.protocol", "compare", "values", "proc", "shared", "candidate", "link", "judge", "zygote",
+           "execute", "supervisor")
 
 
 def module_source(name: str) -> str:

@@ -8,6 +8,7 @@ import traceback
 import types
 
 from ...protocol import DETAIL_CHARS, recv_frame, send_frame
+from .shared import run_shared
 from .values import Decoder, Encoder, deep
 
 # ------------------------------------------------------- candidate process ---
@@ -68,8 +69,9 @@ class Server:
     """The candidate's end of the link.  Its objects stay here, the judge
     holds handles on them; values cross encoded (``values``)."""
 
-    def __init__(self, namespace, req_fd, rep_fd):
+    def __init__(self, namespace, req_fd, rep_fd, workdir):
         self.namespace = namespace
+        self.workdir = workdir
         self.req, self.rep = req_fd, rep_fd
         self.objects = {}
         self.ids = {}
@@ -123,6 +125,8 @@ class Server:
         try:
             if request[0] == "hello":
                 return self.hello(request[1])
+            if request[0] == "shared":
+                return ("verdict",) + tuple(run_shared(request[1], self.namespace, self.workdir, request[2]))
             if request[0] == "call":
                 target, args_tree, kwargs_tree = lookup(self.namespace, request[1]), request[2], request[3]
                 op = "call"
@@ -225,7 +229,7 @@ def candidate_main(program, req_fd, rep_fd, workdir):
         send_frame(rep_fd, marshal.dumps(raised(exc)))
         return
     send_frame(rep_fd, marshal.dumps(("ready",)))
-    Server(namespace, req_fd, rep_fd).serve()
+    Server(namespace, req_fd, rep_fd, workdir).serve()
 
 
 SYNTAX_EXIT = 97  # exit status of a script that does not compile

@@ -14,7 +14,6 @@ import json
 import os
 import socket
 import sys
-import traceback
 
 from ...protocol import (
     DETAIL_CHARS,
@@ -24,12 +23,12 @@ from ...protocol import (
     JUDGE_CRASH,
     PASSED,
     PROBLEM_ERROR,
-    SKIPPED,
     SYNTAX_ERROR,
     send_json,
 )
-from .compare import safe_short, short, values_match
+from .compare import safe_short, values_match
 from .link import CandidateGone, CandidateProxy, HarnessLimit, Link
+from .shared import describe_failure, pytest_record
 
 # ----------------------------------------------------------- judge process ---
 
@@ -81,22 +80,6 @@ def prepare_spec(spec):
     return prepared
 
 
-def describe_failure(exc, test_source):
-    """One line: the exception and the test line that raised it."""
-    line_text = ""
-    for frame, lineno in traceback.walk_tb(exc.__traceback__):
-        if frame.f_code.co_filename == "<test>":
-            lines = test_source.splitlines()
-            if 0 < lineno <= len(lines):
-                line_text = " at test line %d: %s" % (lineno, lines[lineno - 1].strip())
-    try:
-        message = str(exc)
-    except Exception:  # a test may raise with a candidate value that cannot print
-        message = "<unprintable>"
-    head = type(exc).__name__ + (": " + message if message else "")
-    return (head + line_text)[:DETAIL_CHARS]
-
-
 def first_reply(link):
     """The candidate's word after loading its program: None when ready, else
     the verdict it implies."""
@@ -122,7 +105,9 @@ def judge_one(spec, link, run):
     if verdict is not None:
         return verdict
     try:
-        if spec.get("kind") == "io_pairs":
+        if spec.get("test_isolation") == "shared" and spec.get("kind") != "io_pairs":
+            verdict = judge_shared(spec, link, run)
+        elif spec.get("kind") == "io_pairs":
             verdict = judge_pairs(spec, link)
         elif spec.get("kind") == "pytest":
             verdict = judge_pytest(spec, link, run)
@@ -136,6 +121,19 @@ def judge_one(spec, link, run):
     if link.limit is not None:
         return (PROBLEM_ERROR, link.limit + " (a shared-process test mode would be needed)") + tests
     return verdict
+
+
+SHARED_KEYS = ("kind", "test", "entry_point", "check_function", "module")
+
+
+def judge_shared(spec, link, run):
+    """``test_isolation: shared``: the candidate's process runs the tests
+    and reports; the report is checked for shape, never trusted further."""
+    tests = {key: spec[key] for key in SHARED_KEYS if isinstance(spec.get(key), str)}
+    reply = link.request(("shared", tests, float(run.get("wall_time_s", 10))))
+    if reply[0] != "verdict":
+        link.lose("the candidate broke the protocol: expected a verdict")
+    return reply[1], reply[2], reply[3]
 
 
 def bind_candidate_names(namespace, spec, link):
@@ -255,38 +253,15 @@ def judge_pytest(spec, link, run):
     read nor fill."""
     import pytest
 
-    class Record:
-        def __init__(self):
-            self.tests, self.first, self.collect_error = [], None, None
+    def blame(error):
+        mine = isinstance(error, CandidateGone) or getattr(error, "harness_from_candidate", False)
+        return ERROR if mine else FAILED
 
-        def pytest_collectreport(self, report):
-            if report.failed and self.collect_error is None:
-                lines = str(report.longrepr).strip().splitlines()
-                self.collect_error = short(lines[-1] if lines else "collection failed", 300)
-
-        def pytest_collection_finish(self, session):
-            for item in session.items:  # the test module's classes cross by value from now on
-                module = getattr(item, "module", None)
-                if module is not None:
-                    link.trusted.update(own_classes(vars(module), module.__name__))
-
-        @pytest.hookimpl(hookwrapper=True)
-        def pytest_runtest_makereport(self, item, call):
-            report = (yield).get_result()
-            if report.when != "call" and not report.failed:
-                return
-            if report.passed:
-                self.tests.append(PASSED)
-                return
-            if report.skipped:
-                self.tests.append(SKIPPED)
-                return
-            error = call.excinfo.value if call.excinfo else None
-            mine = isinstance(error, CandidateGone) or getattr(error, "harness_from_candidate", False)
-            self.tests.append(ERROR if mine else FAILED)
-            if self.first is None:
-                text = "%s: %s" % (type(error).__name__, safe_short(error, 200)) if error else report.when
-                self.first = (ERROR if mine else FAILED, "%s: %s" % (item.name, text))
+    def collected(session):
+        for item in session.items:  # the test module's classes cross by value from now on
+            module = getattr(item, "module", None)
+            if module is not None:
+                link.trusted.update(own_classes(vars(module), module.__name__))
 
     class Shared:
         """``tmp_path`` in the candidate's work dir, open to both sides:
@@ -311,7 +286,7 @@ def judge_pytest(spec, link, run):
     path = os.path.join(spec["workdir"], "test_run%d.py" % PYTEST_RUNS[0])
     with os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600), "w") as handle:
         handle.write(spec["test"])
-    record = Record()
+    record = pytest_record(pytest, blame, collected)
     os.umask(0)  # what tests write in tmp_path, the candidate may rewrite
     args = [path, "-q", "-p", "no:cacheprovider", "--rootdir", spec["workdir"], "-o", "addopts=",
             "--import-mode=importlib", "--timeout", str(max(1, int(run.get("wall_time_s", 10))))]
@@ -320,16 +295,8 @@ def judge_pytest(spec, link, run):
     finally:
         os.unlink(path)
         sys.modules.pop(spec["module"], None)
-    if not record.tests:
-        # The module did not collect.  With the candidate never called, the
-        # problem is broken; otherwise this candidate broke it.
-        why = record.collect_error or "pytest exit %s" % int(code)
-        if link.calls == 0 and link.fault is None:
-            return PROBLEM_ERROR, "the test module does not load (%s)" % why, []
-        return ERROR, "the test module failed to load with this candidate: %s" % why, []
-    if record.first is not None:
-        return record.first[0], record.first[1], record.tests
-    return PASSED, "", record.tests
+    # A module that did not load without the candidate's help is the problem's.
+    return record.verdict(code, touched=link.calls > 0 or link.fault is not None)
 
 
 def judge_server(sock, spec):

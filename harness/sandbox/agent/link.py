@@ -14,7 +14,7 @@ candidate's failure).
 import marshal
 import sys
 
-from ...protocol import GONE, recv_frame, send_frame
+from ...protocol import CASE_OUTCOMES, DETAIL_CHARS, ERROR, FAILED, GONE, PASSED, PROBLEM_ERROR, recv_frame, send_frame
 from .values import Decoder, Encoder, Unencodable, deep
 
 
@@ -27,6 +27,9 @@ class CandidateGone(BaseException):
 class HarnessLimit(BaseException):
     """The tests handed the candidate something the harness cannot carry."""
 
+
+# What a candidate running its own tests (test_isolation: shared) may report.
+SHARED_VERDICTS = (PASSED, FAILED, ERROR, PROBLEM_ERROR)
 
 # Exceptions that steer control flow in the tests (StopIteration ends a map()
 # or all() early) must not be raisable by the candidate under their own name.
@@ -103,6 +106,9 @@ def parse_reply(reply):
         return reply
     if tag == "callback" and len(fields) == 3 and type(fields[0]) is int:
         return reply
+    if tag == "verdict" and len(fields) == 3 and fields[0] in SHARED_VERDICTS and type(fields[1]) is str \
+            and type(fields[2]) is list and all(type(x) is str and x in CASE_OUTCOMES for x in fields[2]):
+        return ("verdict", fields[0], fields[1][:DETAIL_CHARS], fields[2])
     if tag == "raise" and len(fields) == 3 and type(fields[0]) is str and type(fields[1]) is str:
         lineage = parse_lineage(fields[2])
         if lineage is not None:
