@@ -33,6 +33,8 @@ from harness.store import result_key
 from .conftest import IMAGE
 
 IMPORTS_PACKAGE = "from sortedcontainers import SortedSet\n\ndef sorted_unique(xs):\n    return list(SortedSet(xs))\n"
+IMPORTS_LOCAL = ("import harness_local_demo\n\ndef sorted_unique(xs):\n"
+                 "    return sorted(set(xs)) * (harness_local_demo.VALUE == 42)\n")
 PROBLEM = {"task_id": "sc/0", "prompt": "def sorted_unique(xs):\n", "entry_point": "sorted_unique",
            "test": "def check(candidate):\n    assert candidate([3, 1, 3, 2]) == [1, 2, 3]\n",
            "canonical_solution": "    return sorted(set(xs))\n"}
@@ -133,15 +135,33 @@ def test_list_summary_pins_what_was_asked_for() -> None:
 
 # ---- Docker --------------------------------------------------------------------------------------
 
+def local_wheel(folder: Path) -> Path:
+    """A pure-Python wheel on no index (as one built for an sdist-only package would be)."""
+    import zipfile
+    info = "harness_local_demo-1.0.dist-info"
+    files = {"harness_local_demo.py": "VALUE = 42\n",
+             f"{info}/METADATA": "Metadata-Version: 2.1\nName: harness-local-demo\nVersion: 1.0\n",
+             f"{info}/WHEEL": "Wheel-Version: 1.0\nGenerator: test\nRoot-Is-Purelib: true\nTag: py3-none-any\n"}
+    files[f"{info}/RECORD"] = "".join(f"{name},,\n" for name in [*files, f"{info}/RECORD"])
+    folder.mkdir(exist_ok=True)
+    with zipfile.ZipFile(folder / "harness_local_demo-1.0-py3-none-any.whl", "w") as wheel:
+        for name, text in files.items():
+            wheel.writestr(name, text)
+    return folder
+
+
 @pytest.fixture(scope="module")
 def packaged_image(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, float]]:
-    """IMAGE plus sortedcontainers (--pip) and six (--requirements); removed afterwards."""
+    """IMAGE plus sortedcontainers (--pip), six (--requirements) and a local
+    wheel (--find-links); removed afterwards."""
     tag = f"harness-test-packages:{uuid.uuid4().hex[:8]}"
-    requirements = tmp_path_factory.mktemp("req") / "requirements.txt"
+    folder = tmp_path_factory.mktemp("req")
+    requirements = folder / "requirements.txt"
     requirements.write_text("# a comment\nsix\n")
     started = time.monotonic()
-    proc = harness("sandbox", "build", "--image", IMAGE, "--pip", "sortedcontainers",
-                   "--requirements", str(requirements), "--tag", tag, timeout=300)
+    proc = harness("sandbox", "build", "--image", IMAGE, "--pip", "sortedcontainers,harness-local-demo",
+                   "--requirements", str(requirements), "--find-links", str(local_wheel(folder / "wheels")),
+                   "--tag", tag, timeout=300)
     seconds = time.monotonic() - started
     try:
         assert proc.returncode == 0, proc.stderr
@@ -178,20 +198,21 @@ def test_a_candidate_importing_the_package_passes_only_on_the_packaged_image(
     tag, build_s = packaged_image
     print(f"built {tag} in {build_s:.1f} s")
     problems = write_jsonl(tmp_path / "problems.jsonl", [PROBLEM])
-    samples = write_jsonl(tmp_path / "samples.jsonl", [{"task_id": "sc/0", "solution": IMPORTS_PACKAGE}])
+    samples = write_jsonl(tmp_path / "samples.jsonl", [{"task_id": "sc/0", "solution": IMPORTS_PACKAGE},
+                                                        {"task_id": "sc/0", "solution": IMPORTS_LOCAL}])
     outcomes = {}
     for image in (tag, IMAGE):
         out = tmp_path / f"{image.replace(':', '_')}.jsonl"
         proc = harness("evaluate", str(samples), "--problems", str(problems), "--image", image, "--out", str(out),
                        "--quiet", "--no-calibrate", "--workers", "1")
         assert proc.returncode == 0, proc.stderr
-        (row,) = [json.loads(line) for line in out.read_text().splitlines()]
-        outcomes[image] = row
+        outcomes[image] = [json.loads(line) for line in out.read_text().splitlines()]
         # The image is part of every store key: the second image's run is executed, not answered from the store.
-        assert json.loads(proc.stdout.splitlines()[-1])["executed"] == 1
-    assert outcomes[tag]["outcome"] == "passed"
-    assert outcomes[IMAGE]["outcome"] == "error"
-    assert "ModuleNotFoundError: No module named 'sortedcontainers'" in outcomes[IMAGE]["detail"]
+        assert json.loads(proc.stdout.splitlines()[-1])["executed"] == 2
+    assert [row["outcome"] for row in outcomes[tag]] == ["passed", "passed"]
+    assert [row["outcome"] for row in outcomes[IMAGE]] == ["error", "error"]
+    assert "ModuleNotFoundError: No module named 'sortedcontainers'" in outcomes[IMAGE][0]["detail"]
+    assert "ModuleNotFoundError: No module named 'harness_local_demo'" in outcomes[IMAGE][1]["detail"]
 
 
 @pytest.mark.docker
@@ -237,7 +258,8 @@ def test_sandbox_list_shows_the_built_image(packaged_image: tuple[str, float]) -
     assert "sortedcontainers==2.4.0" in line and "-r requirements.txt" in line and " MB " in line
     rows = [json.loads(line) for line in harness("sandbox", "list", "--json").stdout.splitlines()]
     (row,) = [row for row in rows if row["tag"] == tag]
-    assert "six==" in row["wheels"] and row["python"] and row["base"].startswith(IMAGE + "@sha256:")
+    assert "six==" in row["wheels"] and "harness-local-demo==1.0" in row["wheels"]
+    assert row["python"] and row["base"].startswith(IMAGE + "@sha256:")
     assert row["id"].startswith("sha256:") and row["size"] > 0 and row["created"] > 0
     assert not [r for r in rows if r["tag"] == "<none>" and r["id"] != row["id"] and r["created"] >= row["created"]]
 
