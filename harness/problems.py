@@ -523,7 +523,6 @@ def _leetcode_row(row: Mapping[str, Any], where: str) -> dict[str, Any]:
         "test_kind": TestKind.CHECK_FUNCTION.value,
         "entry_point": method,
         "canonical_solution": completion if isinstance(completion, str) else "",
-        "limits": row.get("limits") or {},
     }
 
 
@@ -548,7 +547,6 @@ def _kodcode_row(row: Mapping[str, Any], where: str) -> dict[str, Any]:
         "test_kind": TestKind.PYTEST.value,
         "module": "solution",
         "reference_solution": solution if passed and isinstance(solution, str) else "",
-        "limits": row.get("limits") or {},
     }
 
 
@@ -587,7 +585,6 @@ def _classeval_row(row: Mapping[str, Any], where: str) -> dict[str, Any]:
         "module": "solution",
         "preamble": header,
         "reference_solution": _text_field(row, "solution_code", where, required=False),
-        "limits": row.get("limits") or {},
     }
 
 
@@ -621,7 +618,6 @@ def _bigcodebench_row(row: Mapping[str, Any], where: str) -> dict[str, Any]:
         "test_kind": TestKind.PYTEST.value,
         "module": "solution",
         "reference_solution": complete + "\n" + body if complete and body else "",
-        "limits": row.get("limits") or {},
     }
 
 
@@ -647,6 +643,9 @@ def detect_layout(row: Mapping[str, Any]) -> str:
         return "mbpp"
     return "native"
 
+
+# Fields of this tool's own that a row in any layout may add.
+OWN_FIELDS = ("limits", "test_isolation", "language", "compat")
 
 ROW_LAYOUTS: dict[str, Callable[[Mapping[str, Any], str], dict[str, Any]]] = {
     "apps": _apps_row, "codecontests": _codecontests_row, "mbpp": _mbpp_row, "leetcode": _leetcode_row,
@@ -717,7 +716,8 @@ def parse_problem(row: Mapping[str, Any], where: str, layout: str = "auto") -> P
     fields (``detect_layout``)."""
     reader = ROW_LAYOUTS.get(detect_layout(row) if layout == "auto" else layout)
     if reader is not None:
-        row = reader(row, where)
+        # this tool's own fields hold in every layout
+        row = {**{key: row[key] for key in OWN_FIELDS if key in row}, **reader(row, where)}
     kind_name = row.get("test_kind")
     if kind_name == TestKind.PYTEST.value:
         return _pytest_problem(row, where)

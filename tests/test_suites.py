@@ -122,6 +122,15 @@ def test_bigcodebench_tests_follow_the_code_prompts_header() -> None:
     assert parse_problem(only_instruct, "x:1").prompt == row["instruct_prompt"]
 
 
+def test_this_tools_own_fields_hold_in_every_layout() -> None:
+    own = {"limits": {"cpu_time_s": 7}, "test_isolation": "shared"}
+    for name in SUITES:
+        problem = parse_problem({**rows(name)[0], **own}, "x:1")
+        assert (dict(problem.limits), problem.test_isolation) == ({"cpu_time_s": 7}, "shared")
+    with pytest.raises(ProblemError, match=r"^x:1: test_isolation must be split or shared"):
+        parse_problem({**rows("classeval")[0], "test_isolation": "both"}, "x:1")
+
+
 def test_a_forced_layout_reports_missing_fields_with_file_and_line(tmp_path: Path) -> None:
     path = tmp_path / "p.jsonl"
     path.write_text(json.dumps({"task_id": "a", "question": "q", "solution": "s"}) + "\n")
