@@ -261,7 +261,13 @@ def test_sandbox_list_shows_the_built_image(packaged_image: tuple[str, float]) -
     assert "six==" in row["wheels"] and "harness-local-demo==1.0" in row["wheels"]
     assert row["python"] and row["base"].startswith(IMAGE + "@sha256:")
     assert row["id"].startswith("sha256:") and row["size"] > 0 and row["created"] > 0
-    assert not [r for r in rows if r["tag"] == "<none>" and r["id"] != row["id"] and r["created"] >= row["created"]]
+    # The install stage is gone: of this build's images, only the image itself is left at the top.
+    label = '{{index .Config.Labels "org.harness.build"}}'
+    build = subprocess.run(["docker", "image", "inspect", tag, "--format", label],
+                           capture_output=True, text=True).stdout.strip()
+    top = subprocess.run(["docker", "images", "-q", "--no-trunc", "--filter", f"label=org.harness.build={build}"],
+                         capture_output=True, text=True).stdout.split()
+    assert build and top == [row["id"]]
 
 
 @pytest.mark.docker
