@@ -16,7 +16,8 @@ our outcome and the head of our detail (numbers and quoted names blanked, so
 that alike failures group), the 10 largest groups.
 
     python benchmarks/agreement.py [--suites kodcode_trials,leetcode_300] [--limit N] [--workers N]
-                                   [--image TAG] [--json report.json] [--keep DIR] [--no-calibrate]
+                                   [--image TAG] [--test-isolation shared] [--json report.json] [--keep DIR]
+                                   [--no-calibrate]
 """
 
 from __future__ import annotations
@@ -100,6 +101,8 @@ def run_suite(name: str, work: Path, args: argparse.Namespace) -> dict[str, Any]
         command += ["--image", args.image]
     if args.no_calibrate:
         command.append("--no-calibrate")
+    if args.test_isolation:
+        command += ["--test-isolation", args.test_isolation]
     env = dict(os.environ, HARNESS_CACHE=str(work / "cache"))
     started = time.monotonic()
     done = subprocess.run(command, env=env, capture_output=True, text=True)
@@ -148,6 +151,8 @@ def main() -> None:
     parser.add_argument("--workers", type=int, help="harness evaluate --workers")
     parser.add_argument("--image", help="harness evaluate --image")
     parser.add_argument("--no-calibrate", action="store_true", help="floor time limits, no reference runs")
+    parser.add_argument("--test-isolation", choices=["split", "shared"], help="harness evaluate --test-isolation "
+                        "(default: what each problem asks for, split)")
     parser.add_argument("--json", help="also write the full report here")
     parser.add_argument("--keep", help="keep samples and results in this directory (default: a temporary one)")
     args = parser.parse_args()
@@ -156,6 +161,10 @@ def main() -> None:
     if unknown:
         parser.error(f"unknown suite(s) {', '.join(unknown)}; known: {', '.join(SUITES)}")
     results = []
+    image = args.image or os.environ.get("HARNESS_IMAGE", "the default sandbox image")
+    isolation = args.test_isolation or "as each problem asks (split)"
+    calibration = "off" if args.no_calibrate else "on"
+    print(f"# image {image}, test isolation {isolation}, calibration {calibration}", flush=True)
     with tempfile.TemporaryDirectory(prefix="agreement-") as scratch:
         work = Path(args.keep) if args.keep else Path(scratch)
         work.mkdir(parents=True, exist_ok=True)
