@@ -66,9 +66,9 @@ FORGERIES = {
                         "def add(a, b):\n    return S('zz') if isinstance(a, str) else a + b\n", "failed"),
     "list_subclass_eq": ("class L(list):\n    def __eq__(self, o):\n        return True\n"
                          "def add(a, b):\n    return L([9]) if isinstance(a, list) else a + b\n", "failed"),
-    # Its own end of the link runs on the builtins it broke: an error, and the judge's are untouched.
+    # Only its own end of the link runs on the builtins it broke; the judge's are untouched.
     "patches_builtins": ("import builtins\nbuiltins.abs = lambda x: 0\nbuiltins.isinstance = lambda *a: True\n"
-                         "def add(a, b):\n    return 0\n", "error"),
+                         "def add(a, b):\n    return 0\n", "failed"),
     "kills_parent_and_everyone": (
         "import os, signal\n"
         "for pid in (os.getppid(), 1, -1):\n"

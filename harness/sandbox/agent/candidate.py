@@ -9,7 +9,7 @@ import types
 
 from ...protocol import DETAIL_CHARS, recv_frame, send_frame
 from .shared import run_shared
-from .values import Decoder, Encoder, deep
+from .values import FAST_TYPES, Decoder, Encoder, deep
 
 # ------------------------------------------------------- candidate process ---
 
@@ -59,6 +59,13 @@ OPS = {
 MUTABLE = (list, dict, set, bytearray)
 
 
+def snapshot(value):
+    try:
+        return marshal.dumps(value)
+    except ValueError:
+        return None
+
+
 def describe(value):
     """What the judge needs to know to stand in for an object."""
     kind = type(value)
@@ -86,10 +93,18 @@ class Server:
         return ("h", hid, describe(value))
 
     def encode(self, value):
+        if type(value) in FAST_TYPES:  # plain data goes as it is (the judge checks it)
+            try:
+                marshal.dumps(value)
+                return ("p", value)
+            except ValueError:
+                pass
         return deep(Encoder(self.trusted, self.handle).message)(value)
 
     def decode(self, tree):
-        return deep(Decoder(self.trusted, lambda hid, info: self.objects[hid], self.callback).decode)(tree)
+        if tree[0] == "p":
+            return tree[1]
+        return deep(Decoder(self.trusted, lambda hid, info: self.objects[hid], self.callback, check=False).decode)(tree)
 
     def send(self, message):
         try:
@@ -132,8 +147,8 @@ class Server:
                 op = "call"
             else:  # ("op", handle, name, args, kwargs)
                 target, op, args_tree, kwargs_tree = self.objects[request[1]], request[2], request[3], request[4]
-            # Decoded from a copy: the tree stays as sent, to see what the call mutated.
-            args, kwargs = self.decode(marshal.loads(marshal.dumps(args_tree))), self.decode(kwargs_tree)
+            args, kwargs = self.decode(args_tree), self.decode(kwargs_tree)
+            before = self.snapshots(args, kwargs)
             if op == "binop":
                 import operator
                 if args[0] not in BINOPS:
@@ -141,30 +156,28 @@ class Server:
                 value = getattr(operator, args[0])(target, *args[1:])
             else:
                 value = OPS[op](target, *args, **kwargs)
-            return ("ok", self.encode(value), self.written_back(args, args_tree, kwargs, kwargs_tree))
+            return ("ok", self.encode(value), self.written_back(args, kwargs, before))
         except StopIteration:
             return ("stop",)
         except BaseException as exc:  # the candidate's own failure, reported as such
             return raised(exc)
 
-    def written_back(self, args, args_tree, kwargs, kwargs_tree):
+    def mutable(self, value):
+        return isinstance(value, MUTABLE) or type(value) in self.trusted.values()
+
+    def snapshots(self, args, kwargs):
+        """The state of each mutable argument before the call (marshal bytes
+        for plain data, None for what marshal cannot take: always resent)."""
+        keyed = list(enumerate(args)) + list(kwargs.items())
+        return {key: snapshot(value) for key, value in keyed if self.mutable(value)}
+
+    def written_back(self, args, kwargs, before):
         """The arguments the call changed, so the judge sees them mutated."""
         changed = []
-        inner = args_tree[2] if args_tree[0] == "g" else args_tree
-        if inner[0] == "t":
-            originals = inner[1]
-        elif inner[0] == "p":
-            originals = [("p", a) for a in inner[1]]
-        else:
-            originals = [None] * len(args)
-        for index, (value, before) in enumerate(zip(args, originals)):  # noqa: B905 (old Pythons)
-            if isinstance(value, MUTABLE) or type(value) in self.trusted.values():
-                after = self.encode(value)
-                if after != before:
-                    changed.append((index, after))
-        for name, value in kwargs.items():
-            if isinstance(value, MUTABLE) or type(value) in self.trusted.values():
-                changed.append((str(name), self.encode(value)))
+        for key, old in before.items():
+            value = args[key] if type(key) is int else kwargs[key]
+            if old is None or snapshot(value) != old:
+                changed.append((key, self.encode(value)))
         return changed
 
     def hello(self, trusted_names):

@@ -15,7 +15,7 @@ import marshal
 import sys
 
 from ...protocol import CASE_OUTCOMES, DETAIL_CHARS, ERROR, FAILED, GONE, PASSED, PROBLEM_ERROR, recv_frame, send_frame
-from .values import Decoder, Encoder, Unencodable, deep
+from .values import Decoder, Encoder, Unencodable, deep, is_plain
 
 
 class CandidateGone(BaseException):
@@ -155,6 +155,8 @@ class Link:
         raise Unencodable("a %s" % type(value).__name__)
 
     def encode(self, value):
+        if is_plain(value):
+            return ("p", value)
         try:
             return deep(Encoder(self.trusted, self.other).message)(value)
         except Unencodable as exc:

@@ -32,6 +32,9 @@ import builtins
 import sys
 
 PLAIN_SCALARS = (int, float, str, bytes, bool, complex, type(None))
+# What marshal takes whole is exact builtins (the candidate sends such values
+# as they are; the judge checks them): a fast path for the common case.
+FAST_TYPES = frozenset(PLAIN_SCALARS + (list, tuple, dict, set, frozenset))
 CONTAINER_TAGS = {list: "l", tuple: "t", set: "s", frozenset: "f"}
 TAG_CONTAINERS = {"l": list, "t": tuple, "s": set, "f": frozenset}
 DEFAULT_FACTORIES = {"int": int, "list": list, "set": set, "dict": dict, "str": str, "float": float}
@@ -162,6 +165,21 @@ class Encoder:
         return None
 
 
+def is_plain(value, depth=0):
+    """True for builtins-only data (exact types), the common case: it then
+    travels as it is, without a tree built for it."""
+    kind = type(value)
+    if kind in PLAIN_SCALARS:
+        return True
+    if depth > 100:
+        return False
+    if kind is list or kind is tuple or kind is set or kind is frozenset:
+        return all(is_plain(item, depth + 1) for item in value)
+    if kind is dict:
+        return all(is_plain(k, depth + 1) and is_plain(v, depth + 1) for k, v in value.items())
+    return False
+
+
 def check_plain(value, depth=0):
     """Plain data only (marshal can also build code objects)."""
     kind = type(value)
@@ -186,8 +204,9 @@ class Decoder:
     ``callback(id)`` make what the other side kept.  Any malformed tree
     raises (ValueError, TypeError, KeyError...): the caller blames the sender."""
 
-    def __init__(self, trusted, handle, callback):
+    def __init__(self, trusted, handle, callback, check=True):
         self.trusted = trusted
+        self.check = check  # the judge checks all it receives; the candidate trusts the judge
         self.made = {}  # classes of names this side does not know
         self.handle = handle
         self.callback = callback
@@ -198,7 +217,7 @@ class Decoder:
             raise ValueError("malformed value")
         tag = tree[0]
         if tag == "p" and len(tree) == 2:
-            return check_plain(tree[1])
+            return check_plain(tree[1]) if self.check else tree[1]
         method = getattr(self, "decode_" + tag, None) if tag.isalpha() else None
         if method is None:
             raise ValueError("unknown value tag %r" % tag[:20])
