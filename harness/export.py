@@ -1,7 +1,8 @@
 """Export: the kept solutions as a ``datasets`` dataset, and the hub.
 
-``train.jsonl`` and ``train.parquet`` in chat format (the problem's prompt as
-``user``, the verified program as ``assistant``) with a ``manifest.json``
+``train.jsonl`` and ``train.parquet`` in chat format (the problem's
+instruction, else its prompt, as ``user``, the verified program as
+``assistant``) with a ``manifest.json``
 beside them; ``push_to_hub`` sends the Parquet file to a Hugging Face repo.
 """
 
@@ -53,7 +54,7 @@ def export(out_dir: Path, kept: Iterable[Ranked], problems: ProblemSet, sandbox:
         problem = problems.get(survivor.task_id)
         assert problem is not None
         rows.append({
-            "messages": [{"role": "user", "content": problem.prompt},
+            "messages": [{"role": "user", "content": problem.instruction or problem.prompt},
                          {"role": "assistant", "content": f"```python\n{survivor.code.rstrip()}\n```"}],
             "task_id": survivor.task_id,
             "rank": ranked.rank,

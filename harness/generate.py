@@ -112,6 +112,8 @@ def build_prompt(problem: Problem, endpoint: str, template: str | None) -> str:
         return template.format(prompt=problem.prompt, entry_point=problem.entry_point, task_id=problem.id)
     if endpoint == "completions":
         return problem.prompt
+    if problem.instruction:  # the dataset's own question for chat models (LeetCodeDataset, BigCodeBench)
+        return problem.instruction
     if problem.test_kind in FUNCTION_KINDS or problem.test_kind is TestKind.IO_PAIRS:
         return CHAT_FUNCTION.format(prompt=problem.prompt.rstrip())
     if problem.test_kind is TestKind.PYTEST:

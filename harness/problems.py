@@ -76,6 +76,7 @@ class Problem:
     unwrap_expected: bool = False  # io_pairs, APPS outputs: [value] also matches value
     compat: str = ""  # "apps": the APPS checker's lenient comparisons (see COMPAT)
     preamble: str = ""  # prepended to every program (APPS's evaluator imports these for the candidate)
+    instruction: str = ""  # what a chat model is asked, where the dataset words it apart from the prompt
     module: str = "solution"  # pytest: the module name the tests import the candidate as
     # "split" (the default): tests in the judge, the candidate behind a process
     # boundary; "shared": tests in the candidate's process, for suites that
@@ -83,9 +84,12 @@ class Problem:
     test_isolation: str = "split"
 
     def program(self, code: str, kind: CodeField) -> str:
-        """The program the candidate process runs."""
+        """The program the candidate process runs: the preamble, then for a
+        completion the prompt (which may itself start with the preamble:
+        it is not repeated), then the code."""
         if kind is CodeField.COMPLETION:
-            return self.preamble + self.prompt + code
+            repeated = bool(self.preamble) and self.prompt.startswith(self.preamble)
+            return (self.prompt if repeated else self.preamble + self.prompt) + code
         return self.preamble + code
 
     def test_spec(self) -> dict[str, Any]:
@@ -505,8 +509,9 @@ def _leetcode_row(row: Mapping[str, Any], where: str) -> dict[str, Any]:
     ``Solution().method``, test (``def check(candidate)``), input_output (the
     same cases as data; not needed).  The tests call the method by name: the
     candidate side finds a name its module lacks on ``Solution()``.  The
-    prompt is the trusted setup of the tests and the start of every
-    completion."""
+    prompt is the trusted setup of the tests and the start of every program
+    (LeetCodeDataset runs prompt + code + tests); ``query``, the question
+    as a chat model sees it, is the instruction."""
     entry = _text_field(row, "entry_point", where)
     match = LEETCODE_ENTRY.fullmatch(entry)
     method = match[1] if match else entry.strip()
@@ -519,10 +524,12 @@ def _leetcode_row(row: Mapping[str, Any], where: str) -> dict[str, Any]:
     return {
         "task_id": row.get("task_id", row.get("question_id")),
         "prompt": prompt,
+        "preamble": prompt,  # LeetCodeDataset runs every program after it: whole programs from chat replies too
+        "instruction": _text_field(row, "query", where, required=False),
         "test": _text_field(row, "test", where),
         "test_kind": TestKind.CHECK_FUNCTION.value,
         "entry_point": method,
-        "canonical_solution": completion if isinstance(completion, str) else "",
+        "reference_solution": completion if isinstance(completion, str) else "",
     }
 
 
@@ -611,9 +618,11 @@ def _bigcodebench_row(row: Mapping[str, Any], where: str) -> dict[str, Any]:
     prompt = complete or _text_field(row, "instruct_prompt", where, required=False)
     header = _code_header(_text_field(row, "code_prompt", where, required=False) or complete, entry_point)
     body = _text_field(row, "canonical_solution", where, required=False)
+    instruct = _text_field(row, "instruct_prompt", where, required=False)
     return {
         "task_id": row.get("task_id"),
         "prompt": prompt,
+        "instruction": instruct if instruct != prompt else "",
         "test": "from solution import *\n" + (header + "\n" if header else "") + _text_field(row, "test", where),
         "test_kind": TestKind.PYTEST.value,
         "module": "solution",
@@ -675,6 +684,7 @@ def _case_problem(row: Mapping[str, Any], where: str, task_id: str, kind: TestKi
                    reference_solution=str(row.get("reference_solution") or ""), limits=_limits(row, where),
                    cases=tuple(cases), compare=compare, tolerance=float(row.get("tolerance", 1e-6)),
                    unwrap_expected=bool(row.get("unwrap_expected", False)), preamble=str(row.get("preamble", "")),
+                   instruction=str(row.get("instruction") or ""),
                    compat=compat)
 
 
@@ -694,6 +704,7 @@ def _pytest_problem(row: Mapping[str, Any], where: str) -> Problem:
     return Problem(id=str(task_id), prompt=str(row.get("prompt", "")), test=test, entry_point="",
                    test_kind=TestKind.PYTEST, reference_solution=str(row.get("reference_solution") or ""),
                    limits=_limits(row, where), module=module, preamble=str(row.get("preamble") or ""),
+                   instruction=str(row.get("instruction") or ""),
                    test_isolation=_isolation(row, where))
 
 
@@ -764,4 +775,5 @@ def parse_problem(row: Mapping[str, Any], where: str, layout: str = "auto") -> P
     limits = _limits(row, where)
     return Problem(id=str(task_id), prompt=prompt, test=test, entry_point=entry_point, test_kind=kind,
                    language=str(row.get("language", "python")), reference_solution=reference,
-                   limits=limits, test_isolation=_isolation(row, where))
+                   limits=limits, test_isolation=_isolation(row, where),
+                   preamble=text("preamble", required=False), instruction=text("instruction", required=False))

@@ -55,8 +55,21 @@ def test_leetcode_rows_are_check_functions_on_the_solution_method() -> None:
     spec = problem.test_spec()
     assert spec["setup"] == problem.prompt  # the prompt's classes and helpers are the tests' trusted setup
     assert spec["check_function"] == "check" and spec["candidate_names"] == []
-    assert problem.reference_solution == problem.prompt + row["completion"]
-    assert problem.program("class Solution: ...", CodeField.COMPLETION).startswith(problem.prompt)
+    assert problem.reference_solution == row["completion"] and problem.instruction == row["query"]
+    # the prompt starts every program, once: LeetCodeDataset runs prompt + code + tests
+    code = "class Solution: ..."
+    assert problem.program(code, CodeField.COMPLETION) == problem.program(code, CodeField.SOLUTION) \
+        == problem.prompt + code
+
+
+def test_chat_models_are_asked_the_datasets_own_question() -> None:
+    from harness.generate import build_prompt
+    leetcode = parse_problem(row_of("leetcode_300", "binary-tree-preorder-traversal"), "x:1")
+    assert build_prompt(leetcode, "chat", None) == leetcode.instruction
+    assert build_prompt(leetcode, "completions", None) == leetcode.prompt
+    kodcode = load_problems("kodcode_trials").get("KodCode/leetcode/00000047/trial_qwen2.5_0")
+    assert kodcode is not None and kodcode.instruction == ""
+    assert build_prompt(kodcode, "chat", None).endswith(kodcode.prompt.rstrip())
 
 
 def test_leetcode_input_output_is_not_mistaken_for_apps() -> None:
@@ -117,9 +130,10 @@ def test_bigcodebench_tests_follow_the_code_prompts_header() -> None:
     header = row["code_prompt"].split("def task_func")[0].strip()
     assert header and problem.test == "from solution import *\n" + header + "\n" + row["test"]
     assert problem.reference_solution == row["complete_prompt"] + "\n" + row["canonical_solution"]
-    assert problem.prompt == row["complete_prompt"]
+    assert problem.prompt == row["complete_prompt"] and problem.instruction == row["instruct_prompt"]
     only_instruct = {k: v for k, v in row.items() if k not in ("complete_prompt", "code_prompt")}
     assert parse_problem(only_instruct, "x:1").prompt == row["instruct_prompt"]
+    assert parse_problem(only_instruct, "x:1").instruction == ""
 
 
 def test_this_tools_own_fields_hold_in_every_layout() -> None:
