@@ -124,7 +124,7 @@ def test_probe_says_what_is_missing_and_how_to_fix_it() -> None:
     (line,) = no_pytest.problems(needs_pytest=True)
     assert "no pytest-timeout" in line and "--base mine:1 --pip pytest,pytest-timeout" in line
     wrapped = ImageProbe("mine:1", "sha256:1", python="3.12.1", entrypoint=("/entry.sh",))
-    assert "ENTRYPOINT []" in wrapped.problems()[0]
+    assert wrapped.problems() == []  # the sandbox sets its own entrypoint
 
 
 def test_list_summary_pins_what_was_asked_for() -> None:

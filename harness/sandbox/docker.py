@@ -47,7 +47,10 @@ def container_config(image: str, limits: Limits, labels: Mapping[str, str], warm
     ``warm``: pre-import common modules, worth it when the container serves many."""
     return dict(
         image=image,
-        command=["python3", "-s", "-c", AGENT_SOURCE],  # not -I: it would drop PYTHONHASHSEED
+        # The entrypoint is ours, so an image's own ENTRYPOINT never wraps the
+        # supervisor (bring-your-own images work as they are).
+        entrypoint=["python3"],
+        command=["-s", "-c", AGENT_SOURCE],  # not -I: it would drop PYTHONHASHSEED
         stdin_open=True,
         tty=False,
         detach=True,

@@ -126,9 +126,6 @@ class ImageProbe:
         if self.failure:
             return [f"cannot run a container of image {self.image}: {self.failure}"]
         found: list[str] = []
-        if self.entrypoint:
-            found.append(f"image {self.image} has an ENTRYPOINT ({' '.join(self.entrypoint)}) that would wrap the "
-                         f"sandbox's command; clear it: a Dockerfile with `FROM {self.image}` and `ENTRYPOINT []`")
         if self.python is None:
             found.append(f"image {self.image} has no python3 on its PATH (the sandbox runs `python3 -s -c "
                          f"<supervisor>`); install Python {MIN_PYTHON[0]}.{MIN_PYTHON[1]}+ in it (`FROM {self.image}` "
