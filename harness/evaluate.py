@@ -29,6 +29,7 @@ from .samples import OnBadLine, Sample, read_samples, validate_samples
 from .sandbox.base import Backend
 from .screen import screen
 from .store import CachingBackend, ResultStore
+from .validate import shared_rescue
 
 # Data, not run metadata: what a rerun from the store reproduces byte for byte
 # (infra retries are counted in the summary instead).
@@ -53,6 +54,8 @@ class EvaluationSummary:
     bad_lines: list[str] = field(default_factory=list)
     # task id -> why its tests cannot judge any candidate (outcome problem_error)
     problem_errors: dict[str, str] = field(default_factory=dict)
+    # problems whose reference fails split and passes with test_isolation shared
+    needs_shared: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -171,6 +174,7 @@ def evaluate(samples_path: str | Path, problems: ProblemSet, backend: Backend, o
 
     counts: dict[str, list[int]] = {}
     problem_errors: dict[str, str] = {}
+    needs_shared: list[str] = []
     outcomes = {o.value: 0 for o in Outcome}
     cached = 0
     try:
@@ -182,7 +186,8 @@ def evaluate(samples_path: str | Path, problems: ProblemSet, backend: Backend, o
                 if missing:
                     progress.start(len(missing), "calibrating limits")
                     try:
-                        calibration.measure(runner, missing, on_result=progress.advance)
+                        runs = calibration.measure(runner, missing, on_result=progress.advance)
+                        needs_shared = sorted(shared_rescue(missing, runs, runner, calibration))
                     finally:
                         progress.stop()
             resolve = limits_resolver(run.limits, calibration, run.limit_overrides)
@@ -215,4 +220,4 @@ def evaluate(samples_path: str | Path, problems: ProblemSet, backend: Backend, o
         elapsed_s=round(elapsed, 3), candidates_per_s=round(total / elapsed, 2) if elapsed else 0.0,
         n_tasks=len(counts), problems=problems.name, sandbox=backend.identity(), isolation=run.isolation,
         workers=run.workers, infra_retries=runner.infra_retries, executed=total - cached - outcomes["infra_error"],
-        cached=cached, bad_lines=bad_lines, problem_errors=problem_errors)
+        cached=cached, bad_lines=bad_lines, problem_errors=problem_errors, needs_shared=needs_shared)

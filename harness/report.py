@@ -95,6 +95,10 @@ def print_summary(summary: EvaluationSummary) -> None:
     if summary.outcomes.get(Outcome.INFRA_ERROR.value):
         console.print(f"[yellow]{summary.outcomes[Outcome.INFRA_ERROR.value]} candidates hit infrastructure "
                       "errors after retries; they are excluded from pass@k, not counted as failures.")
+    if summary.needs_shared:
+        console.print(f"[yellow]{len(summary.needs_shared)} problems' references fail with split test isolation and "
+                      f"pass with shared (rerun with --test-isolation shared, or set it in those rows): "
+                      f"{', '.join(summary.needs_shared[:10])}")
     if summary.problem_errors:
         console.print(f"[yellow]{len(summary.problem_errors)} problems cannot judge their candidates "
                       "(problem_error, excluded from pass@k, not retried):")

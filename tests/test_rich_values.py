@@ -318,3 +318,19 @@ def test_validate_says_which_problems_need_shared_isolation(docker_backend, tmp_
     checks = validate_problems(load_problems(str(tmp_path / "p.jsonl")), Runner(docker_backend, RunOptions(workers=2)),
                                Calibration("t", tmp_path / "cal.json"), repeats=1)
     assert {c.problem_id: c.status for c in checks} == {"clock": "needs-shared", "plain": "ok"}
+
+
+def test_evaluate_says_which_problems_need_shared_isolation(docker_backend, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import json
+
+    from harness.evaluate import evaluate
+    from harness.options import CacheLocation, RunOptions
+    from harness.problems import load_problems
+    row = {"task_id": "clock", "test_kind": "pytest", "test": PATCHING_TEST, "reference_solution": CLOCK}
+    (tmp_path / "p.jsonl").write_text(json.dumps(row) + "\n")
+    samples = tmp_path / "s.jsonl"
+    samples.write_text(json.dumps({"task_id": "clock", "solution": CLOCK}) + "\n")
+    run = RunOptions(workers=1, cache=CacheLocation(tmp_path / "cache"))
+    summary = evaluate(samples, load_problems(str(tmp_path / "p.jsonl")), docker_backend, tmp_path / "r.jsonl",
+                       run, ks=[1])
+    assert summary.needs_shared == ["clock"] and summary.outcomes["failed"] == 1
