@@ -334,3 +334,15 @@ def test_evaluate_says_which_problems_need_shared_isolation(docker_backend, tmp_
     summary = evaluate(samples, load_problems(str(tmp_path / "p.jsonl")), docker_backend, tmp_path / "r.jsonl",
                        run, ks=[1])
     assert summary.needs_shared == ["clock"] and summary.outcomes["failed"] == 1
+
+
+def test_tests_and_candidate_share_a_working_directory(session) -> None:
+    """ClassEval-style: the test makes a file by relative name, the candidate
+    reads and rewrites it, the test reads it back."""
+    spec = pytest_spec("from solution import bump\n\n\ndef test_file():\n"
+                       "    with open('counter.txt', 'w') as f:\n        f.write('41')\n"
+                       "    bump('counter.txt')\n    assert open('counter.txt').read() == '42'\n")
+    program = ("def bump(path):\n    n = int(open(path).read())\n"
+               "    with open(path, 'w') as f:\n        f.write(str(n + 1))\n")
+    execution = run(session, "cwd", spec, program)
+    assert execution.outcome is Outcome.PASSED, execution.detail

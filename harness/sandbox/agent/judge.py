@@ -293,9 +293,14 @@ def judge_pytest(spec, link, run):
     os.umask(0)  # what tests write in tmp_path, the candidate may rewrite
     args = [path, "-q", "-p", "no:cacheprovider", "--rootdir", spec["workdir"], "-o", "addopts=",
             "--import-mode=importlib", "--timeout", str(max(1, int(run.get("wall_time_s", 10))))]
+    # The tests run in the candidate's work dir, as they would beside it in
+    # one process: files a test makes by relative path (a sqlite database, a
+    # config) are the candidate's to open, and the candidate's are the test's.
+    os.chdir(run["workdir"])
     try:
         code = pytest.main(args, plugins=[record, Shared()])
     finally:
+        os.chdir(spec["workdir"])
         os.unlink(path)
         sys.modules.pop(spec["module"], None)
     # A module that did not load without the candidate's help is the problem's.

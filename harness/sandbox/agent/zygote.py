@@ -46,6 +46,8 @@ def spawn_candidate(request, fds):
         drop_to(SANDBOX_UID)
         workdir = request["workdir"]
         os.chdir(workdir)
+        if not script:
+            os.umask(0)  # its work dir is shared with the tests (files they and it make by name)
         os.environ.clear()
         os.environ.update(CANDIDATE_ENV, HOME=workdir, TMPDIR=workdir)
         import tempfile
