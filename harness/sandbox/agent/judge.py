@@ -296,6 +296,10 @@ def judge_pytest(spec, link, run):
     # The tests run in the candidate's work dir, as they would beside it in
     # one process: files a test makes by relative path (a sqlite database, a
     # config) are the candidate's to open, and the candidate's are the test's.
+    # pytest's own temporary files stay in the judge's directory, which the
+    # candidate can neither fill nor remove.
+    import tempfile
+    tempfile.tempdir = spec["workdir"]
     os.chdir(run["workdir"])
     try:
         code = pytest.main(args, plugins=[record, Shared()])
