@@ -13,7 +13,7 @@ import pytest
 from harness import protocol
 from harness.outcome import Outcome
 from harness.sandbox import agent
-from harness.sandbox.agent import compare, judge, link, values
+from harness.sandbox.agent import candidate, compare, judge, link, proc, values
 
 # --------------------------------------------------------------- the join ---
 
@@ -259,6 +259,54 @@ def test_other_objects_become_handles_and_malformed_trees_are_refused() -> None:
     for tree in bad:
         with pytest.raises((ValueError, TypeError)):
             decoder.decode(tree)
+
+
+def test_xml_elements_are_rebuilt_node_by_node() -> None:
+    from xml.etree import ElementTree
+    root = ElementTree.fromstring('<root a="1"><item>apple</item>tail<item b="2"/></root>')
+    back = round_trip(root)
+    assert type(back) is ElementTree.Element
+    assert ElementTree.tostring(back) == ElementTree.tostring(root)
+    root.append(ElementTree.Comment("no text tag"))  # a comment's tag is a function: the whole tree stays a handle
+    assert round_trip(root)[0] == "handle"  # type: ignore[index]
+    decoder = values.Decoder({}, lambda hid, info: None, lambda cid: None)
+    for bad in [("xml", 1, [], None, None, []), ("xml", "a", [(("p", "k"), ("p", 1))], None, None, []),
+                ("xml", "a", [], None, None, [("p", 1)])]:
+        with pytest.raises((ValueError, TypeError)):
+            decoder.decode(bad)
+
+
+def test_buffers_inside_plain_containers_are_not_sent_as_bytes(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """marshal writes anything with a buffer (a numpy float, an array) as
+    bytes: the candidate's fast path must not take such a value as plain."""
+    import array
+    server = candidate.Server({}, -1, -1, str(tmp_path))
+    assert server.encode([1, (2.5, "x")]) == ("p", [1, (2.5, "x")])
+    tree = server.encode([array.array("d", [1.0])])
+    assert tree[0] == "l" and tree[1][0][0] == "h", tree
+
+
+def test_as_one_uid_gives_everyone_the_owner_s_access() -> None:
+    assert proc.as_one_uid(0o100644) == 0o100666
+    assert proc.as_one_uid(0o100444) == 0o100444  # made read-only by the tests: stays so
+    assert proc.as_one_uid(0o40700) == 0o40777
+    assert proc.as_one_uid(0o104755) == 0o100777  # never set-id
+
+
+def test_share_files_opens_own_files_and_never_follows_symlinks(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    db, private_dir, outside = tmp_path / "test.db", tmp_path / "sub", tmp_path.parent / f"{tmp_path.name}-outside"
+    db.write_text("x")
+    db.chmod(0o644)
+    private_dir.mkdir(mode=0o700)
+    (private_dir / "inner").write_text("y")
+    (private_dir / "inner").chmod(0o600)
+    outside.write_text("z")
+    outside.chmod(0o600)
+    (tmp_path / "link").symlink_to(outside)
+    proc.share_files(str(tmp_path))
+    assert db.stat().st_mode & 0o777 == 0o666
+    assert private_dir.stat().st_mode & 0o777 == 0o777 and (private_dir / "inner").stat().st_mode & 0o777 == 0o666
+    assert outside.stat().st_mode & 0o777 == 0o600  # a planted symlink is never followed
 
 
 # ----------------------------------------------------------- the screen ---

@@ -81,6 +81,105 @@ class EmptyStack(Exception):
     pass
 '''
 
+REGISTRY = '''class Registry:
+    shared = set()
+
+    def __init__(self):
+        self.table = {}
+        self.log = []
+
+    def bump(self, k):
+        self.table[k]["n"] += 1
+
+    def note(self, x):
+        self.log.append(x)
+
+    @classmethod
+    def count(cls):
+        return len(cls.shared)
+'''
+
+STORE = '''import sqlite3
+
+
+class Store:
+    def __init__(self, path):
+        self.path = path
+
+    def add(self, x):
+        conn = sqlite3.connect(self.path)
+        conn.execute("INSERT INTO t VALUES (?)", (x,))
+        conn.commit()
+        conn.close()
+
+    @staticmethod
+    def read(path):
+        with open(path) as f:
+            return f.read()
+
+    @staticmethod
+    def can_write(path):
+        try:
+            open(path, "a").close()
+            return True
+        except OSError:
+            return False
+
+    def hook(self, x):
+        return 0
+
+    def use_hook(self):
+        return self.hook(1)
+'''
+
+SHARED_FILES_TESTS = '''import os
+import sqlite3
+import stat
+import tempfile
+import unittest
+from unittest.mock import MagicMock
+
+from solution import *
+
+
+class T(unittest.TestCase):
+    def test_sqlite_both_ways(self):
+        path = os.path.join(tempfile.gettempdir(), "shared.db")
+        conn = sqlite3.connect(path)  # sqlite makes it 0644 whatever the umask
+        conn.execute("CREATE TABLE t (x)")
+        conn.commit()
+        conn.close()
+        store = Store(path)
+        store.add(5)
+        conn = sqlite3.connect(path)
+        self.assertEqual(conn.execute("SELECT x FROM t").fetchall(), [(5,)])
+        conn.execute("DELETE FROM t")
+        conn.commit()
+        conn.close()
+        store.add(6)
+        conn = sqlite3.connect(path)
+        self.assertEqual(conn.execute("SELECT x FROM t").fetchall(), [(6,)])
+        conn.close()
+
+    def test_file_beside_the_tests(self):
+        path = os.path.join(os.path.dirname(__file__), "data.txt")
+        with open(path, "w") as f:
+            f.write("hi")
+        self.assertEqual(Store.read(path), "hi")
+
+    def test_a_read_only_file_stays_read_only(self):
+        with open("ro.txt", "w") as f:
+            f.write("x")
+        os.chmod("ro.txt", stat.S_IRUSR | stat.S_IRGRP | stat.S_IROTH)
+        self.assertFalse(Store.can_write("ro.txt"))
+
+    def test_a_mock_set_as_an_attribute(self):
+        s = Store(":memory:")
+        s.hook = MagicMock(return_value=3)
+        self.assertEqual(s.use_hook(), 3)
+        s.hook.assert_called_once_with(1)
+'''
+
 # name -> (spec, correct program, wrong program)
 IDIOMS: dict[str, tuple[dict[str, Any], str, str]] = {
     "class_under_pytest": (
@@ -156,6 +255,17 @@ IDIOMS: dict[str, tuple[dict[str, Any], str, str]] = {
         "class Counter2:\n    def __init__(self, start):\n        self.total = start\n"
         "    def add(self, x):\n        self.total -= x\n    def scaled(self, k):\n        return self.total * k\n"
         "    def __enter__(self):\n        return self\n    def __exit__(self, *a):\n        return False\n"),
+    "attributes_mutated_by_the_tests": (  # ClassEval: obj.table[k] = v, obj.menu.append(x), then a method
+        pytest_spec("import unittest\nfrom solution import *\n\n\nclass T(unittest.TestCase):\n"
+                    "    def test_setitem(self):\n        r = Registry()\n        r.table['a'] = {'n': 1}\n"
+                    "        r.bump('a')\n        self.assertEqual(r.table['a']['n'], 2)\n\n"
+                    "    def test_alias(self):\n        r = Registry()\n        r.log.append('x')\n"
+                    "        log = r.log\n        r.note('y')\n        self.assertEqual(log, ['x', 'y'])\n"
+                    "        self.assertIs(r.log, log)\n        r.log = ['z']\n        self.assertEqual(r.log, ['z'])\n"
+                    "        Registry.shared.add(1)\n        self.assertEqual(Registry.count(), 1)\n"),
+        REGISTRY, REGISTRY.replace("+= 1", "+= 2")),
+    "files_shared_as_in_one_process": (  # ClassEval: sqlite, gettempdir(), __file__, a mock as an attribute
+        pytest_spec(SHARED_FILES_TESTS), STORE, STORE.replace("(x,)", "(x + 1,)")),
 }
 
 

@@ -8,8 +8,9 @@ import traceback
 import types
 
 from ...protocol import DETAIL_CHARS, recv_frame, send_frame
+from .proc import share_files
 from .shared import run_shared
-from .values import FAST_TYPES, Decoder, Encoder, deep
+from .values import FAST_TYPES, MAX_VIEWS, MUTABLE, Decoder, Encoder, deep, is_plain, update_in_place
 
 # ------------------------------------------------------- candidate process ---
 
@@ -56,7 +57,6 @@ OPS = {
     "isinstance": lambda cls, obj: isinstance(obj, cls),
 }
 
-MUTABLE = (list, dict, set, bytearray)
 
 
 def snapshot(value):
@@ -64,6 +64,18 @@ def snapshot(value):
         return marshal.dumps(value)
     except ValueError:
         return None
+
+
+_MISSING = object()
+
+
+def own_attribute(owner, name):
+    """An attribute stored on the object itself, without running its
+    properties or ``__getattr__``."""
+    try:
+        return vars(owner).get(name, _MISSING)
+    except TypeError:  # no __dict__ (__slots__)
+        return _MISSING
 
 
 def describe(value):
@@ -83,8 +95,14 @@ class Server:
         self.objects = {}
         self.ids = {}
         self.trusted = {}
+        self.views = {}  # (handle, attribute) -> marshal bytes of the encoding the judge last saw
+        self.callbacks = {}  # id of a stand-in -> (its callback id, the stand-in): sent back as the tests' own
+        self.share = False  # the tests share the work dir: files made here are opened up to them
 
     def handle(self, value):
+        known = self.callbacks.get(id(value))
+        if known is not None and known[1] is value:
+            return ("cb", known[0])
         hid = self.ids.get(id(value))
         if hid is None:
             hid = len(self.objects) + 1
@@ -93,12 +111,10 @@ class Server:
         return ("h", hid, describe(value))
 
     def encode(self, value):
-        if type(value) in FAST_TYPES:  # plain data goes as it is (the judge checks it)
-            try:
-                marshal.dumps(value)
-                return ("p", value)
-            except ValueError:
-                pass
+        # Exact builtins go as they are (the judge checks them); marshal alone
+        # would also take a numpy float inside a list, as the bytes of its buffer.
+        if type(value) in FAST_TYPES and is_plain(value):
+            return ("p", value)
         return deep(Encoder(self.trusted, self.handle).message)(value)
 
     def decode(self, tree):
@@ -118,6 +134,7 @@ class Server:
         def call_back(*args, **kwargs):
             self.send(("callback", cid, self.encode(args), self.encode(kwargs)))
             return self.serve(until_return=True)
+        self.callbacks[id(call_back)] = (cid, call_back)
         return call_back
 
     def serve(self, until_return=False):
@@ -134,12 +151,18 @@ class Server:
                 return self.decode(request[1])
             if request[0] == "err":
                 raise RuntimeError("%s: %s" % (request[1], request[2]))
-            self.send(self.answer(request))
+            reply = self.answer(request)
+            if self.share:
+                share_files(self.workdir)
+            self.send(reply)
 
     def answer(self, request):
         try:
             if request[0] == "hello":
+                self.share = len(request) > 2 and request[2] is True
                 return self.hello(request[1])
+            if request[0] == "assign":
+                return self.assign(request[1], request[2], request[3])
             if request[0] == "shared":
                 return ("verdict",) + tuple(run_shared(request[1], self.namespace, self.workdir, request[2]))
             if request[0] == "call":
@@ -156,7 +179,10 @@ class Server:
                 value = getattr(operator, args[0])(target, *args[1:])
             else:
                 value = OPS[op](target, *args, **kwargs)
-            return ("ok", self.encode(value), self.written_back(args, kwargs, before))
+            tree = self.encode(value)
+            if op == "getattr":
+                self.watch(request[1], args[0], target, value, tree)
+            return ("ok", tree, self.written_back(args, kwargs, before) + self.view_changes())
         except StopIteration:
             return ("stop",)
         except BaseException as exc:  # the candidate's own failure, reported as such
@@ -179,6 +205,42 @@ class Server:
             if old is None or snapshot(value) != old:
                 changed.append((key, self.encode(value)))
         return changed
+
+    def watch(self, hid, name, owner, value, tree):
+        """Watches an instance or class attribute holding mutable data that
+        the judge just read (a property's fresh value is not watched)."""
+        if type(name) is not str or not self.mutable(value) or len(self.views) >= MAX_VIEWS:
+            return
+        if own_attribute(owner, name) is value:
+            self.views[(hid, name)] = snapshot(tree)
+
+    def view_changes(self):
+        """The watched attributes that changed since the judge last saw them."""
+        changed = []
+        for key, seen in self.views.items():
+            value = own_attribute(self.objects[key[0]], key[1])
+            if value is _MISSING:
+                continue
+            try:
+                tree = self.encode(value)
+            except Exception:
+                continue
+            now = snapshot(tree)
+            if now != seen:
+                self.views[key] = now
+                changed.append((("v",) + key, tree))
+        return changed
+
+    def assign(self, hid, name, tree):
+        """The tests changed a watched attribute's value in place: so does
+        the candidate's object (or it is replaced, if its kind changed)."""
+        owner, value = self.objects[hid], self.decode(tree)
+        if not update_in_place(getattr(owner, name), value):
+            setattr(owner, name, value)
+        current = own_attribute(owner, name)
+        if (hid, name) in self.views and current is not _MISSING:
+            self.views[(hid, name)] = snapshot(self.encode(current))
+        return ("ok", ("p", None), self.view_changes())
 
     def hello(self, trusted_names):
         """Learns which class names the tests define (their instances cross

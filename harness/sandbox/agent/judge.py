@@ -254,6 +254,8 @@ def judge_pytest(spec, link, run):
     are remote, so nothing the candidate does reaches pytest.  The module is
     written to the judge's own directory, which the candidate can neither
     read nor fill."""
+    import tempfile
+
     import pytest
 
     def blame(error):
@@ -265,6 +267,9 @@ def judge_pytest(spec, link, run):
             module = getattr(item, "module", None)
             if module is not None:
                 link.trusted.update(own_classes(vars(module), module.__name__))
+                # Beside the candidate, as in one process: a test that saves a
+                # file next to ``__file__`` hands it to the candidate.
+                module.__file__ = os.path.join(run["workdir"], os.path.basename(str(module.__file__)))
 
     class Shared:
         """``tmp_path`` in the candidate's work dir, open to both sides:
@@ -273,6 +278,13 @@ def judge_pytest(spec, link, run):
 
         def __init__(self):
             self.count = 0
+
+        @pytest.hookimpl(tryfirst=True)
+        def pytest_sessionstart(self, session):
+            """From here on (pytest's capture files are open), the tests'
+            temporary directory is the shared one: a path from
+            ``gettempdir()`` is one the candidate can open."""
+            tempfile.tempdir = run["workdir"]
 
         @pytest.fixture
         def tmp_path(self):
@@ -283,6 +295,7 @@ def judge_pytest(spec, link, run):
             os.chmod(path, 0o777)
             return pathlib.Path(path)
 
+    link.shared_dir = run["workdir"]
     sys.modules[spec["module"]] = candidate_module(spec["module"], link, spec.get("trusted_names") or ())
     link.calls = 0
     PYTEST_RUNS[0] += 1
@@ -292,18 +305,19 @@ def judge_pytest(spec, link, run):
     record = pytest_record(pytest, blame, collected)
     os.umask(0)  # what tests write in tmp_path, the candidate may rewrite
     args = [path, "-q", "-p", "no:cacheprovider", "--rootdir", spec["workdir"], "-o", "addopts=",
+            "--basetemp", os.path.join(spec["workdir"], "basetemp"),
             "--import-mode=importlib", "--timeout", str(max(1, int(run.get("wall_time_s", 10))))]
     # The tests run in the candidate's work dir, as they would beside it in
     # one process: files a test makes by relative path (a sqlite database, a
     # config) are the candidate's to open, and the candidate's are the test's.
     # pytest's own temporary files stay in the judge's directory, which the
-    # candidate can neither fill nor remove.
-    import tempfile
+    # candidate can neither fill nor remove, until the session starts.
     tempfile.tempdir = spec["workdir"]
     os.chdir(run["workdir"])
     try:
         code = pytest.main(args, plugins=[record, Shared()])
     finally:
+        tempfile.tempdir = spec["workdir"]
         os.chdir(spec["workdir"])
         os.unlink(path)
         sys.modules.pop(spec["module"], None)

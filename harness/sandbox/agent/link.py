@@ -15,7 +15,8 @@ import marshal
 import sys
 
 from ...protocol import CASE_OUTCOMES, DETAIL_CHARS, ERROR, FAILED, GONE, PASSED, PROBLEM_ERROR, recv_frame, send_frame
-from .values import Decoder, Encoder, Unencodable, check_plain, deep, is_plain
+from .proc import share_files
+from .values import MAX_VIEWS, MUTABLE, Decoder, Encoder, Unencodable, check_plain, deep, is_plain, update_in_place
 
 
 class CandidateGone(BaseException):
@@ -128,6 +129,8 @@ class Link:
         self.exceptions = {}  # (module, qualname) -> stand-in class of a candidate exception
         self.remotes = {}
         self.callbacks = []
+        self.views = {}  # (handle, attribute) -> [the tests' copy, its encoding when last in step]
+        self.shared_dir = None  # a work dir shared with the candidate (pytest tests): files opened up to it
 
     # -- faults ------------------------------------------------------------
 
@@ -173,15 +176,18 @@ class Link:
         try:
             if type(tree) is tuple and len(tree) == 2 and tree[0] == "p":
                 return check_plain(tree[1])  # the common case, without building a decoder
-            return deep(Decoder(self.trusted, self.remote, self.no_callback).decode)(tree)
+            return deep(Decoder(self.trusted, self.remote, self.own_callback).decode)(tree)
         except RecursionError:
             self.lose("the candidate sent a value nested too deeply")
         except Exception as exc:  # any malformed tree is the sender's fault
             self.lose("the candidate broke the protocol: %s" % type(exc).__name__)
 
-    @staticmethod
-    def no_callback(cid):
-        raise ValueError("a candidate cannot send callbacks")
+    def own_callback(self, cid):
+        """A callable of the tests' that the candidate hands back (a mock the
+        tests set as its attribute): the tests' own object, as in one process."""
+        if not 0 <= cid < len(self.callbacks):
+            raise ValueError("unknown callback")
+        return self.callbacks[cid]
 
     # -- messages ----------------------------------------------------------
 
@@ -206,6 +212,8 @@ class Link:
         """Sends one request and returns its final reply, serving the
         callbacks the candidate makes meanwhile."""
         self.check()
+        if self.shared_dir is not None:
+            share_files(self.shared_dir)
         try:
             send_frame(self.req, marshal.dumps(message))
         except OSError:
@@ -251,6 +259,10 @@ class Link:
             if type(change) is not tuple or len(change) != 2:
                 self.lose("the candidate broke the protocol: malformed write-back")
             key, tree = change
+            if type(key) is tuple and len(key) == 3 and key[0] == "v" and type(key[1]) is int \
+                    and type(key[2]) is str:
+                self.view_changed(key[1:], tree)
+                continue
             if type(key) is int and 0 <= key < len(args):
                 target = args[key]
             elif type(key) is str and key in kwargs:
@@ -259,8 +271,46 @@ class Link:
                 self.lose("the candidate broke the protocol: malformed write-back")
             update_in_place(target, self.decode(tree))
 
+    # -- watched attributes ------------------------------------------------
+
+    def snapshot(self, value):
+        return marshal.dumps(("p", value) if is_plain(value) else self.encode(value))
+
+    def watch(self, key, value):
+        """The tests' copy of a watched attribute: the same object each
+        time they read it, kept in step with the candidate's."""
+        if not isinstance(value, MUTABLE) and type(value) not in self.trusted.values():
+            return value
+        view = self.views.get(key)
+        if view is not None and update_in_place(view[0], value):
+            value = view[0]
+        elif view is None and len(self.views) >= MAX_VIEWS:
+            return value
+        self.views[key] = [value, self.snapshot(value)]
+        return value
+
+    def view_changed(self, key, tree):
+        """The candidate changed a watched attribute."""
+        view = self.views.get(key)
+        if view is None:
+            return
+        if update_in_place(view[0], self.decode(tree)):
+            view[1] = self.snapshot(view[0])
+        else:  # its kind changed: the tests' next read gets the new value
+            del self.views[key]
+
+    def push_views(self):
+        """Sends the candidate what the tests changed in watched attributes."""
+        for key, view in list(self.views.items()):
+            now = self.snapshot(view[0])
+            if now != view[1]:
+                view[1] = now
+                self.outcome(self.request(("assign", key[0], key[1], self.encode(view[0]))), (), {})
+
     def call(self, name, args, kwargs):
         self.calls += 1
+        if self.views:
+            self.push_views()
         args_tree, kwargs_tree = self.encode(tuple(args)), self.encode(dict(kwargs))
         reply = self.request(("call", name, args_tree, kwargs_tree))
         if reply[0] == "stop":  # a StopIteration escaping a plain call is an error, not an end
@@ -270,13 +320,19 @@ class Link:
     def op(self, hid, name, args=(), kwargs=None):
         self.calls += 1
         kwargs = kwargs or {}
+        if self.views:
+            self.push_views()
         args_tree, kwargs_tree = self.encode(tuple(args)), self.encode(dict(kwargs))
-        return self.outcome(self.request(("op", hid, name, args_tree, kwargs_tree)), args, kwargs)
+        value = self.outcome(self.request(("op", hid, name, args_tree, kwargs_tree)), args, kwargs)
+        if name == "getattr" and args and type(args[0]) is str:
+            return self.watch((hid, args[0]), value)
+        return value
 
     def hello(self, trusted_names):
-        """Tells the candidate which classes cross by value; returns its
-        top-level names as (name, kind, data)."""
-        reply = self.request(("hello", tuple(trusted_names)))
+        """Tells the candidate which classes cross by value (and whether it
+        shares its work dir with the tests); returns its top-level names as
+        (name, kind, data)."""
+        reply = self.request(("hello", tuple(trusted_names), self.shared_dir is not None))
         if reply[0] != "names":
             self.lose("the candidate broke the protocol: expected its names")
         return reply[1]
@@ -301,21 +357,6 @@ class Link:
             elif kind == "all" and type(data) is tuple and all(type(n) is str for n in data):
                 public = list(data)
         return bound, public
-
-
-def update_in_place(target, value):
-    """Makes ``target`` equal to ``value`` without replacing it."""
-    if isinstance(target, (list, bytearray)) and isinstance(value, (list, bytearray)):
-        target[:] = value
-    elif isinstance(target, dict) and isinstance(value, dict):
-        target.clear()
-        target.update(value)
-    elif isinstance(target, set) and isinstance(value, set):
-        target.clear()
-        target.update(value)
-    elif hasattr(target, "__dict__") and hasattr(value, "__dict__") and type(value).__name__ == type(target).__name__:
-        target.__dict__.clear()
-        target.__dict__.update(value.__dict__)
 
 
 class CandidateProxy:

@@ -204,3 +204,67 @@ def remove_tree(path):
         os.rmdir(path)
     except OSError:
         pass
+
+
+SHARE_BUDGET = 256  # entries looked at per call: a candidate that makes many files only slows itself
+SHARE_DEPTH = 4
+
+
+def share_files(root):
+    """Opens what this process made in a work dir shared by tests and
+    candidate (two uids) to the other side, as if they were one process:
+    sqlite, for one, creates its files 0644 whatever the umask.  Works
+    through fds and never follows a symlink the other side may plant."""
+    try:
+        fd = os.open(root, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    except OSError:
+        return
+    try:
+        _share_in(fd, [SHARE_BUDGET], SHARE_DEPTH)
+    finally:
+        os.close(fd)
+
+
+def as_one_uid(mode):
+    """The mode that gives everyone what the owner has (a file the tests
+    made read-only stays read-only), never set-id bits."""
+    owner = (mode >> 6) & 7
+    return (mode & ~0o6077) | (owner << 3) | owner
+
+
+def _share_in(dir_fd, budget, depth):
+    import stat
+    me = os.getuid()
+    try:
+        names = os.listdir(dir_fd)
+    except OSError:
+        return
+    for name in names:
+        budget[0] -= 1
+        if budget[0] < 0:
+            return
+        try:
+            st = os.stat(name, dir_fd=dir_fd, follow_symlinks=False)
+        except OSError:
+            continue
+        is_dir = stat.S_ISDIR(st.st_mode)
+        if st.st_uid != me or not (is_dir or stat.S_ISREG(st.st_mode)) or (is_dir and depth <= 0):
+            continue
+        if not is_dir and st.st_mode == as_one_uid(st.st_mode):
+            continue
+        flags = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC | (os.O_DIRECTORY if is_dir else 0)
+        try:
+            fd = os.open(name, flags, dir_fd=dir_fd)
+        except OSError:
+            continue
+        try:
+            now = os.fstat(fd)  # what was opened, not what was listed
+            if now.st_uid == me and stat.S_IFMT(now.st_mode) == stat.S_IFMT(st.st_mode):
+                if now.st_mode != as_one_uid(now.st_mode):
+                    os.fchmod(fd, stat.S_IMODE(as_one_uid(now.st_mode)))
+                if is_dir:
+                    _share_in(fd, budget, depth - 1)
+        except OSError:
+            pass
+        finally:
+            os.close(fd)
