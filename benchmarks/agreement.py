@@ -16,8 +16,8 @@ our outcome and the head of our detail (numbers and quoted names blanked, so
 that alike failures group), the 10 largest groups.
 
     python benchmarks/agreement.py [--suites kodcode_trials,leetcode_300] [--limit N] [--workers N]
-                                   [--image TAG] [--test-isolation shared] [--json report.json] [--keep DIR]
-                                   [--no-calibrate]
+                                   [--image TAG] [--test-isolation shared] [--shared-where-needed]
+                                   [--json report.json] [--keep DIR] [--no-calibrate]
 """
 
 from __future__ import annotations
@@ -84,14 +84,11 @@ def detail_head(detail: str) -> str:
     return text[:90]
 
 
-def run_suite(name: str, work: Path, args: argparse.Namespace) -> dict[str, Any]:
-    about, make_sample = SUITES[name]
-    rows = list(read_rows(name))
-    if args.limit:
-        rows = rows[:args.limit]
-    samples = work / f"{name}.samples.jsonl"
-    samples.write_text("".join(json.dumps(make_sample(row)) + "\n" for row in rows), encoding="utf-8")
-    results, summary = work / f"{name}.results.jsonl", work / f"{name}.summary.json"
+def evaluate(name: str, samples: Path, tag: str, args: argparse.Namespace,
+             isolation: str | None) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """One ``harness evaluate`` run: its result rows and summary."""
+    results, summary = samples.with_name(f"{tag}.results.jsonl"), samples.with_name(f"{tag}.summary.json")
+    work = samples.parent
     command = [sys.executable, "-m", "harness", "evaluate", str(samples), "--problems",
                str(PROBLEMS / f"{name}.jsonl.gz"), "--out", str(results), "--summary-json", str(summary),
                "--k", "1", "--quiet", "--cache", str(work / "results.sqlite3")]
@@ -101,15 +98,33 @@ def run_suite(name: str, work: Path, args: argparse.Namespace) -> dict[str, Any]
         command += ["--image", args.image]
     if args.no_calibrate:
         command.append("--no-calibrate")
-    if args.test_isolation:
-        command += ["--test-isolation", args.test_isolation]
+    if isolation:
+        command += ["--test-isolation", isolation]
     env = dict(os.environ, HARNESS_CACHE=str(work / "cache"))
-    started = time.monotonic()
     done = subprocess.run(command, env=env, capture_output=True, text=True)
-    elapsed = time.monotonic() - started
     if done.returncode != 0:
         raise SystemExit(f"{name}: harness evaluate exited {done.returncode}: {done.stderr.strip()[-2000:]}")
     judged = [json.loads(line) for line in results.read_text(encoding="utf-8").splitlines() if line.strip()]
+    return judged, json.loads(summary.read_text(encoding="utf-8"))
+
+
+def run_suite(name: str, work: Path, args: argparse.Namespace) -> dict[str, Any]:
+    about, make_sample = SUITES[name]
+    rows = list(read_rows(name))
+    if args.limit:
+        rows = rows[:args.limit]
+    samples = work / f"{name}.samples.jsonl"
+    samples.write_text("".join(json.dumps(make_sample(row)) + "\n" for row in rows), encoding="utf-8")
+    started = time.monotonic()
+    judged, summary = evaluate(name, samples, name, args, args.test_isolation)
+    rerun = sorted(summary.get("needs_shared") or ()) if args.shared_where_needed else []
+    if rerun:  # what calibration found to need one interpreter, judged again as a user would
+        subset = work / f"{name}.shared.samples.jsonl"
+        subset.write_text("".join(json.dumps(make_sample(row)) + "\n" for row in rows if row["task_id"] in rerun),
+                          encoding="utf-8")
+        again, _ = evaluate(name, subset, f"{name}.shared", args, "shared")
+        judged = [r for r in judged if r["task_id"] not in rerun] + again
+    elapsed = time.monotonic() - started
     ours = sum(bool(r["passed"]) for r in judged)
     upstream = sum(bool(r["upstream"]) for r in judged)
     agree = sum(bool(r["passed"]) == bool(r["upstream"]) for r in judged)
@@ -124,7 +139,7 @@ def run_suite(name: str, work: Path, args: argparse.Namespace) -> dict[str, Any]
         "suite": name, "about": about, "rows": len(judged), "ours_passed": ours, "upstream_passed": upstream,
         "agree": agree, "agreement": agree / len(judged) if judged else 0.0,
         "outcomes": dict(collections.Counter(r["outcome"] for r in judged)),
-        "elapsed_s": round(elapsed, 1),
+        "elapsed_s": round(elapsed, 1), "judged_shared": rerun,
         "disagreements": [{"upstream": k[0], "outcome": k[1], "detail": k[2], "count": n, "example": examples[k]}
                           for k, n in groups.most_common()],
     }
@@ -136,6 +151,9 @@ def report(result: dict[str, Any]) -> str:
              f"agreement {100 * result['agreement']:.1f}% ({result['agree']}/{result['rows']}), "
              f"{result['elapsed_s']} s",
              "   our outcomes: " + ", ".join(f"{k} {v}" for k, v in sorted(result["outcomes"].items()))]
+    if result["judged_shared"]:
+        lines.append(f"   judged with test isolation shared, as calibration found they need: "
+                     f"{', '.join(result['judged_shared'])}")
     if result["disagreements"]:
         lines.append(f"   disagreements: {result['rows'] - result['agree']} (top 10 groups)")
         for group in result["disagreements"][:10]:
@@ -153,6 +171,9 @@ def main() -> None:
     parser.add_argument("--no-calibrate", action="store_true", help="floor time limits, no reference runs")
     parser.add_argument("--test-isolation", choices=["split", "shared"], help="harness evaluate --test-isolation "
                         "(default: what each problem asks for, split)")
+    parser.add_argument("--shared-where-needed", action="store_true",
+                        help="judge again, with test isolation shared, the problems whose reference calibration "
+                        "found to fail split and pass shared (what `harness problems validate` reports)")
     parser.add_argument("--json", help="also write the full report here")
     parser.add_argument("--keep", help="keep samples and results in this directory (default: a temporary one)")
     args = parser.parse_args()
@@ -163,6 +184,8 @@ def main() -> None:
     results = []
     image = args.image or os.environ.get("HARNESS_IMAGE", "the default sandbox image")
     isolation = args.test_isolation or "as each problem asks (split)"
+    if args.shared_where_needed:
+        isolation += ", shared where calibration finds it needed"
     calibration = "off" if args.no_calibrate else "on"
     print(f"# image {image}, test isolation {isolation}, calibration {calibration}", flush=True)
     with tempfile.TemporaryDirectory(prefix="agreement-") as scratch:
