@@ -25,6 +25,26 @@ A RESULT has ``id``, ``outcome`` (one of ``OUTCOMES``), ``detail``,
 ``stderr_bytes``, ``stdout_tail``, ``stderr_tail``, ``anomaly`` (the
 container is suspect and is retired) and, for kinds with cases, ``tests``
 (one of ``CASE_OUTCOMES`` per case).
+
+A test SPEC (``harness.problems.Problem.test_spec``) has ``kind`` and, by kind:
+    ``check_function``/``assertions``: ``setup`` (the prompt: trusted helpers),
+        ``test``, ``entry_point``, ``check_function``, ``candidate_names``
+    ``io_pairs``/``stdin_stdout``: ``cases`` [{"input", "output"}],
+        ``entry_point``, ``compare``, ``tolerance``, ``unwrap_expected``, ``compat``
+    ``pytest``: ``test`` (the module), ``module`` (what it imports the candidate as)
+and, when not the default, ``test_isolation`` (``shared``).
+
+Judge <-> candidate messages (marshal; values are ``values`` trees):
+    ``("hello", trusted_names, shares_work_dir)`` -> ``("names", [(name, kind, data)])``
+    ``("call", name, args, kwargs)`` / ``("op", handle, op, args, kwargs)``
+        -> ``("ok", value, changes)`` | ``("raise", type, message, lineage)``
+        | ``("stop",)``, with ``("callback", id, args, kwargs)`` requests in
+        between, each answered ``("ret", value)`` or ``("err", type, message)``
+    ``("assign", handle, attribute, value)``  the tests changed a watched attribute
+    ``("shared", tests, wall_time_s)`` -> ``("verdict", outcome, detail, cases)``
+``changes`` lists ``(key, value)``: an argument the call mutated (``key`` its
+position or keyword) or a watched attribute that changed (``("v", handle,
+attribute)``).
 """
 
 import json

@@ -543,3 +543,49 @@ def test_correct_output_over_the_cap_is_told_apart(warm) -> None:
     execution = run(warm, spec, "print('x' * 200_000)\n", limits, name="big")
     assert execution.outcome not in (Outcome.PASSED, Outcome.INFRA_ERROR), show(execution)
     assert "output limit" in execution.detail, show(execution)
+
+
+# Found after issue 14: pytest tests run with the candidate's work dir as cwd, and the agent
+# starts with `python3 -c`, whose sys.path[0] is '' (the cwd): a module the tests import late
+# (here `colorsys`, never loaded before) came from a file the candidate planted there, and ran
+# in the judge.
+PLANTS_A_MODULE = (
+    "with open('colorsys.py', 'w') as f:\n"
+    "    f.write('def rgb_to_hsv(*a):\\n    return \"forged\"\\n')\n"
+    "def hue(r, g, b):\n"
+    "    return 'forged'\n"
+)
+LATE_IMPORT_SPEC = {"kind": "pytest", "module": "solution", "entry_point": "",
+                    "test": "from solution import hue\n\n\ndef test_hue():\n    import colorsys\n"
+                            "    assert hue(1, 0, 0) == colorsys.rgb_to_hsv(1, 0, 0)\n"}
+
+
+def test_a_module_planted_in_the_work_dir_never_loads_in_the_judge(session) -> None:
+    right = "import colorsys\ndef hue(r, g, b):\n    return colorsys.rgb_to_hsv(r, g, b)\n"
+    assert run(session, LATE_IMPORT_SPEC, right, name="hue").outcome is Outcome.PASSED
+    execution = run(session, LATE_IMPORT_SPEC, PLANTS_A_MODULE, name="hue")
+    assert execution.outcome.value in VERDICTS_OF_A_WRONG_ANSWER, show(execution)
+
+
+# The same hole, through pytest's plugin autoload: with '' on sys.path, a dist-info planted in
+# the cwd declares a pytest11 entry point that pytest loads (in a plain pytest run this plugin
+# turns `assert 1 == 2` into a pass; the judge's own record did not trust the report's outcome,
+# so this stayed green before the fix too: it guards the second line of defence).
+PLANTS_A_PLUGIN = (
+    "import os\n"
+    "os.makedirs('forge-1.0.dist-info', exist_ok=True)\n"
+    "open('forge-1.0.dist-info/METADATA', 'w').write('Metadata-Version: 2.1\\nName: forge\\nVersion: 1.0\\n')\n"
+    "open('forge-1.0.dist-info/entry_points.txt', 'w').write('[pytest11]\\nforge = forgeplug\\n')\n"
+    "open('forgeplug.py', 'w').write('import pytest\\n'\n"
+    "    '@pytest.hookimpl(hookwrapper=True)\\n'\n"
+    "    'def pytest_runtest_makereport(item, call):\\n'\n"
+    "    '    outcome = yield\\n'\n"
+    "    '    outcome.get_result().outcome = \"passed\"\\n')\n"
+    "def hue(r, g, b):\n"
+    "    return 'wrong'\n"
+)
+
+
+def test_a_pytest_plugin_planted_in_the_work_dir_never_loads_in_the_judge(session) -> None:
+    execution = run(session, LATE_IMPORT_SPEC, PLANTS_A_PLUGIN, name="hue")
+    assert execution.outcome.value in VERDICTS_OF_A_WRONG_ANSWER, show(execution)

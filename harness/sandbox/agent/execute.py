@@ -5,6 +5,7 @@ import os
 import select
 import signal
 import socket
+import sys
 import time
 
 from ...protocol import (
@@ -77,6 +78,10 @@ class Judge:
                     os.dup2(devnull, fd)
                 child_common([theirs.fileno()])
                 drop_to(JUDGE_UID)
+                # ``python3 -c`` puts '' (the cwd) first on sys.path, and pytest
+                # tests run in the candidate's work dir: a module the tests
+                # import late must never come from a file the candidate left.
+                sys.path[:] = [p for p in sys.path if os.path.isabs(p)]
                 os.chdir(spec.get("workdir", "/"))
                 judge_server(theirs, spec)
             finally:
