@@ -41,6 +41,8 @@ Judge <-> candidate messages (marshal; values are ``values`` trees):
         | ``("stop",)``, with ``("callback", id, args, kwargs)`` requests in
         between, each answered ``("ret", value)`` or ``("err", type, message)``
     ``("assign", handle, attribute, value)``  the tests changed a watched attribute
+    ``("print", 1|2, text)``  before a reply or callback: what the candidate
+        printed meanwhile, for the tests' stdout/stderr (pytest tests only)
     ``("shared", tests, wall_time_s)`` -> ``("verdict", outcome, detail, cases)``
 ``changes`` lists ``(key, value)``: an argument the call mutated (``key`` its
 position or keyword) or a watched attribute that changed (``("v", handle,
@@ -80,6 +82,7 @@ OP_OK, OP_ERROR, OP_RESULTS, OP_PROGRESS = "ok", "error", "results", "progress"
 MAX_REPLY_BYTES = 64 << 20
 MAX_REQUEST_BYTES = 1 << 30
 DETAIL_CHARS = 600
+PRINT_CAP = 1 << 20  # characters a candidate's printing reaches pytest tests with, per candidate
 HEADER = struct.Struct(">I")
 
 

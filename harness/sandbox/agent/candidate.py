@@ -7,7 +7,7 @@ import sys
 import traceback
 import types
 
-from ...protocol import DETAIL_CHARS, recv_frame, send_frame
+from ...protocol import DETAIL_CHARS, PRINT_CAP, recv_frame, send_frame
 from .proc import share_files
 from .shared import run_shared
 from .values import FAST_TYPES, MAX_VIEWS, MUTABLE, Decoder, Encoder, deep, is_plain, update_in_place
@@ -69,6 +69,21 @@ def snapshot(value):
 _MISSING = object()
 
 
+class Tee:
+    """The candidate's stdout or stderr: written as before (the
+    supervisor's caps and tails apply) and forwarded to the tests."""
+
+    def __init__(self, stream, number, server):
+        self._stream, self._number, self._server = stream, number, server
+
+    def write(self, text):
+        self._server.print_text(self._number, text)
+        return self._stream.write(text)
+
+    def __getattr__(self, name):
+        return getattr(self._stream, name)
+
+
 def own_attribute(owner, name):
     """An attribute stored on the object itself, without running its
     properties or ``__getattr__``."""
@@ -97,7 +112,9 @@ class Server:
         self.trusted = {}
         self.views = {}  # (handle, attribute) -> marshal bytes of the encoding the judge last saw
         self.callbacks = {}  # id of a stand-in -> (its callback id, the stand-in): sent back as the tests' own
-        self.share = False  # the tests share the work dir: files made here are opened up to them
+        self.beside = False  # pytest tests run beside it as in one process: shared files, printed output
+        self.printed = []  # (stream number, text) printed since the last frame, for the tests' streams
+        self.printed_total = 0
 
     def handle(self, value):
         known = self.callbacks.get(id(value))
@@ -122,7 +139,21 @@ class Server:
             return tree[1]
         return deep(Decoder(self.trusted, lambda hid, info: self.objects[hid], self.callback, check=False).decode)(tree)
 
+    def print_text(self, stream, text):
+        """What the candidate prints also reaches the tests' own stream
+        (a ``redirect_stdout``, ``capsys``), up to ``PRINT_CAP`` characters."""
+        if self.printed_total < PRINT_CAP and type(text) is str:
+            text = text[:PRINT_CAP - self.printed_total]
+            self.printed_total += len(text)
+            self.printed.append((stream, text))
+
     def send(self, message):
+        if self.printed:  # before the reply or callback that follows the printing
+            for stream in (1, 2):
+                text = "".join(t for n, t in self.printed if n == stream)
+                if text:
+                    send_frame(self.rep, marshal.dumps(("print", stream, text)))
+            self.printed = []
         try:
             payload = marshal.dumps(message)
         except ValueError as exc:
@@ -152,14 +183,16 @@ class Server:
             if request[0] == "err":
                 raise RuntimeError("%s: %s" % (request[1], request[2]))
             reply = self.answer(request)
-            if self.share:
+            if self.beside:
                 share_files(self.workdir)
             self.send(reply)
 
     def answer(self, request):
         try:
             if request[0] == "hello":
-                self.share = len(request) > 2 and request[2] is True
+                if len(request) > 2 and request[2] is True and not self.beside:
+                    self.beside = True
+                    sys.stdout, sys.stderr = Tee(sys.stdout, 1, self), Tee(sys.stderr, 2, self)
                 return self.hello(request[1])
             if request[0] == "assign":
                 return self.assign(request[1], request[2], request[3])

@@ -14,7 +14,18 @@ candidate's failure).
 import marshal
 import sys
 
-from ...protocol import CASE_OUTCOMES, DETAIL_CHARS, ERROR, FAILED, GONE, PASSED, PROBLEM_ERROR, recv_frame, send_frame
+from ...protocol import (
+    CASE_OUTCOMES,
+    DETAIL_CHARS,
+    ERROR,
+    FAILED,
+    GONE,
+    PASSED,
+    PRINT_CAP,
+    PROBLEM_ERROR,
+    recv_frame,
+    send_frame,
+)
 from .proc import share_files
 from .values import MAX_VIEWS, MUTABLE, Decoder, Encoder, Unencodable, check_plain, deep, is_plain, update_in_place
 
@@ -107,6 +118,8 @@ def parse_reply(reply):
         return reply
     if tag == "callback" and len(fields) == 3 and type(fields[0]) is int:
         return reply
+    if tag == "print" and len(fields) == 2 and fields[0] in (1, 2) and type(fields[1]) is str:
+        return reply
     if tag == "verdict" and len(fields) == 3 and fields[0] in SHARED_VERDICTS and type(fields[1]) is str \
             and type(fields[2]) is list and all(type(x) is str and x in CASE_OUTCOMES for x in fields[2]):
         return ("verdict", fields[0], fields[1][:DETAIL_CHARS], fields[2])
@@ -130,7 +143,8 @@ class Link:
         self.remotes = {}
         self.callbacks = []
         self.views = {}  # (handle, attribute) -> [the tests' copy, its encoding when last in step]
-        self.shared_dir = None  # a work dir shared with the candidate (pytest tests): files opened up to it
+        self.shared_dir = None  # pytest tests: the work dir they share with the candidate, as in one process
+        self.printed = 0
 
     # -- faults ------------------------------------------------------------
 
@@ -220,9 +234,22 @@ class Link:
             self.lose(GONE)
         while True:
             reply = self.receive()
-            if reply[0] != "callback":
+            if reply[0] == "print":
+                self.print_text(reply[1], reply[2])
+            elif reply[0] == "callback":
+                self.serve_callback(reply)
+            else:
                 return reply
-            self.serve_callback(reply)
+
+    def print_text(self, stream, text):
+        """What the candidate printed, written where the tests' stdout or
+        stderr points now, as it would be in one process."""
+        self.printed += len(text)
+        if self.printed > PRINT_CAP:
+            self.lose("the candidate printed more than the tests can take")
+        target = sys.stdout if stream == 1 else sys.stderr
+        if target is not None:
+            target.write(text)
 
     def serve_callback(self, reply):
         cid, args_tree, kwargs_tree = reply[1], reply[2], reply[3]
@@ -329,9 +356,9 @@ class Link:
         return value
 
     def hello(self, trusted_names):
-        """Tells the candidate which classes cross by value (and whether it
-        shares its work dir with the tests); returns its top-level names as
-        (name, kind, data)."""
+        """Tells the candidate which classes cross by value (and whether the
+        tests run beside it: files and printed output shared); returns its
+        top-level names as (name, kind, data)."""
         reply = self.request(("hello", tuple(trusted_names), self.shared_dir is not None))
         if reply[0] != "names":
             self.lose("the candidate broke the protocol: expected its names")
