@@ -75,6 +75,9 @@ class Problem:
     tolerance: float = 1e-6  # float comparisons
     unwrap_expected: bool = False  # io_pairs, APPS outputs: [value] also matches value
     compat: str = ""  # "apps": the APPS checker's lenient comparisons (see COMPAT)
+    # stdin_stdout: "apps" runs a program that does not compile because of a
+    # top-level `return` as APPS's evaluator runs every program: as a function body
+    runner: str = ""
     preamble: str = ""  # prepended to every program (APPS's evaluator imports these for the candidate)
     instruction: str = ""  # what a chat model is asked, where the dataset words it apart from the prompt
     module: str = "solution"  # pytest: the module name the tests import the candidate as
@@ -108,6 +111,8 @@ class Problem:
                     "unwrap_expected": self.unwrap_expected}
             if self.compat:
                 spec["compat"] = self.compat
+            if self.runner:
+                spec["runner"] = self.runner
             return spec
         return {
             "kind": self.test_kind.value,
@@ -459,6 +464,7 @@ def _apps_row(row: Mapping[str, Any], where: str) -> dict[str, Any]:
         "test_cases": cases,
         "unwrap_expected": bool(fn_name),
         "preamble": APPS_PREAMBLE,
+        "runner": "" if fn_name else "apps",
         "reference_solution": solutions[0] if solutions and isinstance(solutions[0], str) else "",
     }
 
@@ -685,7 +691,17 @@ def _case_problem(row: Mapping[str, Any], where: str, task_id: str, kind: TestKi
                    cases=tuple(cases), compare=compare, tolerance=float(row.get("tolerance", 1e-6)),
                    unwrap_expected=bool(row.get("unwrap_expected", False)), preamble=str(row.get("preamble", "")),
                    instruction=str(row.get("instruction") or ""),
-                   compat=compat)
+                   compat=compat, runner=_runner(row, where, kind))
+
+
+RUNNERS = ("", "apps")
+
+
+def _runner(row: Mapping[str, Any], where: str, kind: TestKind) -> str:
+    runner = str(row.get("runner") or "")
+    if runner not in RUNNERS or (runner and kind is not TestKind.STDIN_STDOUT):
+        raise ProblemError(f"{where}: runner {runner!r} is not one of {RUNNERS[1:]} for a stdin_stdout problem")
+    return runner
 
 
 def _pytest_problem(row: Mapping[str, Any], where: str) -> Problem:

@@ -68,6 +68,23 @@ def test_stdin_stdout_programs(session, name: str) -> None:
     assert again.outcome is Outcome.PASSED  # the next candidate is unaffected
 
 
+def test_apps_stdin_programs_may_return_at_the_top_level(session) -> None:
+    """APPS's evaluator runs stdin programs as a function body: its human
+    solutions use a top-level return to stop early.  Other suites' rows keep
+    Python's rule (a syntax error)."""
+    row = {"problem_id": 9001, "question": "Print the sum, or 0 if a is negative.",
+           "input_output": json.dumps({"inputs": ["1 2\n", "-1 5\n"], "outputs": ["3\n", "0\n"]})}
+    apps = parse_problem(row, "apps:1")
+    assert apps.test_spec()["runner"] == "apps"
+    early = "import sys\n" + READ + "if a < 0:\n    print(0)\n    return\nprint(a + b)\n"
+    assert judge(session, apps, early).outcome is Outcome.PASSED
+    assert judge(session, apps, early.replace("print(0)", "print(1)")).outcome is Outcome.FAILED
+    assert judge(session, apps, "print(\n").outcome is Outcome.SYNTAX_ERROR
+    cases = [dict(c) for c in apps.cases]
+    native = parse_problem({"task_id": "s", "test_kind": "stdin_stdout", "test_cases": cases}, "s")
+    assert judge(session, native, early).outcome is Outcome.SYNTAX_ERROR
+
+
 def test_stdin_comparison_modes(session) -> None:
     floats = parse_problem({"task_id": "half", "test_kind": "stdin_stdout", "compare": "float", "tolerance": 1e-6,
                             "test_cases": [{"input": "1\n", "output": "0.5 0.3333333333\n"}]}, "half")

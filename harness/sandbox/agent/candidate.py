@@ -360,10 +360,29 @@ def finish_like_python():
     atexit._run_exitfuncs()
 
 
-def candidate_script_main(program, workdir):
-    """A stdin/stdout program: runs as ``__main__`` on the given stdin."""
+def as_apps_runs_it(program):
+    """APPS's evaluator runs a stdin program as the body of a function, its
+    import lines left at the top, so that a top-level ``return`` ends it."""
+    head, body = [], []
+    for line in program.splitlines():
+        (head if line.startswith(("import ", "from ")) else body).append(line)
+    return "\n".join(head + ["def code():"] + ["    " + line for line in body] + ["    pass", "code()", ""])
+
+
+def compile_script(program, as_apps):
     try:
-        code = compile(program, "<candidate>", "exec")
+        return compile(program, "<candidate>", "exec")
+    except SyntaxError as exc:
+        if not as_apps or exc.msg != "'return' outside function":
+            raise
+    return compile(as_apps_runs_it(program), "<candidate>", "exec")
+
+
+def candidate_script_main(program, workdir, as_apps=False):
+    """A stdin/stdout program: runs as ``__main__`` on the given stdin (with
+    ``as_apps``, one with a top-level ``return`` runs as APPS runs it)."""
+    try:
+        code = compile_script(program, as_apps)
     except (SyntaxError, ValueError, MemoryError, RecursionError) as exc:
         sys.stderr.write("%s: %s\n" % (type(exc).__name__, exc))
         sys.stderr.flush()

@@ -173,7 +173,8 @@ class Run:
         started = time.monotonic()
         if script:
             stdin = memory_file(self.stdin.encode())
-            zygote.spawn(self.program, workdir, limits, "script", [stdin, out_w, err_w])
+            mode = "script-apps" if self.spec.get("runner") == "apps" else "script"
+            zygote.spawn(self.program, workdir, limits, mode, [stdin, out_w, err_w])
             for fd in (stdin, out_w, err_w):
                 os.close(fd)
             self.cand = zygote.candidate_pid()

@@ -30,7 +30,7 @@ def spawn_candidate(request, fds):
         os.write(adj, b"1000")  # the OOM killer takes the candidate first
         os.close(adj)
         program_fd, rest = fds[0], fds[1:]
-        script = request["mode"] == "script"
+        script = request["mode"] in ("script", "script-apps")
         if script:
             stdin, out_w, err_w = rest
             keep = [program_fd]
@@ -55,7 +55,7 @@ def spawn_candidate(request, fds):
         sys.argv = ["candidate"]
         program = read_program(program_fd)
         if script:
-            candidate_script_main(program, workdir)
+            candidate_script_main(program, workdir, as_apps=request["mode"] == "script-apps")
         candidate_main(program, req_r, rep_w, workdir)
         flush_standard_streams()
     except BaseException:
