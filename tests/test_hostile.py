@@ -589,3 +589,69 @@ PLANTS_A_PLUGIN = (
 def test_a_pytest_plugin_planted_in_the_work_dir_never_loads_in_the_judge(session) -> None:
     execution = run(session, LATE_IMPORT_SPEC, PLANTS_A_PLUGIN, name="hue")
     assert execution.outcome.value in VERDICTS_OF_A_WRONG_ANSWER, show(execution)
+
+
+# Review of the watched attributes (issue 9 work), red before its fixes: the candidate process
+# is the candidate's, so it may rewrite its own end of the protocol (the agent's Server class).
+PATCHES_ITS_SERVER = (
+    "import sys\n"
+    "Server = sys.modules['__main__'].Server\n"
+    "{patch}\n"
+    "class Box:\n"
+    "    def __init__(self):\n"
+    "        self.items = []\n"
+    "    def keep(self, f):\n"
+    "        self.items.append(f)\n"
+    "    def good(self, x):\n"
+    "        return False\n"
+)
+STOP_ON_ASSIGN = ("seen = []\n"
+                  "def assign(self, hid, name, tree):\n"
+                  "    seen.append(name)  # the first update (reading b.good) answers ok, the next (inside map) stops\n"
+                  "    return ('stop',) if len(seen) > 1 else ('ok', ('p', None), [])\n"
+                  "Server.assign = assign")
+FORGED_OBJECT = ("plain = Server.encode\n"
+                 "def encode(self, value):\n"
+                 "    if type(value) is list and value:\n"
+                 "        return ('g', [('Unknown', [])], ('l', [('r', 0)]))\n"
+                 "    return plain(self, value)\n"
+                 "Server.encode = encode")
+BOX_SPEC = {"kind": "pytest", "module": "solution", "entry_point": "",
+            "test": "from solution import Box\n\n\ndef test_box():\n    b = Box()\n    b.keep(lambda: 0)\n"
+                    "    assert len(b.items) == 1\n    assert all(map(b.good, [1, 2]))\n"}
+
+
+@pytest.mark.parametrize("patch", [STOP_ON_ASSIGN, FORGED_OBJECT], ids=["stop_on_assign", "forged_object"])
+def test_a_rewritten_protocol_end_cannot_pass_or_void_a_watched_attribute(session, patch: str) -> None:
+    """A StopIteration from the candidate's end of an attribute update once
+    ended the tests' ``all(map(...))`` early (a pass); an object of a class
+    only the candidate names once turned its failure into problem_error."""
+    execution = run(session, BOX_SPEC, PATCHES_ITS_SERVER.format(patch=patch), name="box")
+    assert execution.outcome.value in VERDICTS_OF_A_WRONG_ANSWER, show(execution)
+
+
+# The same review: tests write files by name in the shared work dir, where the candidate may
+# plant a symlink into the judge's own directory (/judge is traversable, so it can find which
+# judge-N exists). A conftest.py written there by the tests, with the candidate's text, was
+# loaded by the judge's next pytest run (here it kills the judge: a wrong candidate turned into
+# infra_error, left out of pass@k). The judge now runs pytest with --noconftest and its own ini.
+PLANTS_A_CONFTEST = (
+    "import os\n"
+    "taken = [n for n in range(1, 200) if os.path.isdir('/judge/judge-%d' % n)]\n"
+    "if taken:\n"
+    "    os.symlink('/judge/judge-%d/conftest.py' % taken[-1], 'report.txt')\n"
+    "def report():\n"
+    "    return 'import os\\nos._exit(0)\\n'\n"
+    "def answer():\n"
+    "    return 41\n"
+)
+REPORT_SPEC = {"kind": "pytest", "module": "solution", "entry_point": "",
+               "test": "from solution import answer, report\n\n\ndef test_answer():\n"
+                       "    with open('report.txt', 'w') as f:\n        f.write(report())\n"
+                       "    assert answer() == 42\n"}
+
+
+def test_a_conftest_written_through_a_planted_symlink_never_loads(session) -> None:
+    first, second = run_batch(session, REPORT_SPEC, [PLANTS_A_CONFTEST, PLANTS_A_CONFTEST], name="report")
+    assert first.outcome is Outcome.FAILED, show(first)
+    assert second.outcome is Outcome.FAILED, show(second)

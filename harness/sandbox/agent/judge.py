@@ -248,6 +248,18 @@ def candidate_module(name, link, trusted_names):
     return module
 
 
+def own_ini(workdir):
+    """An empty pytest ini file of the judge's (pytest would otherwise look
+    for one above the test module), and a private bytecode cache."""
+    path = os.path.join(workdir, "pytest.ini")
+    if not os.path.exists(path):
+        with os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600), "w") as handle:
+            handle.write("[pytest]\n")
+        import secrets
+        sys.pycache_prefix = os.path.join(workdir, "pyc-" + secrets.token_hex(8))
+    return path
+
+
 def judge_pytest(spec, link, run):
     """Runs the problem's pytest module here, in the judge, with pytest's own
     hooks as the record; the candidate's module is a stand-in whose names
@@ -291,8 +303,7 @@ def judge_pytest(spec, link, run):
             import pathlib
             self.count += 1
             path = os.path.join(run["workdir"], "tmp_path-%d" % self.count)
-            os.mkdir(path)
-            os.chmod(path, 0o777)
+            os.mkdir(path)  # 0777 under the judge's umask 0; never a chmod by name (a planted symlink)
             return pathlib.Path(path)
 
     link.shared_dir = run["workdir"]
@@ -304,9 +315,13 @@ def judge_pytest(spec, link, run):
         handle.write(spec["test"])
     record = pytest_record(pytest, blame, collected)
     os.umask(0)  # what tests write in tmp_path, the candidate may rewrite
-    args = [path, "-q", "-p", "no:cacheprovider", "--rootdir", spec["workdir"], "-o", "addopts=",
-            "--basetemp", os.path.join(spec["workdir"], "basetemp"),
+    # Nothing pytest loads may come from a file a test could have written
+    # through a symlink the candidate planted: no conftest, an ini of the
+    # judge's own, bytecode caches under an unguessable name.
+    args = [path, "-q", "-p", "no:cacheprovider", "--rootdir", spec["workdir"], "-c", own_ini(spec["workdir"]),
+            "--noconftest", "-o", "addopts=", "--basetemp", os.path.join(spec["workdir"], "basetemp"),
             "--import-mode=importlib", "--timeout", str(max(1, int(run.get("wall_time_s", 10))))]
+    saved_path = list(sys.path)
     # The tests run in the candidate's work dir, as they would beside it in
     # one process: files a test makes by relative path (a sqlite database, a
     # config) are the candidate's to open, and the candidate's are the test's.
@@ -317,6 +332,7 @@ def judge_pytest(spec, link, run):
     try:
         code = pytest.main(args, plugins=[record, Shared()])
     finally:
+        sys.path[:] = [p for p in saved_path if os.path.isabs(p)]  # what the tests added goes
         tempfile.tempdir = spec["workdir"]
         os.chdir(spec["workdir"])
         os.unlink(path)

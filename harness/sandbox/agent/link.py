@@ -248,8 +248,10 @@ class Link:
         if self.printed > PRINT_CAP:
             self.lose("the candidate printed more than the tests can take")
         target = sys.stdout if stream == 1 else sys.stderr
-        if target is not None:
-            target.write(text)
+        try:  # a lone surrogate, a stream the tests closed: the text is dropped, the link stays in step
+            target.write(text.encode("utf-8", "replace").decode("utf-8"))
+        except Exception:
+            pass
 
     def serve_callback(self, reply):
         cid, args_tree, kwargs_tree = reply[1], reply[2], reply[3]
@@ -301,15 +303,34 @@ class Link:
     # -- watched attributes ------------------------------------------------
 
     def snapshot(self, value):
-        return marshal.dumps(("p", value) if is_plain(value) else self.encode(value))
+        """Bytes that change when the value does (objects that are not data
+        by identity), or None: never a callback registered, never a limit."""
+        if is_plain(value):
+            return marshal.dumps(("p", value))
+        try:
+            return marshal.dumps(deep(Encoder(self.trusted, lambda other: ("id", id(other))).message)(value))
+        except Exception:
+            return None
+
+    def watchable(self, value):
+        if isinstance(value, MUTABLE):
+            return True
+        return type(value) in self.trusted.values() and not any(value is c for c in self.callbacks)
+
+    def refresh(self, target, value):
+        """Updates the tests' copy in place; False if its kind changed."""
+        try:
+            return update_in_place(target, value)
+        except Exception:  # e.g. a bytearray sent ints over 255
+            self.lose("the candidate broke the protocol: a watched attribute it cannot hold")
 
     def watch(self, key, value):
         """The tests' copy of a watched attribute: the same object each
         time they read it, kept in step with the candidate's."""
-        if not isinstance(value, MUTABLE) and type(value) not in self.trusted.values():
+        if not self.watchable(value):
             return value
         view = self.views.get(key)
-        if view is not None and update_in_place(view[0], value):
+        if view is not None and self.refresh(view[0], value):
             value = view[0]
         elif view is None and len(self.views) >= MAX_VIEWS:
             return value
@@ -321,18 +342,28 @@ class Link:
         view = self.views.get(key)
         if view is None:
             return
-        if update_in_place(view[0], self.decode(tree)):
+        if self.refresh(view[0], self.decode(tree)):
             view[1] = self.snapshot(view[0])
         else:  # its kind changed: the tests' next read gets the new value
             del self.views[key]
 
     def push_views(self):
-        """Sends the candidate what the tests changed in watched attributes."""
+        """Sends the candidate what the tests changed in watched attributes.
+        Anything but a plain ``ok`` is the candidate's failure: a ``stop``
+        here must never surface as a StopIteration in the tests."""
         for key, view in list(self.views.items()):
             now = self.snapshot(view[0])
-            if now != view[1]:
-                view[1] = now
-                self.outcome(self.request(("assign", key[0], key[1], self.encode(view[0]))), (), {})
+            if now is None or now == view[1]:
+                continue
+            view[1] = now
+            try:
+                tree = deep(Encoder(self.trusted, self.other).message)(view[0])
+            except Unencodable:  # it holds an object of a class only the candidate named
+                self.lose("the candidate's attribute %r holds what cannot go back to it" % key[1])
+            reply = self.request(("assign", key[0], key[1], tree))
+            if reply[0] != "ok":
+                self.lose("the candidate did not take the tests' change to its attribute %r" % key[1])
+            self.write_back(reply[2], (), {})
 
     def call(self, name, args, kwargs):
         self.calls += 1
@@ -350,7 +381,10 @@ class Link:
         if self.views:
             self.push_views()
         args_tree, kwargs_tree = self.encode(tuple(args)), self.encode(dict(kwargs))
-        value = self.outcome(self.request(("op", hid, name, args_tree, kwargs_tree)), args, kwargs)
+        reply = self.request(("op", hid, name, args_tree, kwargs_tree))
+        if reply[0] == "stop" and name != "next":  # only next() may end an iteration
+            raise _raised("StopIteration", "", (("builtins", "RuntimeError"),))
+        value = self.outcome(reply, args, kwargs)
         if name == "getattr" and args and type(args[0]) is str:
             return self.watch((hid, args[0]), value)
         return value

@@ -233,38 +233,43 @@ def as_one_uid(mode):
 
 
 def _share_in(dir_fd, budget, depth):
-    import stat
     me = os.getuid()
     try:
-        names = os.listdir(dir_fd)
+        entries = os.scandir(dir_fd)
     except OSError:
         return
-    for name in names:
-        budget[0] -= 1
-        if budget[0] < 0:
-            return
-        try:
-            st = os.stat(name, dir_fd=dir_fd, follow_symlinks=False)
-        except OSError:
-            continue
-        is_dir = stat.S_ISDIR(st.st_mode)
-        if st.st_uid != me or not (is_dir or stat.S_ISREG(st.st_mode)) or (is_dir and depth <= 0):
-            continue
-        if not is_dir and st.st_mode == as_one_uid(st.st_mode):
-            continue
-        flags = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC | (os.O_DIRECTORY if is_dir else 0)
-        try:
-            fd = os.open(name, flags, dir_fd=dir_fd)
-        except OSError:
-            continue
-        try:
-            now = os.fstat(fd)  # what was opened, not what was listed
-            if now.st_uid == me and stat.S_IFMT(now.st_mode) == stat.S_IFMT(st.st_mode):
-                if now.st_mode != as_one_uid(now.st_mode):
-                    os.fchmod(fd, stat.S_IMODE(as_one_uid(now.st_mode)))
-                if is_dir:
-                    _share_in(fd, budget, depth - 1)
-        except OSError:
-            pass
-        finally:
-            os.close(fd)
+    with entries:
+        for entry in entries:  # lazily: a dir of a million names costs no more than the budget
+            budget[0] -= 1
+            if budget[0] < 0:
+                return
+            _share_entry(dir_fd, entry.name, me, budget, depth)
+
+
+def _share_entry(dir_fd, name, me, budget, depth):
+    import stat
+    try:
+        st = os.stat(name, dir_fd=dir_fd, follow_symlinks=False)
+    except OSError:
+        return
+    is_dir = stat.S_ISDIR(st.st_mode)
+    if st.st_uid != me or not (is_dir or stat.S_ISREG(st.st_mode)) or (is_dir and depth <= 0):
+        return
+    if not is_dir and st.st_mode == as_one_uid(st.st_mode):
+        return
+    flags = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC | (os.O_DIRECTORY if is_dir else 0)
+    try:
+        fd = os.open(name, flags, dir_fd=dir_fd)
+    except OSError:
+        return
+    try:
+        now = os.fstat(fd)  # what was opened, not what was listed
+        if now.st_uid == me and stat.S_IFMT(now.st_mode) == stat.S_IFMT(st.st_mode):
+            if now.st_mode != as_one_uid(now.st_mode):
+                os.fchmod(fd, stat.S_IMODE(as_one_uid(now.st_mode)))
+            if is_dir:
+                _share_in(fd, budget, depth - 1)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
