@@ -118,11 +118,13 @@ def run_suite(name: str, work: Path, args: argparse.Namespace) -> dict[str, Any]
     started = time.monotonic()
     judged, summary = evaluate(name, samples, name, args, args.test_isolation)
     rerun = sorted(summary.get("needs_shared") or ()) if args.shared_where_needed else []
+    split_agree = None
     if rerun:  # what calibration found to need one interpreter, judged again as a user would
         subset = work / f"{name}.shared.samples.jsonl"
         subset.write_text("".join(json.dumps(make_sample(row)) + "\n" for row in rows if row["task_id"] in rerun),
                           encoding="utf-8")
         again, _ = evaluate(name, subset, f"{name}.shared", args, "shared")
+        split_agree = sum(bool(r["passed"]) == bool(r["upstream"]) for r in judged)
         judged = [r for r in judged if r["task_id"] not in rerun] + again
     elapsed = time.monotonic() - started
     ours = sum(bool(r["passed"]) for r in judged)
@@ -139,7 +141,7 @@ def run_suite(name: str, work: Path, args: argparse.Namespace) -> dict[str, Any]
         "suite": name, "about": about, "rows": len(judged), "ours_passed": ours, "upstream_passed": upstream,
         "agree": agree, "agreement": agree / len(judged) if judged else 0.0,
         "outcomes": dict(collections.Counter(r["outcome"] for r in judged)),
-        "elapsed_s": round(elapsed, 1), "judged_shared": rerun,
+        "elapsed_s": round(elapsed, 1), "judged_shared": rerun, "agree_split_only": split_agree,
         "disagreements": [{"upstream": k[0], "outcome": k[1], "detail": k[2], "count": n, "example": examples[k]}
                           for k, n in groups.most_common()],
     }
@@ -152,8 +154,9 @@ def report(result: dict[str, Any]) -> str:
              f"{result['elapsed_s']} s",
              "   our outcomes: " + ", ".join(f"{k} {v}" for k, v in sorted(result["outcomes"].items()))]
     if result["judged_shared"]:
-        lines.append(f"   judged with test isolation shared, as calibration found they need: "
-                     f"{', '.join(result['judged_shared'])}")
+        shown = ", ".join(result["judged_shared"][:10]) + (" ..." if len(result["judged_shared"]) > 10 else "")
+        lines.append(f"   {len(result['judged_shared'])} judged again with test isolation shared, as calibration "
+                     f"found they need (split only: {result['agree_split_only']}/{result['rows']} agree): {shown}")
     if result["disagreements"]:
         lines.append(f"   disagreements: {result['rows'] - result['agree']} (top 10 groups)")
         for group in result["disagreements"][:10]:
