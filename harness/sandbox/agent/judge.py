@@ -250,13 +250,15 @@ def candidate_module(name, link, trusted_names):
 
 def own_ini(workdir):
     """An empty pytest ini file of the judge's (pytest would otherwise look
-    for one above the test module), and a private bytecode cache."""
+    for one above the test module); no bytecode written."""
     path = os.path.join(workdir, "pytest.ini")
     if not os.path.exists(path):
         with os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600), "w") as handle:
             handle.write("[pytest]\n")
-        import secrets
-        sys.pycache_prefix = os.path.join(workdir, "pyc-" + secrets.token_hex(8))
+        # No __pycache__ of the judge's to plant a rewritten test module in
+        # (a global pycache_prefix would also recompile every library the
+        # tests import, per judge: KodCode ran 3.5x slower).
+        sys.dont_write_bytecode = True
     return path
 
 
@@ -317,7 +319,7 @@ def judge_pytest(spec, link, run):
     os.umask(0)  # what tests write in tmp_path, the candidate may rewrite
     # Nothing pytest loads may come from a file a test could have written
     # through a symlink the candidate planted: no conftest, an ini of the
-    # judge's own, bytecode caches under an unguessable name.
+    # judge's own, no bytecode cache.
     args = [path, "-q", "-p", "no:cacheprovider", "--rootdir", spec["workdir"], "-c", own_ini(spec["workdir"]),
             "--noconftest", "-o", "addopts=", "--basetemp", os.path.join(spec["workdir"], "basetemp"),
             "--import-mode=importlib", "--timeout", str(max(1, int(run.get("wall_time_s", 10))))]
