@@ -46,6 +46,36 @@ TAIL_BYTES = 2048
 
 JUDGE_MAX_USES = 256  # a judge serves one problem, at most this many candidates
 
+WARMED = []
+
+
+def warm_pytest():
+    """Imports pytest and the image's pytest plugins once, here, so that
+    every judge forked from now on has them (a plugin such as faker's takes
+    a second to import, per judge otherwise).  Candidates never see them:
+    they fork from the zygote, started before.  Only absolute sys.path
+    entries, as in the judge: nothing from a work dir."""
+    if WARMED:
+        return
+    WARMED.append(True)
+    sys.path[:] = [p for p in sys.path if os.path.isabs(p)]
+    try:
+        from importlib import metadata
+
+        import pytest  # noqa: F401
+        try:
+            entries = metadata.entry_points(group="pytest11")
+        except TypeError:  # Python 3.9
+            entries = metadata.entry_points().get("pytest11", [])
+        for entry in entries:
+            try:
+                entry.load()
+            except Exception:
+                pass  # pytest itself will say so in the judge
+    except Exception:
+        pass  # an image without pytest: the judge reports it
+
+
 class Judge:
     """The long-lived judge process of the current problem."""
 
@@ -61,6 +91,7 @@ class Judge:
             return
         self.stop()
         if spec.get("kind") == "pytest":
+            warm_pytest()
             # pytest wants files: a dir only the judge can read (CAP_CHOWN),
             # on a tmpfs of its own that a candidate cannot fill.
             self.count += 1
