@@ -58,7 +58,6 @@ OPS = {
 }
 
 
-
 def snapshot(value):
     try:
         return marshal.dumps(value)
