@@ -56,6 +56,7 @@ class GeneratorConfig:
     timeout_s: float = 60.0
     sampling: Sampling = field(default_factory=Sampling)
     template: str | None = None  # a format string with {prompt}
+    think_tags: tuple[str, str] = ("<think>", "</think>")  # where a reasoning model's content holds its reasoning
 
 
 @dataclass(frozen=True)
@@ -70,6 +71,7 @@ class GenerationSummary:
     received: int
     failed_requests: int
     extraction_failed: int
+    truncated: int  # cut by the token limit with no answer (finish_reason length): not a wrong program
     already_had: int
     prompt_tokens: int
     completion_tokens: int
@@ -101,6 +103,36 @@ def extract_code(text: str, entry_point: str = "") -> Extraction:
     return Extraction("", "failed")
 
 
+@dataclass(frozen=True)
+class Reply:
+    """A chat reply split into the reasoning (``<think>`` blocks in the
+    content, or the server's ``reasoning_content``) and the answer, the only
+    part code is extracted from."""
+    reasoning: str
+    answer: str
+    unfinished: bool  # a reasoning block that never closed: there is no answer
+
+
+def split_reasoning(text: str, tags: tuple[str, str] = ("<think>", "</think>"),
+                    reasoning_content: str | None = None) -> Reply:
+    opening, closing = tags
+    parts, answer, unfinished = [reasoning_content] if reasoning_content else [], [], False
+    rest = text
+    if closing in rest and (opening not in rest or rest.find(closing) < rest.find(opening)):
+        # the chat template opened the block in the prompt: the reply starts inside it
+        head, _, rest = rest.partition(closing)
+        parts.append(head)
+    while opening in rest:
+        before, _, inside = rest.partition(opening)
+        answer.append(before)
+        thought, found, rest = inside.partition(closing)
+        parts.append(thought)
+        if not found:
+            unfinished, rest = True, ""
+    answer.append(rest)
+    return Reply("\n".join(p.strip("\n") for p in parts if p.strip()), "".join(answer).strip("\n"), unfinished)
+
+
 def truncate_completion(text: str, stops: list[str]) -> str:
     """A completion continues the prompt's function: cut at the first stop."""
     cut = min((i for i in (text.find(s) for s in stops) if i >= 0), default=len(text))
@@ -122,19 +154,27 @@ def build_prompt(problem: Problem, endpoint: str, template: str | None) -> str:
 
 
 def sample_row(problem: Problem, config: GeneratorConfig, text: str, finish: str | None,
-               usage: dict[str, int]) -> dict[str, Any]:
+               usage: dict[str, int], reasoning_content: str | None = None) -> dict[str, Any]:
+    """One sample: the code from the answer only (a draft inside the
+    reasoning is never judged); a reply the token limit cut before any
+    answer is ``truncated``, not a wrong program."""
     sampling = {k: v for k, v in asdict(config.sampling).items() if v is not None}
     row: dict[str, Any] = {"task_id": problem.id}
+    reply = split_reasoning(text, config.think_tags, reasoning_content)
     if config.endpoint == "completions" and problem.test_kind in FUNCTION_KINDS:
         stops = list(config.sampling.stop or COMPLETION_STOPS)
         row["completion"] = truncate_completion(text, stops)
         row["extraction"] = "completion"
     else:
-        extraction = extract_code(text, problem.entry_point)
+        extraction = extract_code(reply.answer, problem.entry_point)
+        cut = finish == "length" and (reply.unfinished or extraction.how == "failed")
         row["solution"] = extraction.code
-        row["extraction"] = extraction.how
+        row["extraction"] = "truncated" if cut else extraction.how
     row.update(model=config.model, endpoint=config.endpoint, sampling=sampling, raw=text, finish_reason=finish,
                usage=usage)
+    if reply.reasoning:
+        row["reasoning"] = reply.reasoning
+        row["answer"] = reply.answer
     return row
 
 
@@ -177,30 +217,41 @@ class _Writer:
         self.handle.close()
 
 
+def reasoning_of(message: Any) -> str | None:
+    """The reasoning a server sends beside the content: ``reasoning_content``
+    (vLLM's and SGLang's reasoning parsers, DeepSeek) or ``reasoning``."""
+    for name in ("reasoning_content", "reasoning"):
+        value = getattr(message, name, None)
+        if isinstance(value, str) and value:
+            return value
+    return None
+
+
 async def _ask(client: Any, problem: Problem, config: GeneratorConfig, prompt: str, n: int,
-               seed: int | None) -> list[tuple[str, str | None, dict[str, int]]]:
+               seed: int | None) -> list[tuple[str, str | None, dict[str, int], str | None]]:
     sampling = config.sampling
     common: dict[str, Any] = {"model": config.model, "n": n, "temperature": sampling.temperature,
                               "top_p": sampling.top_p, "max_tokens": sampling.max_tokens}
     if seed is not None:
         common["seed"] = seed
+    texts: list[tuple[str, str | None, str | None]]
     if config.endpoint == "completions":
         stop = list(sampling.stop or (COMPLETION_STOPS[:4] if problem.test_kind in FUNCTION_KINDS else []))
         response = await client.completions.create(prompt=prompt, stop=stop or None, **common)
-        texts = [(c.text or "", c.finish_reason) for c in response.choices]
+        texts = [(c.text or "", c.finish_reason, None) for c in response.choices]
     else:
         response = await client.chat.completions.create(
             messages=[{"role": "user", "content": prompt}], stop=list(sampling.stop) if sampling.stop else None,
             **common)
-        texts = [(c.message.content or "", c.finish_reason) for c in response.choices]
+        texts = [(c.message.content or "", c.finish_reason, reasoning_of(c.message)) for c in response.choices]
     usage = response.usage
     # The request's usage: the prompt once, the completion tokens shared out.
     prompt_tokens = getattr(usage, "prompt_tokens", 0) or 0
     completion = getattr(usage, "completion_tokens", 0) or 0
     share, extra = divmod(completion, max(1, len(texts)))
     return [(text, finish, {"prompt_tokens": prompt_tokens if i == 0 else 0,
-                            "completion_tokens": share + (1 if i < extra else 0)})
-            for i, (text, finish) in enumerate(texts)]
+                            "completion_tokens": share + (1 if i < extra else 0)}, reasoning)
+            for i, (text, finish, reasoning) in enumerate(texts)]
 
 
 async def generate_async(problems: ProblemSet, config: GeneratorConfig, out: Path,
@@ -244,13 +295,14 @@ async def generate_async(problems: ProblemSet, config: GeneratorConfig, out: Pat
             if not replies:  # a server that answers with nothing must not loop forever
                 stats["failed_requests"] += 1
                 return
-            for text, finish, usage in replies[:missing]:
-                row = sample_row(problem, config, text, finish, usage)
+            for text, finish, usage, reasoning in replies[:missing]:
+                row = sample_row(problem, config, text, finish, usage, reasoning)
                 if seed is not None:
                     row["sampling"]["seed"] = seed
                 writer.write(row)
                 stats["received"] += 1
                 stats["extraction_failed"] += row["extraction"] == "failed"
+                stats["truncated"] += row["extraction"] == "truncated"
                 stats["prompt_tokens"] += usage["prompt_tokens"]
                 stats["completion_tokens"] += usage["completion_tokens"]
                 if on_sample:
@@ -266,6 +318,7 @@ async def generate_async(problems: ProblemSet, config: GeneratorConfig, out: Pat
     return GenerationSummary(
         requested=sum(max(0, config.n - have[p.id]) for p in problems), received=stats["received"],
         failed_requests=stats["failed_requests"], extraction_failed=stats["extraction_failed"],
+        truncated=stats["truncated"],
         already_had=sum(min(config.n, have[p.id]) for p in problems), prompt_tokens=stats["prompt_tokens"],
         completion_tokens=stats["completion_tokens"])
 

@@ -11,7 +11,8 @@ import time
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-Reply = Callable[[str, int], str]  # (prompt, choice number) -> text
+# (prompt, choice number) -> the text, or {"content", "reasoning_content"?, "finish_reason"?}
+Reply = Callable[[str, int], "str | dict[str, str]"]
 
 
 class FakeOpenAI:
@@ -77,13 +78,16 @@ class FakeOpenAI:
         n = int(body.get("n", 1)) if self.honour_n else 1
         with self.lock:
             first = sum(int(r.get("n", 1)) for r in self.requests[:-1] if self._prompt(r) == prompt)
-        texts = [self.reply(prompt, first + i) for i in range(n)]
+        replies = [self.reply(prompt, first + i) for i in range(n)]
+        replies = [r if isinstance(r, dict) else {"content": r} for r in replies]
         if chat:
-            choices = [{"index": i, "finish_reason": "stop", "message": {"role": "assistant", "content": t}}
-                       for i, t in enumerate(texts)]
+            choices = [{"index": i, "finish_reason": r.get("finish_reason", "stop"),
+                        "message": {"role": "assistant", **{k: v for k, v in r.items() if k != "finish_reason"}}}
+                       for i, r in enumerate(replies)]
             kind = "chat.completion"
         else:
-            choices = [{"index": i, "finish_reason": "stop", "text": t, "logprobs": None} for i, t in enumerate(texts)]
+            choices = [{"index": i, "finish_reason": r.get("finish_reason", "stop"), "text": r["content"],
+                        "logprobs": None} for i, r in enumerate(replies)]
             kind = "text_completion"
         return {"id": "cmpl-1", "object": kind, "created": 0, "model": body.get("model", "fake"),
                 "choices": choices,

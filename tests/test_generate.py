@@ -187,3 +187,53 @@ def test_curate_end_to_end_from_an_endpoint(server: FakeOpenAI, tmp_path: Path) 
                                                           for k in kept)
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["pass_at_k"]["1"] == pytest.approx(8 / 12)
+
+
+# Issue 17: reasoning models. A wrong first draft inside the reasoning, the right answer after it.
+DRAFT = "def add(x: int, y: int):\n    return x - y\n"
+ANSWER = "def add(x: int, y: int):\n    return x + y\n"
+LONG_DRAFT = DRAFT + "    # a longer draft, so that the longest-block rule alone would pick it\n" * 3
+
+
+def reasoning_replies(prompt: str, i: int) -> str | dict[str, str]:
+    """The two styles reasoning servers use, and replies the token limit cut."""
+    style = i % 4
+    if style == 0:  # <think> in the content
+        return f"<think>\nFirst try:\n```python\n{LONG_DRAFT}```\nNo, that subtracts.\n</think>\n```python\n{ANSWER}```"
+    if style == 1:  # the reasoning in its own field (vLLM / SGLang reasoning parsers, DeepSeek)
+        return {"content": f"```python\n{ANSWER}```", "reasoning_content": f"Draft:\n```python\n{LONG_DRAFT}```"}
+    if style == 2:  # the chat template opened the block: the reply starts inside it
+        return f"Let me think.\n```python\n{LONG_DRAFT}```\nWrong sign.</think>\n\n```python\n{ANSWER}```"
+    # cut by max_tokens inside the reasoning: there is no answer
+    return {"content": f"<think>\nDraft:\n```python\n{LONG_DRAFT}```\nHmm, let me", "finish_reason": "length"}
+
+
+def test_reasoning_is_kept_and_never_judged(tmp_path: Path) -> None:
+    fake = FakeOpenAI(reasoning_replies)
+    try:
+        out = tmp_path / "samples.jsonl"
+        add = ProblemSet("one", "test", {"HumanEval/53": HUMANEVAL.get("HumanEval/53")})
+        summary = generate(add, config(fake, n=8), out)
+    finally:
+        fake.close()
+    got = rows(out)
+    assert summary.received == 8 and summary.truncated == 2 and summary.extraction_failed == 0
+    answered = [r for r in got if r["extraction"] != "truncated"]
+    assert len(answered) == 6 and all(r["solution"] == ANSWER for r in answered)  # never the draft
+    assert all("return x - y" in r["reasoning"] and "return x - y" not in r["answer"] for r in answered)
+    cut = [r for r in got if r["extraction"] == "truncated"]
+    assert all(r["solution"] == "" and r["finish_reason"] == "length" and r["reasoning"] for r in cut)
+
+
+def test_split_reasoning_cases() -> None:
+    from harness.generate import split_reasoning
+    plain = split_reasoning("```python\nx = 1\n```")
+    assert plain.reasoning == "" and plain.answer == "```python\nx = 1\n```" and not plain.unfinished
+    two = split_reasoning("<think>a</think>mid<think>b</think>end")
+    assert two.reasoning == "a\nb" and two.answer == "midend"
+    assert split_reasoning("<think>never closed").unfinished
+    custom = split_reasoning("[R]draft[/R]answer", ("[R]", "[/R]"), reasoning_content="field")
+    assert custom.reasoning == "field\ndraft" and custom.answer == "answer"
+    proc = subprocess.run([sys.executable, "-m", "harness", "generate", "--model", "m", "--think-tags", "<x>"],
+                          capture_output=True, text=True)
+    assert proc.returncode == 2 and "--think-tags takes OPEN,CLOSE" in proc.stderr
