@@ -157,6 +157,8 @@ def _add_generator_options(parser: argparse.ArgumentParser, required: bool) -> N
     group.add_argument("--seed", type=int)
     group.add_argument("--stop", action="append", help="a stop sequence (repeatable)")
     group.add_argument("--template", help="prompt template file; {prompt}, {entry_point}, {task_id} are filled in")
+    group.add_argument("--reasoning-effort", choices=["low", "medium", "high"],
+                       help="passed to servers that take it (reasoning models); give them a large --max-tokens")
     group.add_argument("--think-tags", default="<think>,</think>", metavar="OPEN,CLOSE",
                        help="the tags around a reasoning model's reasoning in its content; code is taken from "
                             "the answer outside them only (default: %(default)s)")
@@ -186,7 +188,8 @@ def _generator_config(args: argparse.Namespace) -> GeneratorConfig:
         endpoint=args.endpoint, n=args.n, concurrency=args.concurrency, max_retries=args.max_retries,
         timeout_s=args.request_timeout, template=template,
         sampling=Sampling(temperature=args.temperature, top_p=args.top_p, max_tokens=args.max_tokens,
-                          seed=args.seed, stop=tuple(args.stop) if args.stop else None))
+                          seed=args.seed, stop=tuple(args.stop) if args.stop else None,
+                          reasoning_effort=args.reasoning_effort))
 
 
 def _limited(problems: ProblemSet, limit: int | None) -> ProblemSet:
@@ -320,6 +323,16 @@ def build_parser() -> argparse.ArgumentParser:
                     help="ranking key order, from cpu (median CPU time) and length (characters) (default: %(default)s)")
     cu.add_argument("--length-unit", choices=["chars", "tokens"], default="chars",
                     help="length for ranking: characters, or Python tokens (no comments or layout)")
+    cu.add_argument("--sft-content", choices=["code", "reply"], default="code",
+                    help="the assistant turn: the verified program (code), or the model's whole verified reply "
+                         "with its reasoning in <think> tags (reply) (default: %(default)s)")
+    cu.add_argument("--reasoning-field", action="store_true",
+                    help="with --sft-content reply: the reasoning in the message's reasoning_content instead")
+    cu.add_argument("--traces-per-program", type=int, default=1,
+                    help="distinct reasoning traces kept per distinct program (default: %(default)s)")
+    cu.add_argument("--max-reasoning-chars", type=int, help="drop samples whose reasoning is longer")
+    cu.add_argument("--consistent-traces", action="store_true",
+                    help="drop samples whose reasoning ends on a program other than the answer's")
     cu.add_argument("--k", type=_ks, default=[1, 10], help="pass@k values for the manifest (default: 1,10)")
     cu.add_argument("--on-bad-line", choices=[m.value for m in OnBadLine], default="fail")
     cu.add_argument("--quiet", action="store_true", help="no progress bar or table")
@@ -417,16 +430,21 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 def cmd_curate(args: argparse.Namespace) -> int:
     from .curate import curate
     from .evaluate import check_ks
-    from .export import prepare_out_dir, push_to_hub
+    from .export import SftFormat, prepare_out_dir, push_to_hub
     from .report import RichProgress, print_summary
     from .select import Selection, parse_rank_by
     # every option first: nothing is generated or run with a bad one
     try:
         selection = Selection(top_k=args.top_k, remeasure=args.remeasure, shortlist=args.shortlist,
-                              rank_by=parse_rank_by(args.rank_by), length_unit=args.length_unit)
+                              rank_by=parse_rank_by(args.rank_by), length_unit=args.length_unit,
+                              traces_per_program=args.traces_per_program,
+                              max_reasoning_chars=args.max_reasoning_chars, consistent_traces=args.consistent_traces)
     except ConfigError as exc:  # name the flag, not the field
-        raise ConfigError(re.sub(r"^(top_k|remeasure|shortlist)\b", lambda m: "--" + m[1].replace("_", "-"),
-                                 str(exc))) from None
+        raise ConfigError(re.sub(r"^(top_k|remeasure|shortlist|traces_per_program|max_reasoning_chars)\b",
+                                 lambda m: "--" + m[1].replace("_", "-"), str(exc))) from None
+    sft = SftFormat(args.sft_content, args.reasoning_field)
+    if args.reasoning_field and args.sft_content != "reply":
+        raise ConfigError("--reasoning-field goes with --sft-content reply")
     run = _run_options(args)
     ks = check_ks(args.k)
     if args.samples and args.model:
@@ -443,12 +461,14 @@ def cmd_curate(args: argparse.Namespace) -> int:
         def body(backend: Backend) -> int:
             result = curate(samples, problems, backend, args.out, selection, run, ks=ks,
                             on_bad=OnBadLine(args.on_bad_line), progress=RichProgress(enabled=not args.quiet),
-                            store=store)
+                            store=store, sft=sft)
             if not args.quiet:
                 print_summary(result.evaluation)
             print(json.dumps({"candidates": result.evaluation.n_candidates, "passed": result.passed,
                               "unique": result.unique, "flaky": result.flaky, "kept": result.kept,
-                              "problems_with_solutions": result.problems_with_solutions, "out": args.out}))
+                              "problems_with_solutions": result.problems_with_solutions,
+                              "traces_kept": result.traces_kept, "traces_dropped": result.traces_dropped,
+                              "out": args.out}))
             if args.push_to_hub:
                 try:
                     push_to_hub(args.out, args.push_to_hub)

@@ -1,8 +1,9 @@
 """Export: the kept solutions as a ``datasets`` dataset, and the hub.
 
-``train.jsonl`` and ``train.parquet`` in chat format (the problem's
-instruction, else its prompt, as ``user``, the verified program as
-``assistant``) with a ``manifest.json``
+``train.jsonl`` and ``train.parquet`` in chat format (what the model was
+sent, else the problem's instruction or prompt, as ``user``; the verified
+program, or the model's whole verified reply with its reasoning, as
+``assistant``: ``SftFormat``) with a ``manifest.json``
 beside them; ``push_to_hub`` sends the Parquet file to a Hugging Face repo.
 """
 
@@ -11,15 +12,48 @@ from __future__ import annotations
 import json
 import tempfile
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from . import __version__
-from .errors import HubError, writing
+from .errors import ConfigError, HubError, writing
 from .problems import ProblemSet
-from .select import Ranked
+from .select import Ranked, Survivor
 
 DATASET_FILES = ("train.jsonl", "train.parquet")
+SFT_CONTENTS = ("code", "reply")
+
+
+@dataclass(frozen=True)
+class SftFormat:
+    """How a kept solution becomes the assistant turn.
+
+    ``content``: ``code`` (the verified program in a fence) or ``reply`` (the
+    model's whole verified answer, its reasoning, if any, in ``<think>`` tags,
+    or with ``reasoning_field`` in the message's ``reasoning_content`` as TRL
+    and chat templates expect).  The user turn is what the model was sent.
+    """
+
+    content: str = "code"
+    reasoning_field: bool = False
+
+    def __post_init__(self) -> None:
+        if self.content not in SFT_CONTENTS:
+            raise ConfigError(f"--sft-content must be one of {', '.join(SFT_CONTENTS)}, not {self.content!r}")
+
+    def assistant(self, survivor: Survivor) -> dict[str, str]:
+        code_turn = f"```python\n{survivor.code.rstrip()}\n```"
+        fields = survivor.fields
+        reasoning = str(fields.get("reasoning") or "")
+        if self.content == "code":
+            return {"role": "assistant", "content": code_turn}
+        answer = str(fields.get("answer") or fields.get("raw") or code_turn) if reasoning \
+            else str(fields.get("raw") or code_turn)
+        if self.reasoning_field:
+            return {"role": "assistant", "content": answer, "reasoning_content": reasoning}
+        return {"role": "assistant", "content": f"<think>\n{reasoning}\n</think>\n\n{answer}" if reasoning
+                else answer}
 
 
 def prepare_out_dir(out_dir: str | Path) -> Path:
@@ -38,7 +72,7 @@ def prepare_out_dir(out_dir: str | Path) -> Path:
 
 
 def export(out_dir: Path, kept: Iterable[Ranked], problems: ProblemSet, sandbox: str,
-           model_field: str = "model") -> int:
+           model_field: str = "model", sft: SftFormat | None = None) -> int:
     """Writes ``train.jsonl`` and ``train.parquet`` through ``datasets``, in
     chat format; returns the number of rows.
 
@@ -48,14 +82,17 @@ def export(out_dir: Path, kept: Iterable[Ranked], problems: ProblemSet, sandbox:
     import datasets
 
     datasets.disable_progress_bars()
+    sft = sft or SftFormat()
+    message_fields = ("role", "content", "reasoning_content") if sft.reasoning_field else ("role", "content")
     rows = []
     for ranked in kept:
         survivor = ranked.survivor
         problem = problems.get(survivor.task_id)
         assert problem is not None
+        user = str(survivor.fields.get("user_message") or problem.instruction or problem.prompt)
+        turns = [{"role": "user", "content": user}, sft.assistant(survivor)]
         rows.append({
-            "messages": [{"role": "user", "content": problem.instruction or problem.prompt},
-                         {"role": "assistant", "content": f"```python\n{survivor.code.rstrip()}\n```"}],
+            "messages": [{k: turn.get(k, "") for k in message_fields} for turn in turns],
             "task_id": survivor.task_id,
             "rank": ranked.rank,
             "cpu_time_s": ranked.cpu_median_s,
@@ -67,7 +104,7 @@ def export(out_dir: Path, kept: Iterable[Ranked], problems: ProblemSet, sandbox:
             "harness_version": __version__,
         })
     features = datasets.Features({
-        "messages": [{"role": datasets.Value("string"), "content": datasets.Value("string")}],
+        "messages": [{k: datasets.Value("string") for k in message_fields}],
         "task_id": datasets.Value("string"), "rank": datasets.Value("int32"),
         "cpu_time_s": datasets.Value("float64"), "length": datasets.Value("int64"),
         "model": datasets.Value("string"), "sampling": datasets.Value("string"),

@@ -42,6 +42,7 @@ class Sampling:
     max_tokens: int = 1024
     seed: int | None = None
     stop: tuple[str, ...] | None = None
+    reasoning_effort: str | None = None  # low | medium | high, for servers that take it
 
 
 @dataclass(frozen=True)
@@ -153,8 +154,8 @@ def build_prompt(problem: Problem, endpoint: str, template: str | None) -> str:
     return CHAT_PROGRAM.format(prompt=problem.prompt.rstrip())
 
 
-def sample_row(problem: Problem, config: GeneratorConfig, text: str, finish: str | None,
-               usage: dict[str, int], reasoning_content: str | None = None) -> dict[str, Any]:
+def sample_row(problem: Problem, config: GeneratorConfig, text: str, finish: str | None, usage: dict[str, int],
+               reasoning_content: str | None = None, prompt: str | None = None) -> dict[str, Any]:
     """One sample: the code from the answer only (a draft inside the
     reasoning is never judged); a reply the token limit cut before any
     answer is ``truncated``, not a wrong program."""
@@ -172,6 +173,8 @@ def sample_row(problem: Problem, config: GeneratorConfig, text: str, finish: str
         row["extraction"] = "truncated" if cut else extraction.how
     row.update(model=config.model, endpoint=config.endpoint, sampling=sampling, raw=text, finish_reason=finish,
                usage=usage)
+    if prompt is not None:
+        row["user_message"] = prompt  # exactly what was sent (after --template): the SFT row's user turn
     if reply.reasoning:
         row["reasoning"] = reply.reasoning
         row["answer"] = reply.answer
@@ -234,6 +237,8 @@ async def _ask(client: Any, problem: Problem, config: GeneratorConfig, prompt: s
                               "top_p": sampling.top_p, "max_tokens": sampling.max_tokens}
     if seed is not None:
         common["seed"] = seed
+    if sampling.reasoning_effort is not None:
+        common["extra_body"] = {"reasoning_effort": sampling.reasoning_effort}
     texts: list[tuple[str, str | None, str | None]]
     if config.endpoint == "completions":
         stop = list(sampling.stop or (COMPLETION_STOPS[:4] if problem.test_kind in FUNCTION_KINDS else []))
@@ -296,7 +301,7 @@ async def generate_async(problems: ProblemSet, config: GeneratorConfig, out: Pat
                 stats["failed_requests"] += 1
                 return
             for text, finish, usage, reasoning in replies[:missing]:
-                row = sample_row(problem, config, text, finish, usage, reasoning)
+                row = sample_row(problem, config, text, finish, usage, reasoning, prompt)
                 if seed is not None:
                     row["sampling"]["seed"] = seed
                 writer.write(row)

@@ -15,8 +15,10 @@ import hashlib
 import heapq
 import io
 import json
+import re
 import statistics
 import tokenize
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -60,14 +62,20 @@ class Selection:
     rank_by: tuple[str, ...] = RANK_KEYS  # key order, from RANK_KEYS; then input order
     length_unit: str = "chars"  # chars, or Python tokens (no comments or layout)
     reproducible: bool = False
+    # Reasoning traces (samples from reasoning models carry ``reasoning``):
+    traces_per_program: int = 1  # distinct traces kept per distinct program
+    max_reasoning_chars: int | None = None  # longer traces are dropped
+    consistent_traces: bool = False  # drop a trace whose last program is not the answer's
 
     def __post_init__(self) -> None:
         """Raises ConfigError naming the bad field."""
-        for name in ("top_k", "remeasure"):
+        for name in ("top_k", "remeasure", "traces_per_program"):
             if not _whole(getattr(self, name), 1):
                 raise ConfigError(f"{name} must be a whole number >= 1, not {getattr(self, name)!r}")
         if self.shortlist is not None and not _whole(self.shortlist, 1):
             raise ConfigError(f"shortlist must be a whole number >= 1, not {self.shortlist!r}")
+        if self.max_reasoning_chars is not None and not _whole(self.max_reasoning_chars, 1):
+            raise ConfigError(f"max_reasoning_chars must be a whole number >= 1, not {self.max_reasoning_chars!r}")
         if not isinstance(self.rank_by, (tuple, list)) or not all(isinstance(k, str) for k in self.rank_by):
             raise ConfigError(f"rank_by must be a sequence of keys from {', '.join(RANK_KEYS)}, not {self.rank_by!r}")
         parse_rank_by(",".join(self.rank_by))
@@ -108,6 +116,22 @@ def code_length(code: str, unit: str = "chars") -> int:
         return len(code.split())
 
 
+_FENCED = re.compile(r"```[^\n]*\n(.*?)```", re.S)
+
+
+def trace_rejected(reasoning: str, code: str, selection: Selection) -> str | None:
+    """Why a passing sample's reasoning trace is not kept, or None."""
+    if not reasoning:
+        return None
+    if selection.max_reasoning_chars is not None and len(reasoning) > selection.max_reasoning_chars:
+        return "reasoning_too_long"
+    if selection.consistent_traces:
+        blocks = [b for b in _FENCED.findall(reasoning) if b.strip()]
+        if blocks and normalized(blocks[-1]) != normalized(code):
+            return "reasoning_ends_on_another_program"
+    return None
+
+
 @dataclass(frozen=True)
 class Survivor:
     """A passing, distinct candidate."""
@@ -135,14 +159,17 @@ def rank_values(survivor: Survivor, cpu_s: float, rank_by: Sequence[str]) -> tup
     return tuple(values[k] for k in rank_by) + (survivor.index,)
 
 
-def shortlists(results: Path, problems: ProblemSet,
-               selection: Selection) -> tuple[dict[str, list[Survivor]], int, int]:
+def shortlists(results: Path, problems: ProblemSet, selection: Selection,
+               dropped: Counter[str] | None = None) -> tuple[dict[str, list[Survivor]], int, int]:
     """Passing, de-duplicated candidates of an evaluated results file, the
     ``selection.shortlist_size`` best per problem by the ranking key on their
-    first run; also how many passed and how many of those were distinct."""
+    first run; also how many passed and how many of those were distinct
+    programs.  A program may come back with up to
+    ``selection.traces_per_program`` distinct reasoning traces; traces the
+    selection rejects are counted in ``dropped`` by reason."""
     size, rank_by = selection.shortlist_size, selection.rank_by
     heaps: dict[str, list[tuple[tuple[Any, ...], Survivor]]] = {}
-    seen: set[tuple[str, str]] = set()
+    seen: dict[tuple[str, str], set[str]] = {}  # (problem, program) -> digests of its kept traces
     passed = unique = 0
     with open(results, encoding="utf-8") as handle:
         for index, line in enumerate(handle):
@@ -158,10 +185,21 @@ def shortlists(results: Path, problems: ProblemSet,
             text = program[len(problem.preamble):]  # the whole solution, whichever field it came in
             # completions and whole programs of the same solution are one program
             digest = hashlib.sha256(normalized(text).encode()).hexdigest()
-            if (problem.id, digest) in seen:
+            reasoning = str(row.get("reasoning") or "")
+            why = trace_rejected(reasoning, text, selection)
+            if why is not None:
+                if dropped is not None:
+                    dropped[why] += 1
                 continue
-            seen.add((problem.id, digest))
-            unique += 1
+            trace = hashlib.sha256(reasoning.encode()).hexdigest()
+            traces = seen.get((problem.id, digest))
+            if traces is not None:
+                if not reasoning or trace in traces or len(traces) >= selection.traces_per_program:
+                    continue
+                traces.add(trace)
+            else:
+                seen[(problem.id, digest)] = {trace}
+                unique += 1
             fields = {k: v for k, v in row.items() if k not in ("completion", "solution")}
             survivor = Survivor(index, problem.id, text, program, code_length(text, selection.length_unit),
                                 float(row.get("cpu_time_s", 0.0)), fields)

@@ -237,3 +237,51 @@ def test_split_reasoning_cases() -> None:
     proc = subprocess.run([sys.executable, "-m", "harness", "generate", "--model", "m", "--think-tags", "<x>"],
                           capture_output=True, text=True)
     assert proc.returncode == 2 and "--think-tags takes OPEN,CLOSE" in proc.stderr
+
+
+def curate_reasoning(tmp_path: Path, name: str, *flags: str) -> tuple[dict, Path]:
+    fake = FakeOpenAI(reasoning_replies)
+    try:
+        problems = tmp_path / "add.jsonl"
+        p = HUMANEVAL.get("HumanEval/53")
+        assert p is not None
+        problems.write_text(json.dumps({"task_id": p.id, "prompt": p.prompt, "test": p.test,
+                                        "entry_point": p.entry_point}) + "\n")
+        out = tmp_path / name
+        proc = subprocess.run([sys.executable, "-m", "harness", "curate", "--problems", str(problems), "--model", "r1",
+                               "--base-url", fake.base_url, "--n", "8", "--quiet", "--out", str(out), *flags],
+                              capture_output=True, text=True, env=os.environ.copy())
+    finally:
+        fake.close()
+    assert proc.returncode == 0, proc.stderr
+    return json.loads(proc.stdout.splitlines()[-1]), out
+
+
+@pytest.mark.docker
+@pytest.mark.timeout(240)
+def test_curate_keeps_verified_reasoning_traces(tmp_path: Path) -> None:
+    import datasets
+    summary, out = curate_reasoning(tmp_path, "reply", "--sft-content", "reply", "--top-k", "3",
+                                    "--traces-per-program", "3")
+    # 8 samples: 6 answers (one program, three distinct traces, each twice), 2 truncated
+    assert summary["candidates"] == 8 and summary["passed"] == 6 and summary["unique"] == 1
+    assert summary["kept"] == 3 and summary["traces_kept"] == 3
+    kept = datasets.load_dataset("json", data_files=str(out / "train.jsonl"), split="train")
+    sent = {json.loads(line)["user_message"] for line in (out / "samples.jsonl").read_text().splitlines()}
+    for row in kept:
+        user, assistant = row["messages"]
+        assert user["content"] in sent  # exactly what the model was sent
+        think, _, answer = assistant["content"].partition("</think>")
+        assert think.startswith("<think>\n") and "return x - y" in think  # the trace, draft and all
+        assert ANSWER in answer and "return x - y" not in answer  # the verified answer
+    samples = rows(out / "samples.jsonl")
+    assert sum(r["extraction"] == "truncated" for r in samples) == 2
+
+    summary, out = curate_reasoning(tmp_path, "field", "--sft-content", "reply", "--reasoning-field",
+                                    "--consistent-traces")
+    # every trace here ends on the wrong draft: none is consistent with its answer
+    assert summary["kept"] == 0 and summary["traces_dropped"] == {"reasoning_ends_on_another_program": 6}
+    summary, out = curate_reasoning(tmp_path, "field2", "--sft-content", "reply", "--reasoning-field")
+    [row] = datasets.load_dataset("parquet", data_files=str(out / "train.parquet"), split="train")
+    assistant = row["messages"][1]
+    assert "return x - y" in assistant["reasoning_content"] and "<think>" not in assistant["content"]
