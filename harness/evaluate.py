@@ -9,6 +9,7 @@ every samples line, and that the results file can be opened.
 
 from __future__ import annotations
 
+import collections
 import json
 import time
 from collections.abc import Iterable, Iterator, Sequence
@@ -30,6 +31,10 @@ from .sandbox.base import Backend
 from .screen import screen
 from .store import CachingBackend, ResultStore
 from .validate import shared_rescue
+
+# A sample whose reply the generator's token limit cut before any answer
+# (``extraction: truncated``): recorded as such, never run.
+NO_ANSWER = Execution(outcome=Outcome.TRUNCATED, detail="the reply was cut by the token limit before any answer")
 
 # Data, not run metadata: what a rerun from the store reproduces byte for byte
 # (infra retries are counted in the summary instead).
@@ -167,10 +172,23 @@ def evaluate(samples_path: str | Path, problems: ProblemSet, backend: Backend, o
     runner = Runner(backend, run)
     pending: dict[int, Sample] = {}
 
+    unanswered: collections.deque[int] = collections.deque()  # truncated replies: judged without running
+
     def remember(samples: Iterable[Sample]) -> Iterator[Sample]:
         for sample in samples:
             pending[sample.index] = sample
+            if sample.fields.get("extraction") == "truncated":
+                unanswered.append(sample.index)
+                continue
             yield sample
+
+    def with_unanswered(executions: Iterable[tuple[int, Execution]]) -> Iterator[tuple[int, Execution]]:
+        for item in executions:
+            while unanswered:
+                yield unanswered.popleft(), NO_ANSWER
+            yield item
+        while unanswered:
+            yield unanswered.popleft(), NO_ANSWER
 
     counts: dict[str, list[int]] = {}
     problem_errors: dict[str, str] = {}
@@ -196,7 +214,7 @@ def evaluate(samples_path: str | Path, problems: ProblemSet, backend: Backend, o
             jobs = jobs_from_samples(remember(read_samples(samples_path, problems, OnBadLine.SKIP)),
                                      problems, resolve)
             try:
-                for index, execution in runner.run(jobs):
+                for index, execution in with_unanswered(runner.run(jobs)):
                     sample = pending.pop(index)
                     writer.add(index, result_row(sample, execution, problems.get(sample.task_id)))
                     outcomes[execution.outcome.value] += 1
@@ -219,5 +237,6 @@ def evaluate(samples_path: str | Path, problems: ProblemSet, backend: Backend, o
         pass_at_k=pass_at_k_table({t: (n, c) for t, (n, c) in counts.items()}, ks),
         elapsed_s=round(elapsed, 3), candidates_per_s=round(total / elapsed, 2) if elapsed else 0.0,
         n_tasks=len(counts), problems=problems.name, sandbox=backend.identity(), isolation=run.isolation,
-        workers=run.workers, infra_retries=runner.infra_retries, executed=total - cached - outcomes["infra_error"],
-        cached=cached, bad_lines=bad_lines, problem_errors=problem_errors, needs_shared=needs_shared)
+        workers=run.workers, infra_retries=runner.infra_retries,
+        executed=total - cached - outcomes["infra_error"] - outcomes["truncated"], cached=cached,
+        bad_lines=bad_lines, problem_errors=problem_errors, needs_shared=needs_shared)

@@ -24,6 +24,7 @@ class Outcome(str, enum.Enum):
     MEMORY_EXCEEDED = protocol.MEMORY_EXCEEDED
     INFRA_ERROR = protocol.INFRA_ERROR
     PROBLEM_ERROR = protocol.PROBLEM_ERROR
+    TRUNCATED = protocol.TRUNCATED  # the reply had no answer (cut by the generator's token limit): not run
 
     @property
     def is_verdict(self) -> bool:

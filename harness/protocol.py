@@ -65,7 +65,10 @@ TIMEOUT = "timeout"  # CPU-time or wall-clock limit
 MEMORY_EXCEEDED = "memory_exceeded"
 INFRA_ERROR = "infra_error"  # the sandbox failed: retried, never scored
 PROBLEM_ERROR = "problem_error"  # the tests cannot run, whatever the candidate does: reported, never scored
-OUTCOMES = (PASSED, FAILED, ERROR, SYNTAX_ERROR, TIMEOUT, MEMORY_EXCEEDED, INFRA_ERROR, PROBLEM_ERROR)
+# Host-side only: the generator's reply was cut by its token limit before any
+# answer; nothing ran.  A sample that did not pass (in pass@k's n), not a wrong program.
+TRUNCATED = "truncated"
+OUTCOMES = (PASSED, FAILED, ERROR, SYNTAX_ERROR, TIMEOUT, MEMORY_EXCEEDED, INFRA_ERROR, PROBLEM_ERROR, TRUNCATED)
 # What a judge may conclude on its own; anything else is decided by the supervisor.
 JUDGE_VERDICTS = (PASSED, FAILED, ERROR, SYNTAX_ERROR, PROBLEM_ERROR)
 # Only inside the sandbox: the judge lost its candidate / the judge itself broke.

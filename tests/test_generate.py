@@ -276,6 +276,9 @@ def test_curate_keeps_verified_reasoning_traces(tmp_path: Path) -> None:
         assert ANSWER in answer and "return x - y" not in answer  # the verified answer
     samples = rows(out / "samples.jsonl")
     assert sum(r["extraction"] == "truncated" for r in samples) == 2
+    judged = rows(out / "evaluated.jsonl")  # reported apart, never run as a program
+    assert [r["outcome"] for r in judged].count("truncated") == 2
+    assert json.loads((out / "manifest.json").read_text())["pass_at_k"]["1"] == pytest.approx(6 / 8)
 
     summary, out = curate_reasoning(tmp_path, "field", "--sft-content", "reply", "--reasoning-field",
                                     "--consistent-traces")
