@@ -331,6 +331,9 @@ def build_parser() -> argparse.ArgumentParser:
     cu.add_argument("--traces-per-program", type=int, default=1,
                     help="distinct reasoning traces kept per distinct program (default: %(default)s)")
     cu.add_argument("--max-reasoning-chars", type=int, help="drop samples whose reasoning is longer")
+    cu.add_argument("--max-reasoning-tokens", type=int,
+                    help="drop samples whose reasoning is longer, in the model's tokens (needs --tokenizer)")
+    cu.add_argument("--tokenizer", help="the model's tokenizer: a tokenizer.json file or a Hugging Face model name")
     cu.add_argument("--consistent-traces", action="store_true",
                     help="drop samples whose reasoning ends on a program other than the answer's")
     cu.add_argument("--k", type=_ks, default=[1, 10], help="pass@k values for the manifest (default: 1,10)")
@@ -432,16 +435,19 @@ def cmd_curate(args: argparse.Namespace) -> int:
     from .evaluate import check_ks
     from .export import SftFormat, prepare_out_dir, push_to_hub
     from .report import RichProgress, print_summary
-    from .select import Selection, parse_rank_by
+    from .select import Selection, load_tokenizer, parse_rank_by
     # every option first: nothing is generated or run with a bad one
     try:
         selection = Selection(top_k=args.top_k, remeasure=args.remeasure, shortlist=args.shortlist,
                               rank_by=parse_rank_by(args.rank_by), length_unit=args.length_unit,
                               traces_per_program=args.traces_per_program,
-                              max_reasoning_chars=args.max_reasoning_chars, consistent_traces=args.consistent_traces)
+                              max_reasoning_chars=args.max_reasoning_chars, consistent_traces=args.consistent_traces,
+                              max_reasoning_tokens=args.max_reasoning_tokens, tokenizer=args.tokenizer)
+        if selection.max_reasoning_tokens is not None and selection.tokenizer:
+            load_tokenizer(selection.tokenizer)  # before anything runs
     except ConfigError as exc:  # name the flag, not the field
-        raise ConfigError(re.sub(r"^(top_k|remeasure|shortlist|traces_per_program|max_reasoning_chars)\b",
-                                 lambda m: "--" + m[1].replace("_", "-"), str(exc))) from None
+        flags = r"^(top_k|remeasure|shortlist|traces_per_program|max_reasoning_chars|max_reasoning_tokens)\b"
+        raise ConfigError(re.sub(flags, lambda m: "--" + m[1].replace("_", "-"), str(exc))) from None
     sft = SftFormat(args.sft_content, args.reasoning_field)
     if args.reasoning_field and args.sft_content != "reply":
         raise ConfigError("--reasoning-field goes with --sft-content reply")

@@ -107,6 +107,7 @@ def curate(samples: str | Path, problems: ProblemSet, backend: Backend, out_dir:
                    "sft_content": sft.content, "reasoning_field": sft.reasoning_field,
                    "traces_per_program": selection.traces_per_program,
                    "max_reasoning_chars": selection.max_reasoning_chars,
+                   "max_reasoning_tokens": selection.max_reasoning_tokens, "tokenizer": selection.tokenizer,
                    "consistent_traces": selection.consistent_traces,
                    "harness_version": __version__},
         "flaky": flaky,

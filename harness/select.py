@@ -11,6 +11,7 @@ per problem are kept.  What to keep is one ``Selection``, checked when made.
 from __future__ import annotations
 
 import ast
+import functools
 import hashlib
 import heapq
 import io
@@ -65,6 +66,8 @@ class Selection:
     # Reasoning traces (samples from reasoning models carry ``reasoning``):
     traces_per_program: int = 1  # distinct traces kept per distinct program
     max_reasoning_chars: int | None = None  # longer traces are dropped
+    max_reasoning_tokens: int | None = None  # the same in the model's tokens, counted by ``tokenizer``
+    tokenizer: str | None = None  # a tokenizer.json file, or a Hugging Face model name
     consistent_traces: bool = False  # drop a trace whose last program is not the answer's
 
     def __post_init__(self) -> None:
@@ -74,8 +77,11 @@ class Selection:
                 raise ConfigError(f"{name} must be a whole number >= 1, not {getattr(self, name)!r}")
         if self.shortlist is not None and not _whole(self.shortlist, 1):
             raise ConfigError(f"shortlist must be a whole number >= 1, not {self.shortlist!r}")
-        if self.max_reasoning_chars is not None and not _whole(self.max_reasoning_chars, 1):
-            raise ConfigError(f"max_reasoning_chars must be a whole number >= 1, not {self.max_reasoning_chars!r}")
+        for name in ("max_reasoning_chars", "max_reasoning_tokens"):
+            if getattr(self, name) is not None and not _whole(getattr(self, name), 1):
+                raise ConfigError(f"{name} must be a whole number >= 1, not {getattr(self, name)!r}")
+        if self.max_reasoning_tokens is not None and not self.tokenizer:
+            raise ConfigError("max_reasoning_tokens needs a tokenizer (a tokenizer.json file or a model name)")
         if not isinstance(self.rank_by, (tuple, list)) or not all(isinstance(k, str) for k in self.rank_by):
             raise ConfigError(f"rank_by must be a sequence of keys from {', '.join(RANK_KEYS)}, not {self.rank_by!r}")
         parse_rank_by(",".join(self.rank_by))
@@ -119,12 +125,32 @@ def code_length(code: str, unit: str = "chars") -> int:
 _FENCED = re.compile(r"```[^\n]*\n(.*?)```", re.S)
 
 
+@functools.lru_cache(maxsize=4)
+def load_tokenizer(name: str) -> Any:
+    """A ``tokenizers`` tokenizer from a tokenizer.json file or the hub;
+    raises ConfigError with the cause in one line."""
+    try:
+        from tokenizers import Tokenizer
+    except ImportError:
+        raise ConfigError("counting reasoning in tokens needs the tokenizers package: "
+                          "pip install 'harness[reasoning]'") from None
+    try:
+        return Tokenizer.from_file(name) if Path(name).is_file() else Tokenizer.from_pretrained(name)
+    except Exception as exc:  # a missing file, an unknown model, no network: all mean "no tokenizer"
+        first = (str(exc).strip().splitlines() or [""])[0]
+        raise ConfigError(f"cannot load the tokenizer {name!r} ({type(exc).__name__}: {first[:200]})") from None
+
+
 def trace_rejected(reasoning: str, code: str, selection: Selection) -> str | None:
     """Why a passing sample's reasoning trace is not kept, or None."""
     if not reasoning:
         return None
     if selection.max_reasoning_chars is not None and len(reasoning) > selection.max_reasoning_chars:
         return "reasoning_too_long"
+    if selection.max_reasoning_tokens is not None and selection.tokenizer:
+        tokens = len(load_tokenizer(selection.tokenizer).encode(reasoning, add_special_tokens=False).ids)
+        if tokens > selection.max_reasoning_tokens:
+            return "reasoning_too_long"
     if selection.consistent_traces:
         blocks = [b for b in _FENCED.findall(reasoning) if b.strip()]
         if blocks and normalized(blocks[-1]) != normalized(code):

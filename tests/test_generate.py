@@ -288,3 +288,25 @@ def test_curate_keeps_verified_reasoning_traces(tmp_path: Path) -> None:
     [row] = datasets.load_dataset("parquet", data_files=str(out / "train.parquet"), split="train")
     assistant = row["messages"][1]
     assert "return x - y" in assistant["reasoning_content"] and "<think>" not in assistant["content"]
+
+
+def test_reasoning_length_in_the_model_s_tokens(tmp_path: Path) -> None:
+    from tokenizers import Tokenizer, models, pre_tokenizers
+
+    from harness.errors import ConfigError
+    from harness.select import Selection, trace_rejected
+    words = Tokenizer(models.WordLevel({"[UNK]": 0, "think": 1, "hard": 2}, unk_token="[UNK]"))
+    words.pre_tokenizer = pre_tokenizers.Whitespace()
+    path = tmp_path / "tokenizer.json"
+    words.save(str(path))
+    five = "think hard think hard think"
+    assert trace_rejected(five, "x = 1", Selection(max_reasoning_tokens=4, tokenizer=str(path))) == "reasoning_too_long"
+    assert trace_rejected(five, "x = 1", Selection(max_reasoning_tokens=5, tokenizer=str(path))) is None
+    with pytest.raises(ConfigError, match="needs a tokenizer"):
+        Selection(max_reasoning_tokens=5)
+    for flags, message in ((["--max-reasoning-tokens", "5"], "--max-reasoning-tokens needs a tokenizer"),
+                           (["--max-reasoning-tokens", "5", "--tokenizer", str(tmp_path / "none.json")],
+                            "cannot load the tokenizer")):
+        proc = subprocess.run([sys.executable, "-m", "harness", "curate", "--out", str(tmp_path / "o"), *flags],
+                              capture_output=True, text=True)
+        assert proc.returncode == 2 and message in proc.stderr, proc.stderr
