@@ -32,6 +32,7 @@ from .proc import (
     JUDGE_UID,
     REAPED,
     SANDBOX_UID,
+    absolute_imports_only,
     child_common,
     drop_to,
     kill_uid,
@@ -58,7 +59,7 @@ def warm_pytest():
     if WARMED:
         return
     WARMED.append(True)
-    sys.path[:] = [p for p in sys.path if os.path.isabs(p)]
+    absolute_imports_only()
     try:
         from importlib import metadata
 
@@ -109,10 +110,11 @@ class Judge:
                     os.dup2(devnull, fd)
                 child_common([theirs.fileno()])
                 drop_to(JUDGE_UID)
-                # ``python3 -c`` puts '' (the cwd) first on sys.path, and pytest
-                # tests run in the candidate's work dir: a module the tests
-                # import late must never come from a file the candidate left.
-                sys.path[:] = [p for p in sys.path if os.path.isabs(p)]
+                # pytest tests run in the candidate's work dir: a module they
+                # import late must never come from a file the candidate left,
+                # nor a rewritten test module from a __pycache__ of the judge's.
+                absolute_imports_only()
+                sys.dont_write_bytecode = True
                 os.chdir(spec.get("workdir", "/"))
                 judge_server(theirs, spec)
             finally:

@@ -250,15 +250,11 @@ def candidate_module(name, link, trusted_names):
 
 def own_ini(workdir):
     """An empty pytest ini file of the judge's (pytest would otherwise look
-    for one above the test module); no bytecode written."""
+    for one above the test module)."""
     path = os.path.join(workdir, "pytest.ini")
     if not os.path.exists(path):
         with os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600), "w") as handle:
             handle.write("[pytest]\n")
-        # No __pycache__ of the judge's to plant a rewritten test module in
-        # (a global pycache_prefix would also recompile every library the
-        # tests import, per judge: KodCode ran 3.5x slower).
-        sys.dont_write_bytecode = True
     return path
 
 
@@ -334,7 +330,7 @@ def judge_pytest(spec, link, run):
     try:
         code = pytest.main(args, plugins=[record, Shared()])
     finally:
-        sys.path[:] = [p for p in saved_path if os.path.isabs(p)]  # what the tests added goes
+        sys.path[:] = saved_path  # what the tests added goes (the judge keeps absolute entries only)
         tempfile.tempdir = spec["workdir"]
         os.chdir(spec["workdir"])
         os.unlink(path)
