@@ -159,14 +159,14 @@ def _add_generator_options(parser: argparse.ArgumentParser, required: bool) -> N
     group.add_argument("--template", help="prompt template file; {prompt}, {entry_point}, {task_id} are filled in")
     group.add_argument("--reasoning-effort", choices=["low", "medium", "high"],
                        help="passed to servers that take it (reasoning models); give them a large --max-tokens")
-    group.add_argument("--think-tags", default="<think>,</think>", metavar="OPEN,CLOSE",
+    group.add_argument("--think-tags", metavar="OPEN,CLOSE",
                        help="the tags around a reasoning model's reasoning in its content; code is taken from "
-                            "the answer outside them only (default: %(default)s)")
+                            "the answer outside them only (default: <think>,</think>)")
     group.add_argument("--limit", type=int, help="only the first N problems")
 
 
 def _generator_config(args: argparse.Namespace) -> GeneratorConfig:
-    from .generate import GeneratorConfig, Sampling
+    from .generate import THINK_TAGS, GeneratorConfig, Sampling
     template = None
     if args.template:
         try:
@@ -179,9 +179,9 @@ def _generator_config(args: argparse.Namespace) -> GeneratorConfig:
             raise ConfigError(f"{flag} must be at least {least}, not {value}")
     if args.request_timeout <= 0:
         raise ConfigError(f"--request-timeout must be positive, not {args.request_timeout}")
-    tags = tuple(t.strip() for t in args.think_tags.split(","))
+    tags = THINK_TAGS if args.think_tags is None else tuple(t.strip() for t in args.think_tags.split(","))
     if len(tags) != 2 or not all(tags):
-        raise ConfigError(f"--think-tags takes OPEN,CLOSE, e.g. '<think>,</think>', not {args.think_tags!r}")
+        raise ConfigError(f"--think-tags takes OPEN,CLOSE, e.g. '{','.join(THINK_TAGS)}', not {args.think_tags!r}")
     return GeneratorConfig(
         think_tags=(tags[0], tags[1]),
         model=args.model, base_url=args.base_url, api_key=args.api_key or os.environ.get("OPENAI_API_KEY"),

