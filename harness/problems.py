@@ -25,7 +25,6 @@ import enum
 import gzip
 import hashlib
 import json
-import os
 import re
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
@@ -35,6 +34,7 @@ from typing import Any
 from .errors import LimitsError, ProblemError
 from .hub import hub_offline, require_hub
 from .limits import Limits
+from .resources import data_dir
 
 
 class TestKind(str, enum.Enum):
@@ -147,8 +147,7 @@ class ProblemSet:
 
 
 def problems_dir() -> Path:
-    env = os.environ.get("HARNESS_PROBLEMS")
-    return Path(env) if env else Path(__file__).resolve().parents[1] / "problems"
+    return data_dir("problems")
 
 
 BUNDLED = {

@@ -33,6 +33,7 @@ import docker.errors
 import requests.exceptions
 
 from ..errors import ConfigError, ImageBuildError, PrerequisiteError
+from ..resources import data_dir
 from .prereqs import DEFAULT_IMAGE, docker_client, probe_image
 
 REGISTRY_BASE = "python:3.12-slim"
@@ -57,9 +58,8 @@ Log = Callable[[str], None]
 
 
 def sandboxes_dir() -> Path:
-    """The image definitions: ``$HARNESS_SANDBOXES`` or ``sandboxes/`` beside the package."""
-    env = os.environ.get("HARNESS_SANDBOXES")
-    path = Path(env) if env else Path(__file__).resolve().parents[2] / "sandboxes"
+    """The image definitions (see harness.resources)."""
+    path = data_dir("sandboxes")
     if not (path / "python" / "Dockerfile").is_file():
         raise ImageBuildError(f"no sandbox definitions at {path}; set HARNESS_SANDBOXES to the sandboxes/ folder")
     return path
