@@ -262,6 +262,9 @@ def build_parser() -> argparse.ArgumentParser:
     build.add_argument("--find-links", action="append", default=[], metavar="DIR",
                        help="also take wheels from this folder, e.g. ones you built for sdist-only packages")
     build.add_argument("--tag", help="name of the image with the packages (required with --pip/--requirements)")
+    base = sandbox_commands.add_parser("base", help="print the base image `sandbox build` uses (the registry's, "
+                                       "else the offline one, bootstrapped if missing); the tool image uses it too")
+    base.add_argument("--offline", action="store_true", help="skip the registry, bootstrap with mmdebstrap")
     check = sandbox_commands.add_parser("check", help="engine reachable? image present, with python3 (and pytest)?")
     listing_images = sandbox_commands.add_parser("list", help="the images this tool built: tag, id, size, packages")
     listing_images.add_argument("--json", action="store_true", help="one JSON object per image")
@@ -554,10 +557,13 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 def cmd_sandbox(args: argparse.Namespace) -> int:
     from .sandbox.cleanup import prune_containers
-    from .sandbox.image import build_image, build_packages_image, list_images, remove_image
-    from .sandbox.prereqs import check_image
+    from .sandbox.image import build_image, build_packages_image, choose_base, list_images, remove_image
+    from .sandbox.prereqs import check_image, docker_client
+    log: Callable[[str], None] = lambda m: print(m, file=sys.stderr)  # noqa: E731
+    if args.action == "base":
+        print(choose_base(docker_client(), log, offline=args.offline)[0])
+        return EXIT_OK
     if args.action == "build":
-        log: Callable[[str], None] = lambda m: print(m, file=sys.stderr)  # noqa: E731
         if args.pip or args.requirements or args.tag:
             if not args.tag:
                 raise ConfigError("--pip/--requirements need --tag TAG, the name of the new image")

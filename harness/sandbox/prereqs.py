@@ -21,6 +21,10 @@ IMAGE_VERSION = "1"
 DEFAULT_IMAGE = f"{IMAGE_REPOSITORY}:{IMAGE_VERSION}"
 ENGINE_FIX = ("start it with `bash scripts/docker-up.sh` (installs docker.io if needed and runs "
               "`dockerd --bridge=none --iptables=false`), or point DOCKER_HOST at a running engine")
+# The tool image (Dockerfile) sets HARNESS_TOOL_IMAGE: there the fix is a mount, not a daemon.
+TOOL_IMAGE_FIX = ("in the tool image, mount the host's engine: "
+                  "`docker run -v /var/run/docker.sock:/var/run/docker.sock ...`, "
+                  "plus `--group-add $(stat -c %g /var/run/docker.sock)` with --user")
 DOCKER_ERRORS = (docker.errors.DockerException, requests.exceptions.RequestException)
 PROBES_FILE = "images.json"
 
@@ -40,9 +44,23 @@ def docker_client(timeout: int = 120) -> docker.DockerClient:
         client.ping()
         return client
     except (docker.errors.DockerException, requests.exceptions.RequestException, OSError) as exc:
-        raise PrerequisiteError(
-            f"Docker engine not reachable at {engine_address()} ({type(exc).__name__}); {ENGINE_FIX}"
-        ) from exc
+        raise PrerequisiteError(f"Docker engine not reachable at {engine_address()} ({_why(exc)}); {_fix()}") from exc
+
+
+def _why(exc: BaseException) -> str:
+    """The root cause (a missing socket, a permission) rather than the SDK's wrapper."""
+    address = engine_address()
+    if address.startswith("unix://"):
+        socket = Path(address.removeprefix("unix://"))
+        if not socket.exists():
+            return f"no socket at {socket}"
+        if not os.access(socket, os.R_OK | os.W_OK):
+            return f"uid {os.getuid()} may not open {socket}, which belongs to group {socket.stat().st_gid}"
+    return type(exc).__name__
+
+
+def _fix() -> str:
+    return TOOL_IMAGE_FIX if os.environ.get("HARNESS_TOOL_IMAGE") else ENGINE_FIX
 
 
 def check_docker(image: str = DEFAULT_IMAGE) -> list[str]:
