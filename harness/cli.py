@@ -293,6 +293,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_problem_options(ev)
     ev.add_argument("--out", default="results.jsonl", help="per-candidate results (default: %(default)s)")
     ev.add_argument("--summary-json", help="write the summary here too")
+    ev.add_argument("--report", metavar="FILE", help="write the HTML report (charts, per-problem table) here too")
     ev.add_argument("--k", type=_ks, default=[1, 10, 100], help="pass@k values (default: 1,10,100)")
     ev.add_argument("--on-bad-line", choices=[m.value for m in OnBadLine], default="fail",
                     help="a malformed samples line: stop before running (fail) or report and skip it")
@@ -349,6 +350,16 @@ def build_parser() -> argparse.ArgumentParser:
     rb = commands.add_parser("rebuild", help="rebuild a declared corpus incrementally (exit 4: a quality gate failed)")
     rb.add_argument("corpus", help="corpus.toml")
     _add_sandbox_options(rb)
+
+    rp = commands.add_parser("report", help="pass@k, outcomes and per-problem results of one or more runs, in the "
+                                            "terminal and as one offline HTML file (--html)")
+    rp.add_argument("runs", nargs="+", metavar="RUN",
+                    help="a results.jsonl, or a curate/rebuild output folder (its evaluated.jsonl); two or more "
+                         "are compared problem by problem, the first against the last")
+    rp.add_argument("--html", metavar="FILE", help="write the report here: one self-contained file, no network")
+    rp.add_argument("--labels", type=lambda v: v.split(","), help="names of the runs, comma-separated "
+                                                                  "(default: their file or folder names)")
+    rp.add_argument("--title", default="harness report", help="the HTML page's title")
 
     cache = commands.add_parser("cache", help="the result store that lets reruns skip finished work")
     cache_commands = cache.add_subparsers(dest="action", required=True)
@@ -423,6 +434,11 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
                                progress=RichProgress(enabled=not args.quiet), store=store)
             if args.summary_json:
                 _write_json(args.summary_json, summary.to_dict(), "the summary")
+            if args.report:
+                from .report_data import load_run
+                from .report_html import write_html
+                write_html(args.report, [load_run(args.out, label=problems.name)],
+                           title=f"harness evaluate: {problems.name}")
             if not args.quiet:
                 print_summary(summary)
             print(json.dumps({"n_candidates": summary.n_candidates, "outcomes": summary.outcomes,
@@ -602,6 +618,20 @@ def cmd_sandbox(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_report(args: argparse.Namespace) -> int:
+    from .report import print_runs
+    from .report_data import load_run
+    from .report_html import write_html
+    labels = args.labels or []
+    if labels and len(labels) != len(args.runs):
+        raise ConfigError(f"--labels names {len(labels)} runs, but {len(args.runs)} were given")
+    runs = [load_run(path, labels[i] if labels else None) for i, path in enumerate(args.runs)]
+    print_runs(runs)
+    if args.html:
+        print(f"report: {write_html(args.html, runs, args.title)}", file=sys.stderr)
+    return EXIT_OK
+
+
 def cmd_cache(args: argparse.Namespace) -> int:
     with _store(_cache(args)) as store:
         if args.action == "prune":
@@ -630,7 +660,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     handlers: dict[str, Callable[[argparse.Namespace], int]] = {
         "evaluate": cmd_evaluate, "curate": cmd_curate, "generate": cmd_generate, "rebuild": cmd_rebuild,
-        "sandbox": cmd_sandbox, "problems": cmd_problems, "cache": cmd_cache}
+        "sandbox": cmd_sandbox, "problems": cmd_problems, "cache": cmd_cache, "report": cmd_report}
     try:
         return handlers[args.command](args)
     except KeyboardInterrupt:

@@ -28,6 +28,8 @@ from .evaluate import EvaluationSummary, ProgressSink, check_ks, evaluate
 from .export import DATASET_FILES, SftFormat, export, prepare_out_dir, write_manifest
 from .options import RunOptions
 from .problems import ProblemSet
+from .report_data import load_run
+from .report_html import REPORT_FILE, write_html
 from .run import Runner
 from .samples import OnBadLine
 from .sandbox.base import Backend
@@ -111,6 +113,7 @@ def curate(samples: str | Path, problems: ProblemSet, backend: Backend, out_dir:
                    "consistent_traces": selection.consistent_traces,
                    "harness_version": __version__},
         "flaky": flaky,
-        "files": [*DATASET_FILES, "evaluated.jsonl"],
+        "files": [*DATASET_FILES, "evaluated.jsonl", REPORT_FILE],
     })
+    write_html(out / REPORT_FILE, [load_run(out, label=problems.name)], title=f"harness curate: {problems.name}")
     return result

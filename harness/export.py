@@ -95,6 +95,7 @@ def export(out_dir: Path, kept: Iterable[Ranked], problems: ProblemSet, sandbox:
         rows.append({
             "messages": [{k: turn.get(k, "") for k in message_fields} for turn in turns],
             "task_id": survivor.task_id,
+            "sample_index": survivor.index,  # its row in evaluated.jsonl (the report marks it kept)
             "rank": ranked.rank,
             "cpu_time_s": ranked.cpu_median_s,
             "length": survivor.length,
@@ -106,7 +107,7 @@ def export(out_dir: Path, kept: Iterable[Ranked], problems: ProblemSet, sandbox:
         })
     features = datasets.Features({
         "messages": [{k: datasets.Value("string") for k in message_fields}],
-        "task_id": datasets.Value("string"), "rank": datasets.Value("int32"),
+        "task_id": datasets.Value("string"), "sample_index": datasets.Value("int64"), "rank": datasets.Value("int32"),
         "cpu_time_s": datasets.Value("float64"), "length": datasets.Value("int64"),
         "model": datasets.Value("string"), "sampling": datasets.Value("string"),
         "tests_hash": datasets.Value("string"), "sandbox": datasets.Value("string"),

@@ -41,6 +41,8 @@ from .curate import curate
 from .errors import ConfigError, writing
 from .options import CacheLocation, RunOptions
 from .problems import load_problems
+from .report_data import load_run
+from .report_html import REPORT_FILE, write_html
 from .run import Runner
 from .sandbox.base import Backend
 from .select import Selection, parse_rank_by
@@ -171,6 +173,9 @@ def rebuild(spec: CorpusSpec, backend: Backend, store: ResultStore, run: RunOpti
                 failed.append(f"{entry.name}: {len(broken)} reference solution(s) stopped passing: "
                               f"{', '.join(broken[:10])}")
     result = RebuildResult(failed_gates=failed, sets=report, executed=executed, cached=cached)
+    # every set in one page, beside run.json, for CI to keep as an artifact
+    write_html(spec.out / REPORT_FILE, [load_run(spec.out / entry.name, label=entry.name) for entry in spec.sets],
+               title="harness rebuild")
     run_file = spec.out / "run.json"
     with writing(run_file, "the run report"):
         spec.out.mkdir(parents=True, exist_ok=True)

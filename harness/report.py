@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections import Counter
+from collections.abc import Sequence
 from typing import Any
 
 from rich.console import Console
@@ -20,6 +22,7 @@ from rich.text import Text
 
 from .evaluate import EvaluationSummary, ProgressSink
 from .outcome import Execution, Outcome
+from .report_data import RunData, compare
 
 console = Console(stderr=True)
 
@@ -106,3 +109,46 @@ def print_summary(summary: EvaluationSummary) -> None:
             console.print(f"[yellow]  {task_id}: {detail[:200]}")
     for line in summary.bad_lines[:10]:
         console.print(f"[yellow]skipped: {line}")
+
+
+OUTCOME_STYLES = {"passed": "green", "failed": "red", "error": "dark_orange", "syntax_error": "magenta",
+                  "timeout": "yellow", "memory_exceeded": "cyan", "infra_error": "grey50",
+                  "problem_error": "grey70", "truncated": "grey85"}
+
+
+def _outcome_bar(outcomes: dict[str, int], width: int = 40) -> Text:
+    total = sum(outcomes.values()) or 1
+    bar = Text()
+    for name, count in outcomes.items():
+        bar.append("█" * round(width * count / total), style=OUTCOME_STYLES.get(name, "white"))
+    return bar
+
+
+def _curve(pass_at_k: dict[str, float | None]) -> str:
+    """pass@k at 1, 2, 5, 10, ... up to the largest k every problem supports."""
+    shown = [k for k in pass_at_k if int(k) in (1, 2, 5, 10, 20, 50, 100) or k == list(pass_at_k)[-1]]
+    return "  ".join(f"pass@{k} {pass_at_k[k]:.4f}" for k in shown if pass_at_k[k] is not None)
+
+
+def print_runs(runs: Sequence[RunData]) -> None:
+    """The terminal report: per run its pass@k curve and an outcome bar, then what changed."""
+    for run in runs:
+        problems = len(run.problems)
+        never = sum(1 for p in run.problems if p.n and not p.passed)
+        console.print(f"[bold]{run.label}[/] {run.n_candidates} candidates, {problems} problems "
+                      f"({never} never passed), {run.flaky_programs} flaky programs")
+        console.print("  " + (_curve(run.pass_at_k) or "pass@k n/a"))
+        bar = Text("  ") + _outcome_bar(run.outcomes) + Text("  ")
+        for name, count in run.outcomes.items():
+            bar.append(f"{name} {count}  ", style=OUTCOME_STYLES.get(name, "white"))
+        console.print(bar)
+    deltas = compare(runs)
+    if deltas:
+        counts = Counter(d.status for d in deltas)
+        console.print(f"[bold]{runs[0].label} -> {runs[-1].label}[/]: "
+                      + ", ".join(f"{counts[s]} {s}" for s in ("gained", "lost", "better", "worse", "same", "missing")
+                                  if counts[s]))
+        for status in ("gained", "lost"):
+            ids = [d.task_id for d in deltas if d.status == status]
+            if ids:
+                console.print(f"  {status}: {', '.join(ids[:15])}{' ...' if len(ids) > 15 else ''}")

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Everything a fresh Debian machine needs: the package, a Docker engine,
-# mmdebstrap (to build the sandbox image without a registry) and the image.
+# mmdebstrap (to build the sandbox image without a registry), the image, and
+# Chromium (headless: the report's browser test renders the HTML report).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -15,3 +16,9 @@ if ! harness sandbox check >/dev/null 2>&1; then
   harness sandbox build
 fi
 harness sandbox check
+if ! command -v chromium >/dev/null 2>&1; then
+  echo "installing chromium (headless, for the report test) ..." >&2
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends chromium >/dev/null
+fi

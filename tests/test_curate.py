@@ -102,6 +102,11 @@ def test_curate_command_on_bundled_defaults(tmp_path: Path) -> None:
     kept = datasets.load_dataset("json", data_files=str(out / "train.jsonl"), split="train")
     assert len(kept) == summary["kept"] and set(kept["rank"]) <= {1, 2}
     assert all(row["sandbox"].startswith("docker:sha256:") for row in kept)
+    # the report beside the dataset marks exactly the kept rows
+    from harness.report_data import load_run
+    run = load_run(out)
+    assert sum(p.kept for p in run.problems) == summary["kept"] == sum(point[2] for point in run.scatter)
+    assert sorted(kept["sample_index"]) == sorted(c.index for cs in run.candidates.values() for c in cs if c.kept)
 
 
 def test_push_to_hub_fails_at_once_when_offline(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

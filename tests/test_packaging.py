@@ -51,7 +51,7 @@ def test_sdist_and_wheel_carry_the_bundled_files_and_pass_twine(dist: Path) -> N
     for source in [*ROOT.glob("problems/*.gz"), *ROOT.glob("problems/*.json*"), *ROOT.glob("problems/samples/*"),
                    *ROOT.glob("sandboxes/*/*")]:
         assert f"harness/data/{source.relative_to(ROOT)}" in names, source
-    assert "harness/sandbox/agent/judge.py" in names
+    assert {"harness/sandbox/agent/judge.py", "harness/report_assets/vendor/chart.umd.min.js"} <= names
     with tarfile.open(sdist) as tar:
         members = {m.name.split("/", 1)[1] for m in tar.getmembers() if "/" in m.name}
     assert {"problems/humaneval.jsonl.gz", "sandboxes/python/Dockerfile", "pyproject.toml"} <= members
@@ -183,6 +183,7 @@ def test_tool_image_rebuilds_the_example_corpus_against_the_host_engine(tool_ima
     written = [*corpus.rglob("*"), *(ci_folder / ".harness").rglob("*")]
     assert written and all(p.stat().st_uid == UID for p in written), "files written as root"
     assert (ci_folder / ".harness" / "results.sqlite3").is_file()
+    assert b"Chart.js" in (corpus / "report.html").read_bytes()  # the report CI keeps with the corpus
 
     digest = _digest(corpus)
     second = _docker_run(ci_folder, rebuild)
@@ -230,5 +231,6 @@ def test_tool_image_builds_the_sandbox_evaluates_and_curates(tool_image: str, ci
                                                 "--cache .harness/curate.sqlite3 --remeasure 1 --quiet"))
     assert curated.returncode == 0, curated.stderr[-2000:]
     assert (ci_folder / "curated" / "train.jsonl").read_text().count("\n") >= 1
+    assert (ci_folder / "curated" / "report.html").is_file()
     assert (ci_folder / "curated").stat().st_uid == UID
     assert _containers() == before, "containers left behind"

@@ -17,7 +17,7 @@ from harness.sandbox.fake import FakeBackend
 from harness.store import ResultStore
 
 ROOT = Path(__file__).resolve().parents[1]
-DATA_FILES = ("train.jsonl", "train.parquet", "manifest.json", "evaluated.jsonl")
+DATA_FILES = ("train.jsonl", "train.parquet", "manifest.json", "evaluated.jsonl", "report.html")
 
 
 def write_corpus(folder: Path, gates: str = "", samples_lines: int = 60) -> Path:
@@ -75,8 +75,10 @@ def test_rebuild_is_incremental_and_reproducible_on_the_fake_backend(tmp_path: P
     store = ResultStore(spec.cache)
     first = rebuild(spec, FakeBackend(), store)
     before = {name: (spec.out / "humaneval" / name).read_bytes() for name in DATA_FILES}
+    overview = (spec.out / "report.html").read_bytes()  # every set's report, beside run.json
     second = rebuild(spec, FakeBackend(), store)
     after = {name: (spec.out / "humaneval" / name).read_bytes() for name in DATA_FILES}
+    assert (spec.out / "report.html").read_bytes() == overview
     assert first.executed > 0 and second.executed == 0 and second.cached == first.executed + first.cached
     assert before == after
     assert not first.failed_gates and json.loads((spec.out / "run.json").read_text())["executed"] == 0

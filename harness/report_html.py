@@ -1,0 +1,73 @@
+"""``harness report --html``: one self-contained HTML file, no network.
+
+Chart.js draws the charts and Grid.js the sortable, filterable, paged tables
+(both MIT, vendored in ``report_assets/vendor``: about 270 KB together);
+``report_assets/report.js`` only wires the aggregates of
+``report_data`` to them.  The data travels as JSON inside a
+``<script type="application/json">`` with ``<``, ``>`` and ``&`` escaped, and
+the page puts every string in as text, so a candidate's code cannot become
+markup.  A Content-Security-Policy forbids every fetch.  Nothing in the file
+depends on the time it was written: a rebuild that changes nothing writes the
+same bytes.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+from collections.abc import Sequence
+from dataclasses import asdict
+from pathlib import Path
+
+from . import __version__
+from .errors import OutputError
+from .report_data import RunData, compare
+
+REPORT_FILE = "report.html"  # what curate and rebuild write beside their data
+ASSETS = Path(__file__).resolve().parent / "report_assets"
+_JSON_ESCAPES = str.maketrans({"<": "\\u003c", ">": "\\u003e", "&": "\\u0026", "\u2028": "\\u2028",
+                               "\u2029": "\\u2029"})
+
+
+def _asset(name: str) -> str:
+    return (ASSETS / name).read_text(encoding="utf-8")
+
+
+def render_html(runs: Sequence[RunData], title: str = "harness report") -> str:
+    data = {"runs": [run.to_dict() for run in runs], "deltas": [asdict(d) for d in compare(runs)]}
+    payload = json.dumps(data, ensure_ascii=False, separators=(",", ":"), allow_nan=False).translate(_JSON_ESCAPES)
+    parts = {
+        "@@DATA@@": payload,
+        "@@CHART_JS@@": _asset("vendor/chart.umd.min.js"),
+        "@@GRID_JS@@": _asset("vendor/gridjs.umd.js"),
+        "@@GRID_CSS@@": _asset("vendor/gridjs-mermaid.min.css"),
+        "@@CSS@@": _asset("report.css"),
+        "@@REPORT_JS@@": _asset("report.js"),
+        "@@VERSION@@": __version__,
+        "@@TITLE@@": html.escape(title),
+    }
+    page = _asset("template.html")
+    # one pass, so nothing substituted is scanned again for markers
+    out, rest = [], page
+    while "@@" in rest:
+        head, _, tail = rest.partition("@@")
+        name, _, after = tail.partition("@@")
+        out.append(head)
+        out.append(parts[f"@@{name}@@"])
+        rest = after
+    out.append(rest)
+    return "".join(out)
+
+
+def write_html(path: str | Path, runs: Sequence[RunData], title: str = "harness report") -> Path:
+    """Raises OutputError naming the file when it cannot be written."""
+    path = Path(path)
+    page = render_html(runs, title)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(path.name + ".tmp")
+        tmp.write_text(page, encoding="utf-8")
+        tmp.replace(path)
+    except OSError as exc:
+        raise OutputError(f"{path}: cannot write the report ({exc.strerror or exc})") from exc
+    return path
