@@ -148,6 +148,12 @@ def print_runs(runs: Sequence[RunData]) -> None:
         console.print(f"[bold]{runs[0].label} -> {runs[-1].label}[/]: "
                       + ", ".join(f"{counts[s]} {s}" for s in ("gained", "lost", "better", "worse", "same", "missing")
                                   if counts[s]))
+        first, last = runs[0].pass_at_k, runs[-1].pass_at_k
+        changes = [f"pass@{k} {last[k] - first[k]:+.4f}" for k in first
+                   if k in last and first[k] is not None and last[k] is not None
+                   and int(k) in (1, 2, 5, 10, 20, 50, 100)]
+        if changes:
+            console.print("  " + "  ".join(changes))
         for status in ("gained", "lost"):
             ids = [d.task_id for d in deltas if d.status == status]
             if ids:

@@ -115,7 +115,7 @@ def test_cli_prints_the_summary_and_writes_the_file(tmp_path: Path, capsys: pyte
     assert main(["report", str(a), str(b), "--labels", "before,after", "--html", str(tmp_path / "r.html")]) == 0
     err = capsys.readouterr().err
     assert "before 7 candidates, 2 problems (1 never passed)" in err and "pass@1 0.3333" in err
-    assert "before -> after: 1 gained" in err and "gained: t/1" in err
+    assert "before -> after: 1 gained" in err and "gained: t/1" in err and "pass@1 +0.6667" in err
     assert (tmp_path / "r.html").stat().st_size > 200_000
     assert main(["report", str(a), "--labels", "x,y"]) == 2
     assert "--labels names 2 runs, but 1 were given" in capsys.readouterr().err
@@ -201,4 +201,4 @@ def test_report_of_the_bundled_samples_in_headless_chromium(tmp_path: Path) -> N
     status, dom, console = open_in_browser(page, screenshot=ARTIFACTS / "report-compare.png")
     assert not console and status["errors"] == "0" and status["drawn"] == status["charts"]
     assert re.search(r'data-filter="gained"[^>]*>gained \((\d+)\)', dom)
-    assert "Per-problem change, gpt-3.5 → patched" in dom
+    assert "Per-problem change, gpt-3.5 → patched" in dom and "problems gained / lost" in dom

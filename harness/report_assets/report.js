@@ -53,6 +53,22 @@
     cards.lastChild.style.borderTopColor = palette[i % palette.length];
   });
 
+  if (data.deltas.length) {  // what changed, first run to last
+    const first = runs[0], last = runs[runs.length - 1];
+    const ks = Object.keys(first.pass_at_k).filter((k) => last.pass_at_k[k] != null && first.pass_at_k[k] != null
+                                                        && [1, 2, 5, 10, 20, 50, 100].includes(Number(k)));
+    const count = (s) => data.deltas.filter((d) => d.status === s).length;
+    cards.append(el("div", { className: "card change" },
+      el("div", { className: "card-title", textContent: `${first.label} → ${last.label}` }),
+      el("div", { className: "big", textContent: `+${count("gained")} / −${count("lost")}` }),
+      el("div", { className: "muted", textContent: "problems gained / lost" }),
+      el("div", { className: "facts", textContent: ks.map((k) => {
+        const d = 100 * (last.pass_at_k[k] - first.pass_at_k[k]);
+        return `pass@${k} ${d >= 0 ? "+" : ""}${d.toFixed(1)} pts`;
+      }).join(" · ") + ` · ${count("better")} better, ${count("worse")} worse` }),
+    ));
+  }
+
   // ---- charts
   Chart.defaults.animation = false;
   Chart.defaults.font.family = getComputedStyle(document.body).fontFamily;
@@ -189,30 +205,48 @@
     bar.append(button);
   });
 
-  // ---- drill-down: a problem's candidates, their verdicts and code
+  // ---- drill-down: a problem's candidates, their verdicts and code.
+  // Grid.js keeps render state in module globals: a grid is only ever created
+  // once every other grid is idle (its store says Rendered), one at a time.
+  const RENDERED = 3;
+  const idle = (g) => g.config && g.config.store && g.config.store.getState().status === RENDERED;
+  const whenIdle = (grids, done) => {
+    const poll = () => (grids.every(idle) ? setTimeout(done, 0) : setTimeout(poll, 15));
+    poll();
+  };
   const detail = document.getElementById("candidates");
+  let drilling = Promise.resolve();
+  const candidateGrid = (run, i, taskId, holder) => {
+    const shown = run.candidates[taskId] || [];
+    const p = byTask[i][taskId];
+    const hidden = Object.values(p.outcomes).reduce((a, c) => a + c, 0) - shown.length;
+    holder.append(el("p", { className: "muted", textContent:
+      `${run.label}: ${p.passed}/${p.n} passed` + (hidden > 0 ? ` · showing ${shown.length} (each outcome's first, then in order); ${hidden} more in ${run.source}` : "") }));
+    const box = el("div");
+    holder.append(box);
+    return new gridjs.Grid({
+      columns: ["row", "outcome", { name: "CPU", formatter: ms }, { name: "memory", formatter: mb },
+                "length", "kept", { name: "detail", width: "30%" },
+                { name: "code", sort: false, formatter: (code) =>
+                  h("details", {}, h("summary", {}, `${code.split("\n").length} lines`), h("pre", {}, code)) }],
+      data: shown.map((c) => [c.index, c.outcome, c.cpu_time_s, c.peak_memory_bytes, c.code_length,
+                              c.kept ? "kept" : "", c.detail, c.code]),
+      sort: true, pagination: { limit: 12 },
+    }).render(box);
+  };
   const showCandidates = (taskId) => {
-    detail.replaceChildren(el("h3", { textContent: `Candidates of ${taskId}` }));
-    runs.forEach((run, i) => {
-      const shown = run.candidates[taskId] || [];
-      const p = byTask[i][taskId];
-      if (!p) return;
-      const hidden = Object.values(p.outcomes).reduce((a, c) => a + c, 0) - shown.length;
-      detail.append(el("p", { className: "muted", textContent:
-        `${run.label}: ${p.passed}/${p.n} passed` + (hidden > 0 ? ` · showing ${shown.length} (each outcome's first, then in order); ${hidden} more in ${run.source}` : "") }));
-      const holder = el("div");
-      detail.append(holder);
-      new gridjs.Grid({
-        columns: ["row", "outcome", { name: "CPU", formatter: ms }, { name: "memory", formatter: mb },
-                  "length", "kept", { name: "detail", width: "30%" },
-                  { name: "code", sort: false, formatter: (code) =>
-                    h("details", {}, h("summary", {}, `${code.split("\n").length} lines`), h("pre", {}, code)) }],
-        data: shown.map((c) => [c.index, c.outcome, c.cpu_time_s, c.peak_memory_bytes, c.code_length,
-                                c.kept ? "kept" : "", c.detail, c.code]),
-        sort: true, pagination: { limit: 12 },
-      }).render(holder);
-    });
-    detail.scrollIntoView({ block: "start" });
+    drilling = drilling.then(() => new Promise((finished) => {
+      detail.replaceChildren(el("h3", { textContent: `Candidates of ${taskId}` }));
+      const made = [];
+      const next = (i) => {
+        if (i === runs.length) return whenIdle([grid, ...made], finished);
+        if (!byTask[i][taskId]) return next(i + 1);
+        whenIdle([grid, ...made], () => { made.push(candidateGrid(runs[i], i, taskId, detail)); next(i + 1); });
+      };
+      next(0);
+      detail.scrollIntoView({ block: "start" });
+    }));
+    return drilling;
   };
   grid.on("rowClick", (_, row) => showCandidates(row.cells[0].data));
 
@@ -220,17 +254,9 @@
   // grid must not start before the first is done): the linked problem's
   // candidates (report.html#problem=HumanEval%2F32), then what a test (or a
   // curious user) can read back
-  const whenRendered = (container, done) => {
-    const rendered = () => container.querySelector(".gridjs-tbody") !== null;
-    if (rendered()) return done();
-    const observer = new MutationObserver(() => {
-      if (rendered()) { observer.disconnect(); done(); }
-    });
-    observer.observe(container, { childList: true, subtree: true });
-  };
-  whenRendered(document.getElementById("problems"), () => {
+  whenIdle([grid], async () => {
     const linked = new URLSearchParams(location.hash.slice(1)).get("problem");
-    if (linked && tasks.includes(linked)) showCandidates(linked);
+    if (linked && tasks.includes(linked)) await showCandidates(linked);
     const drawn = charts.filter((c) => {
       const pixels = c.canvas.getContext("2d").getImageData(0, 0, c.canvas.width, c.canvas.height).data;
       for (let i = 3; i < pixels.length; i += 4) if (pixels[i] !== 0) return true;
