@@ -28,6 +28,7 @@ from .errors import ConfigError
 from .generate import fenced_blocks
 from .job import Candidate, Job, make_job
 from .limits import Limits
+from .neardup import NearDuplicates, renamed, similarity
 from .outcome import Outcome
 from .problems import CodeField, Problem, ProblemSet
 from .run import Runner
@@ -69,6 +70,12 @@ class Selection:
     max_reasoning_tokens: int | None = None  # the same in the model's tokens, counted by ``tokenizer``
     tokenizer: str | None = None  # a tokenizer.json file, or a Hugging Face model name
     consistent_traces: bool = False  # drop a trace whose last program is not the answer's
+    # Near-copies (neardup): a passing program this similar (estimated Jaccard of
+    # its renamed token 4-grams) to one seen before is left out; the kept top K
+    # of a problem are at most ``diversity`` similar to each other.
+    near_dup: float | None = None
+    diversity: float | None = None
+    contrast: int = 0  # the slowest distinct programs per problem also re-measured (efficiency pairs)
 
     def __post_init__(self) -> None:
         """Raises ConfigError naming the bad field."""
@@ -88,6 +95,12 @@ class Selection:
         object.__setattr__(self, "rank_by", tuple(self.rank_by))  # a list given is kept as a tuple
         if self.length_unit not in LENGTH_UNITS:
             raise ConfigError(f"length unit must be one of {', '.join(LENGTH_UNITS)}, not {self.length_unit!r}")
+        for name in ("near_dup", "diversity"):
+            value = getattr(self, name)
+            if value is not None and not (isinstance(value, (int, float)) and 0.0 < value <= 1.0):
+                raise ConfigError(f"{name} is a similarity in (0, 1], not {value!r}")
+        if not isinstance(self.contrast, int) or self.contrast < 0:
+            raise ConfigError(f"contrast must be a whole number >= 0, not {self.contrast!r}")
 
     @property
     def shortlist_size(self) -> int:
@@ -109,11 +122,15 @@ def normalized(code: str) -> str:
     return ast.dump(tree, annotate_fields=False)
 
 
-def code_length(code: str, unit: str = "chars") -> int:
-    """Characters, or Python tokens (tokenize's, without comments, blank
-    lines or indentation bookkeeping) so that formatting does not count."""
+def code_length(code: str, unit: str = "chars", tokenizer: str | None = None) -> int:
+    """Characters; or tokens: the model's, with a ``tokenizer`` (a
+    tokenizer.json file or a hub name), else Python's (tokenize's, without
+    comments, blank lines or indentation bookkeeping) so that formatting does
+    not count."""
     if unit == "chars":
         return len(code)
+    if tokenizer:
+        return len(load_tokenizer(tokenizer).encode(code, add_special_tokens=False).ids)
     skip = {tokenize.COMMENT, tokenize.NL, tokenize.NEWLINE, tokenize.INDENT, tokenize.DEDENT,
             tokenize.ENDMARKER, tokenize.ENCODING}
     try:
@@ -182,32 +199,55 @@ def rank_values(survivor: Survivor, cpu_s: float, rank_by: Sequence[str]) -> tup
     return tuple(values[k] for k in rank_by) + (survivor.index,)
 
 
-def shortlists(results: Path, problems: ProblemSet, selection: Selection,
-               dropped: Counter[str] | None = None) -> tuple[dict[str, list[Survivor]], int, int]:
-    """Passing, de-duplicated candidates of an evaluated results file, the
+@dataclass
+class Shortlists:
+    """The passing pool of an evaluated results file, per problem."""
+
+    lists: dict[str, list[Survivor]]  # the shortlist: best by the ranking key on their first run
+    passed: int = 0
+    unique: int = 0  # distinct programs (names ignored), near-copies and excluded ones left out
+    contrast: dict[str, list[Survivor]] = field(default_factory=dict)  # the slowest, for efficiency pairs
+    counts: Counter[str] = field(default_factory=Counter)  # unique_exact, renamed, near_duplicates, excluded
+
+
+Exclude = Callable[[int, str, str], bool]  # (row, task id, solution) -> leave it out
+
+
+def shortlists(results: Path, problems: ProblemSet, selection: Selection, dropped: Counter[str] | None = None,
+               exclude: Exclude | None = None) -> Shortlists:
+    """Passing, de-duplicated candidates of an evaluated results file: the
     ``selection.shortlist_size`` best per problem by the ranking key on their
-    first run; also how many passed and how many of those were distinct
-    programs.  A program may come back with up to
+    first run (and the ``selection.contrast`` slowest).  Programs are one when
+    they differ only in names, comments, docstrings or layout
+    (``neardup.renamed``); with ``selection.near_dup`` a near-copy of a program
+    seen before is left out too.  A program may come back with up to
     ``selection.traces_per_program`` distinct reasoning traces; traces the
     selection rejects are counted in ``dropped`` by reason."""
     size, rank_by = selection.shortlist_size, selection.rank_by
     heaps: dict[str, list[tuple[tuple[Any, ...], Survivor]]] = {}
+    slow: dict[str, list[tuple[tuple[Any, ...], Survivor]]] = {}
     seen: dict[tuple[str, str], set[str]] = {}  # (problem, program) -> digests of its kept traces
-    passed = unique = 0
+    exact: set[tuple[str, str]] = set()  # what the dedup before renaming told apart, to count the difference
+    near = NearDuplicates(selection.near_dup) if selection.near_dup is not None else None
+    pool = Shortlists({})
     with open(results, encoding="utf-8") as handle:
         for index, line in enumerate(handle):
             row = json.loads(line)
             if row.get("outcome") != Outcome.PASSED.value or row.get("flags"):
                 continue  # a flagged pass (shared test isolation) is never kept
-            passed += 1
+            pool.passed += 1
             code_field = CodeField.SOLUTION if "solution" in row else CodeField.COMPLETION
             problem = problems.get(str(row["task_id"]))
             if problem is None:
                 continue
             program = problem.program(row[code_field.value], code_field)
             text = program[len(problem.preamble):]  # the whole solution, whichever field it came in
+            if exclude is not None and exclude(index, problem.id, text):
+                pool.counts["excluded"] += 1
+                continue
+            exact.add((problem.id, hashlib.sha256(normalized(text).encode()).hexdigest()))
             # completions and whole programs of the same solution are one program
-            digest = hashlib.sha256(normalized(text).encode()).hexdigest()
+            digest = hashlib.sha256(renamed(text).encode()).hexdigest()
             reasoning = str(row.get("reasoning") or "")
             why = trace_rejected(reasoning, text, selection)
             if why is not None:
@@ -221,63 +261,102 @@ def shortlists(results: Path, problems: ProblemSet, selection: Selection,
                     continue
                 traces.add(trace)
             else:
+                # near-copies are judged on the candidate's own code (a completion without its prompt)
+                if near is not None and near.add(problem.id, digest, str(row[code_field.value])) is not None:
+                    pool.counts["near_duplicates"] += 1
+                    continue
                 seen[(problem.id, digest)] = {trace}
-                unique += 1
+                pool.unique += 1
             fields = {k: v for k, v in row.items() if k not in ("completion", "solution")}
-            survivor = Survivor(index, problem.id, text, program, code_length(text, selection.length_unit),
+            survivor = Survivor(index, problem.id, text, program, code_length(text, selection.length_unit,
+                                                                             selection.tokenizer),
                                 float(row.get("cpu_time_s", 0.0)), fields)
-            heap = heaps.setdefault(problem.id, [])
-            # a max-heap of the worst kept so far (keys negated)
-            entry = (tuple(-v for v in rank_values(survivor, survivor.first_cpu_s, rank_by)), survivor)
-            if len(heap) < size:
-                heapq.heappush(heap, entry)
-            elif entry[0] > heap[0][0]:
-                heapq.heapreplace(heap, entry)
-    return {task: [e[1] for e in heap] for task, heap in heaps.items()}, passed, unique
+            key = rank_values(survivor, survivor.first_cpu_s, rank_by)
+            # a max-heap of the worst kept so far (keys negated), and a min-heap of the slowest
+            _bounded_push(heaps.setdefault(problem.id, []), (tuple(-v for v in key), survivor), size)
+            if selection.contrast:
+                _bounded_push(slow.setdefault(problem.id, []), (key, survivor), selection.contrast)
+    pool.lists = {task: [e[1] for e in heap] for task, heap in heaps.items()}
+    shortlisted = {s.index for survivors in pool.lists.values() for s in survivors}
+    pool.contrast = {task: [e[1] for e in heap if e[1].index not in shortlisted] for task, heap in slow.items()}
+    pool.counts["unique_exact"] = len(exact)
+    pool.counts["renamed"] = len(exact) - len(seen) - pool.counts["near_duplicates"]
+    return pool
+
+
+def _bounded_push(heap: list[tuple[tuple[Any, ...], Survivor]], entry: tuple[tuple[Any, ...], Survivor],
+                  size: int) -> None:
+    """Keeps the ``size`` largest entries."""
+    if len(heap) < size:
+        heapq.heappush(heap, entry)
+    elif entry[0] > heap[0][0]:
+        heapq.heapreplace(heap, entry)
+
+
+@dataclass(frozen=True)
+class Remeasured:
+    medians: dict[int, float]  # evaluated row -> median CPU seconds, stable survivors only
+    flaky: list[dict[str, Any]]
+    runs: dict[int, tuple[float, ...]]  # evaluated row -> every passing run's CPU seconds (stable ones)
 
 
 def remeasure(runner: Runner, problems: ProblemSet, lists: dict[str, list[Survivor]], repeats: int,
-              limits_for: Callable[[Problem], Limits],
-              tag_repeats: bool = False) -> tuple[dict[int, float], list[dict[str, Any]]]:
+              limits_for: Callable[[Problem], Limits], tag_repeats: bool = False, first_repeat: int = 0,
+              interleave: bool = False) -> Remeasured:
     """Median CPU per stable survivor; the flaky ones are reported instead.
-    ``tag_repeats`` makes each repeat a distinct program (a trailing comment),
-    so that a result store keeps every measurement and a rebuild reproduces
-    the same medians."""
+    ``tag_repeats`` makes each repeat a distinct program (a trailing comment,
+    numbered from ``first_repeat``), so that a result store keeps every
+    measurement and a rebuild reproduces the same medians.  ``interleave``
+    runs a problem's programs in turn (A B A B ...) rather than each one's
+    repeats together, so that a drift in the machine's speed hits all alike."""
     jobs: list[Job] = []
     order: list[Survivor] = []
     for task_id, survivors in lists.items():
         problem = problems.get(task_id)
         assert problem is not None
         candidates = []
-        for survivor in survivors:
-            for repeat in range(repeats):
-                tag = f"\n# harness re-measurement {repeat}\n" if tag_repeats else ""
-                candidates.append(Candidate(len(order), survivor.program + tag))
-                order.append(survivor)
+        turns = [(r, s) for r in range(repeats) for s in survivors] if interleave else \
+            [(r, s) for s in survivors for r in range(repeats)]
+        for repeat, survivor in turns:
+            tag = f"\n# harness re-measurement {first_repeat + repeat}\n" if tag_repeats else ""
+            candidates.append(Candidate(len(order), survivor.program + tag))
+            order.append(survivor)
         jobs.append(make_job(problem, limits_for(problem), candidates))
     runs: dict[int, list[tuple[Outcome, float]]] = {}
     for index, execution in runner.run(jobs):
         runs.setdefault(order[index].index, []).append((execution.outcome, execution.cpu_time_s))
     medians: dict[int, float] = {}
+    stable: dict[int, tuple[float, ...]] = {}
     flaky: list[dict[str, Any]] = []
     by_index = {s.index: s for s in order}
     for index, results in sorted(runs.items()):
         outcomes = [o for o, _ in results if o is not Outcome.INFRA_ERROR]
         if outcomes and all(o is Outcome.PASSED for o in outcomes):
-            medians[index] = statistics.median(c for o, c in results if o is Outcome.PASSED)
+            stable[index] = tuple(c for o, c in results if o is Outcome.PASSED)
+            medians[index] = statistics.median(stable[index])
         elif outcomes:
             flaky.append({"task_id": by_index[index].task_id, "index": index,
                           "outcomes": [o.value for o, _ in results]})
-    return medians, flaky
+    return Remeasured(medians, flaky, stable)
 
 
 def rank(survivors: Sequence[Survivor], medians: dict[int, float], rank_by: Sequence[str],
-         top_k: int) -> list[Ranked]:
+         top_k: int, diversity: float | None = None,
+         own: Callable[[Survivor], str] = lambda s: s.code) -> list[Ranked]:
     """Ordered by the rank keys (CPU time in 0.1 ms steps, so that noise below
-    that does not decide), then by input order; the first ``top_k``."""
-    stable = sorted((s for s in survivors if s.index in medians),
-                    key=lambda s: rank_values(s, medians[s.index], rank_by))[:top_k]
-    return [Ranked(s, medians[s.index], place) for place, s in enumerate(stable, 1)]
+    that does not decide), then by input order; the first ``top_k``, skipping,
+    with ``diversity``, one at least that similar (on ``own`` code) to a better
+    one kept."""
+    ordered = sorted((s for s in survivors if s.index in medians),
+                     key=lambda s: rank_values(s, medians[s.index], rank_by))
+    chosen: list[Survivor] = []
+    for survivor in ordered:
+        if len(chosen) == top_k:
+            break
+        if diversity is not None and any(similarity(own(survivor), own(c)) >= diversity for c in chosen):
+            continue
+        chosen.append(survivor)
+    return [Ranked(s, medians[s.index], place) for place, s in enumerate(chosen, 1)]
 
 
 def natural_order(task_id: str) -> tuple[Any, ...]:

@@ -409,8 +409,8 @@ def test_shared_passes_are_screened_and_flagged_ones_never_curated(docker_backen
     assert rows[1]["passed"] and rows[1]["flags"] == []
     from harness.problems import load_problems as load
     from harness.select import Selection, shortlists
-    lists, passed, _ = shortlists(out, load(str(tmp_path / "p.jsonl")), Selection(top_k=2))
-    assert passed == 1 and [s.code for s in lists["eq"]] == ["def f():\n    return 3\n"]
+    pool = shortlists(out, load(str(tmp_path / "p.jsonl")), Selection(top_k=2))
+    assert pool.passed == 1 and [s.code for s in pool.lists["eq"]] == ["def f():\n    return 3\n"]
 
 
 def test_validate_says_which_problems_need_shared_isolation(docker_backend, tmp_path) -> None:  # type: ignore[no-untyped-def]
