@@ -340,6 +340,28 @@ def build_parser() -> argparse.ArgumentParser:
     cu.add_argument("--tokenizer", help="the model's tokenizer: a tokenizer.json file or a Hugging Face model name")
     cu.add_argument("--consistent-traces", action="store_true",
                     help="drop samples whose reasoning ends on a program other than the answer's")
+    cu.add_argument("--near-dup", type=float, metavar="J",
+                    help="also leave out a passing program whose renamed token 4-grams are at least this similar "
+                         "(MinHash Jaccard, e.g. 0.8) to one seen before; needs harness[curation]")
+    cu.add_argument("--diversity", type=float, metavar="J",
+                    help="keep a problem's top K mutually less similar than this (skip near-copies of a better one)")
+    cu.add_argument("--pairs", action="store_true",
+                    help="also write DPO preference pairs (dpo.jsonl, dpo.parquet): passing over failing, and "
+                         "faster over slower where re-measurement shows it beyond noise")
+    cu.add_argument("--pairs-per-problem", type=int, default=4, help="pairs of each kind per problem (default: 4)")
+    cu.add_argument("--efficiency-margin", type=float, default=0.25,
+                    help="an efficiency pair's chosen median CPU is at least this fraction lower (default: 0.25)")
+    cu.add_argument("--repair", action="store_true",
+                    help="also write repair rows (repair.jsonl, repair.parquet): task, failing attempt, the "
+                         "sandbox's feedback, a verified fix")
+    cu.add_argument("--repair-per-problem", type=int, default=2, help="repair rows per problem (default: 2)")
+    cu.add_argument("--rewards", action="store_true",
+                    help="also write rewards.parquet: per candidate its verdict, reward, tests passed, CPU, memory")
+    cu.add_argument("--decontaminate", type=lambda v: [x for x in v.split(",") if x], metavar="SET[,SET...]",
+                    help="leave out problems and solutions sharing a 10-gram with these benchmarks (bundled names "
+                         "such as humaneval,mbpp, or problem files); decontamination.json says what and why")
+    cu.add_argument("--flag-only", action="store_true", help="with --decontaminate: mark (a contamination column), "
+                                                             "do not drop")
     cu.add_argument("--k", type=_ks, default=[1, 10], help="pass@k values for the manifest (default: 1,10)")
     cu.add_argument("--on-bad-line", choices=[m.value for m in OnBadLine], default="fail")
     cu.add_argument("--quiet", action="store_true", help="no progress bar or table")
@@ -451,8 +473,11 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
 def cmd_curate(args: argparse.Namespace) -> int:
     from .curate import curate
+    from .decontam import load_index
     from .evaluate import check_ks
     from .export import SftFormat, prepare_out_dir, push_to_hub
+    from .extras import Extras
+    from .neardup import minhash
     from .report import RichProgress, print_summary
     from .select import Selection, load_tokenizer, parse_rank_by
     # every option first: nothing is generated or run with a bad one
@@ -461,11 +486,21 @@ def cmd_curate(args: argparse.Namespace) -> int:
                               rank_by=parse_rank_by(args.rank_by), length_unit=args.length_unit,
                               traces_per_program=args.traces_per_program,
                               max_reasoning_chars=args.max_reasoning_chars, consistent_traces=args.consistent_traces,
-                              max_reasoning_tokens=args.max_reasoning_tokens, tokenizer=args.tokenizer)
-        if selection.max_reasoning_tokens is not None and selection.tokenizer:
+                              max_reasoning_tokens=args.max_reasoning_tokens, tokenizer=args.tokenizer,
+                              near_dup=args.near_dup, diversity=args.diversity)
+        extras = Extras(pairs=args.pairs, pairs_per_problem=args.pairs_per_problem,
+                        efficiency_margin=args.efficiency_margin, repair=args.repair,
+                        repair_per_problem=args.repair_per_problem, rewards=args.rewards,
+                        decontaminate=tuple(args.decontaminate or ()), flag_only=args.flag_only)
+        if selection.tokenizer and (selection.max_reasoning_tokens is not None or selection.length_unit == "tokens"):
             load_tokenizer(selection.tokenizer)  # before anything runs
+        if selection.near_dup is not None or selection.diversity is not None:
+            minhash("")  # datasketch is there
+        if extras.decontaminate:
+            load_index(extras.decontaminate)  # every benchmark readable
     except ConfigError as exc:  # name the flag, not the field
-        flags = r"^(top_k|remeasure|shortlist|traces_per_program|max_reasoning_chars|max_reasoning_tokens)\b"
+        flags = (r"^(top_k|remeasure|shortlist|traces_per_program|max_reasoning_chars|max_reasoning_tokens|near_dup|"
+                 r"diversity|pairs_per_problem|efficiency_margin|repair_per_problem)\b")
         raise ConfigError(re.sub(flags, lambda m: "--" + m[1].replace("_", "-"), str(exc))) from None
     sft = SftFormat(args.sft_content, args.reasoning_field)
     if args.reasoning_field and args.sft_content != "reply":
@@ -486,14 +521,14 @@ def cmd_curate(args: argparse.Namespace) -> int:
         def body(backend: Backend) -> int:
             result = curate(samples, problems, backend, args.out, selection, run, ks=ks,
                             on_bad=OnBadLine(args.on_bad_line), progress=RichProgress(enabled=not args.quiet),
-                            store=store, sft=sft)
+                            store=store, sft=sft, extras=extras)
             if not args.quiet:
                 print_summary(result.evaluation)
             print(json.dumps({"candidates": result.evaluation.n_candidates, "passed": result.passed,
                               "unique": result.unique, "flaky": result.flaky, "kept": result.kept,
                               "problems_with_solutions": result.problems_with_solutions,
                               "traces_kept": result.traces_kept, "traces_dropped": result.traces_dropped,
-                              "out": args.out}))
+                              **result.extras, "out": args.out}))
             if args.push_to_hub:
                 try:
                     push_to_hub(args.out, args.push_to_hub)

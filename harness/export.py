@@ -19,7 +19,7 @@ from typing import Any
 from . import __version__
 from .errors import ConfigError, HubError, writing
 from .generate import THINK_TAGS
-from .problems import ProblemSet
+from .problems import Problem, ProblemSet
 from .select import Ranked, Survivor
 
 DATASET_FILES = ("train.jsonl", "train.parquet")
@@ -72,8 +72,14 @@ def prepare_out_dir(out_dir: str | Path) -> Path:
     return path
 
 
+def user_turn(problem: Problem, fields: Mapping[str, Any] | None = None) -> str:
+    """What the model was asked: the sample's own user message, else the problem's instruction or prompt."""
+    return str((fields or {}).get("user_message") or problem.instruction or problem.prompt)
+
+
 def export(out_dir: Path, kept: Iterable[Ranked], problems: ProblemSet, sandbox: str,
-           model_field: str = "model", sft: SftFormat | None = None) -> int:
+           model_field: str = "model", sft: SftFormat | None = None,
+           contamination: Mapping[int, str] | None = None) -> int:
     """Writes ``train.jsonl`` and ``train.parquet`` through ``datasets``, in
     chat format; returns the number of rows.
 
@@ -90,7 +96,7 @@ def export(out_dir: Path, kept: Iterable[Ranked], problems: ProblemSet, sandbox:
         survivor = ranked.survivor
         problem = problems.get(survivor.task_id)
         assert problem is not None
-        user = str(survivor.fields.get("user_message") or problem.instruction or problem.prompt)
+        user = user_turn(problem, survivor.fields)
         turns = [{"role": "user", "content": user}, sft.assistant(survivor)]
         rows.append({
             "messages": [{k: turn.get(k, "") for k in message_fields} for turn in turns],
@@ -104,6 +110,8 @@ def export(out_dir: Path, kept: Iterable[Ranked], problems: ProblemSet, sandbox:
             "tests_hash": problem.tests_hash,
             "sandbox": sandbox,
             "harness_version": __version__,
+            # with --decontaminate --flag-only: the benchmark item it overlaps, else ""
+            **({"contamination": contamination.get(survivor.index, "")} if contamination is not None else {}),
         })
     features = datasets.Features({
         "messages": [{k: datasets.Value("string") for k in message_fields}],
@@ -112,6 +120,7 @@ def export(out_dir: Path, kept: Iterable[Ranked], problems: ProblemSet, sandbox:
         "model": datasets.Value("string"), "sampling": datasets.Value("string"),
         "tests_hash": datasets.Value("string"), "sandbox": datasets.Value("string"),
         "harness_version": datasets.Value("string"),
+        **({"contamination": datasets.Value("string")} if contamination is not None else {}),
     })
     if rows:
         dataset = datasets.Dataset.from_list(rows, features=features)
@@ -144,6 +153,12 @@ def push_to_hub(out_dir: str | Path, repo: str) -> None:
     try:
         dataset = datasets.load_dataset("parquet", data_files=str(Path(out_dir) / "train.parquet"), split="train")
         dataset.push_to_hub(repo)
+        # the extras (pairs, repair rows, rewards) as configs of the same repo
+        for name in ("dpo", "repair", "rewards"):
+            extra = Path(out_dir) / f"{name}.parquet"
+            if extra.is_file():
+                datasets.load_dataset("parquet", data_files=str(extra), split="train").push_to_hub(
+                    repo, config_name=name)
     except Exception as exc:  # the hub client raises many kinds; all mean "not pushed"
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
         raise HubError(f"push to {repo} failed ({type(exc).__name__}: {first[:200]})") from None

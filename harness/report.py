@@ -149,9 +149,11 @@ def print_runs(runs: Sequence[RunData]) -> None:
                       + ", ".join(f"{counts[s]} {s}" for s in ("gained", "lost", "better", "worse", "same", "missing")
                                   if counts[s]))
         first, last = runs[0].pass_at_k, runs[-1].pass_at_k
-        changes = [f"pass@{k} {last[k] - first[k]:+.4f}" for k in first
-                   if k in last and first[k] is not None and last[k] is not None
-                   and int(k) in (1, 2, 5, 10, 20, 50, 100)]
+        changes = []
+        for k, before in first.items():
+            after = last.get(k)
+            if before is not None and after is not None and int(k) in (1, 2, 5, 10, 20, 50, 100):
+                changes.append(f"pass@{k} {after - before:+.4f}")
         if changes:
             console.print("  " + "  ".join(changes))
         for status in ("gained", "lost"):
