@@ -45,7 +45,10 @@ class Extras:
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
                 raise ConfigError(f"{name} must be a whole number >= 1, not {value!r}")
-        if not 0.0 < self.efficiency_margin < 1.0:
+        for name in ("pairs", "repair", "rewards", "flag_only"):
+            if not isinstance(getattr(self, name), bool):
+                raise ConfigError(f"{name} must be true or false, not {getattr(self, name)!r}")
+        if not isinstance(self.efficiency_margin, (int, float)) or not 0.0 < self.efficiency_margin < 1.0:
             raise ConfigError(f"efficiency_margin is a fraction in (0, 1), not {self.efficiency_margin!r}")
         if self.flag_only and not self.decontaminate:
             raise ConfigError("--flag-only needs --decontaminate")

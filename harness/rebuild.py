@@ -39,8 +39,9 @@ from typing import Any
 from .calibrate import Calibration
 from .curate import curate
 from .errors import ConfigError, writing
+from .extras import Extras
 from .options import CacheLocation, RunOptions
-from .problems import load_problems
+from .problems import BUNDLED, load_problems
 from .report_data import load_run
 from .report_html import REPORT_FILE, write_html
 from .run import Runner
@@ -57,6 +58,7 @@ class SetSpec:
     samples: str
     selection: Selection = field(default_factory=lambda: Selection(reproducible=True))
     labels: dict[str, str] = field(default_factory=dict)  # the paths as written in corpus.toml
+    extras: Extras = field(default_factory=Extras)
 
 
 @dataclass(frozen=True)
@@ -98,12 +100,15 @@ def load_corpus(path: str | Path) -> CorpusSpec:
             counts[key] = value
         try:
             rank_by = parse_rank_by(str(entry.get("rank_by", "cpu,length")))
+            selection = Selection(top_k=counts["top_k"], remeasure=counts["remeasure"], rank_by=rank_by,
+                                  reproducible=True, near_dup=entry.get("near_dup"),
+                                  diversity=entry.get("diversity"))
+            extras = _extras(entry, base)
         except ConfigError as exc:
             raise ConfigError(f"{where}: {exc}") from None
         sets.append(SetSpec(name=entry["name"], problems=problems, samples=str(base / entry["samples"]),
-                            selection=Selection(top_k=counts["top_k"], remeasure=counts["remeasure"],
-                                                rank_by=rank_by, reproducible=True),
-                            labels={"problems": entry["problems"], "samples": entry["samples"]}))
+                            selection=selection, labels={"problems": entry["problems"], "samples": entry["samples"]},
+                            extras=extras))
     if not sets:
         raise ConfigError(f"{path}: declares no [[set]]")
     if len({s.name for s in sets}) != len(sets):
@@ -121,6 +126,19 @@ def load_corpus(path: str | Path) -> CorpusSpec:
     cache = corpus.get("cache")
     return CorpusSpec(out=base / corpus.get("out", "corpus"), cache=base / cache if cache else None,
                       sets=tuple(sets), gates=gates)
+
+
+EXTRA_KEYS = ("pairs", "repair", "rewards", "flag_only", "pairs_per_problem", "repair_per_problem",
+              "efficiency_margin")
+
+
+def _extras(entry: dict[str, Any], base: Path) -> Extras:
+    """A set's ``pairs = true``, ``decontaminate = ["humaneval", "bench.jsonl"]``...: as curate's flags."""
+    benchmarks = entry.get("decontaminate", [])
+    if not isinstance(benchmarks, list) or not all(isinstance(b, str) for b in benchmarks):
+        raise ConfigError("'decontaminate' must be a list of bundled set names or problem files")
+    resolved = tuple(b if b in BUNDLED else str(base / b) for b in benchmarks)
+    return Extras(decontaminate=resolved, **{k: entry[k] for k in EXTRA_KEYS if k in entry})
 
 
 @dataclass(frozen=True)
@@ -153,7 +171,7 @@ def rebuild(spec: CorpusSpec, backend: Backend, store: ResultStore, run: RunOpti
         problems = load_problems(entry.problems)
         out = spec.out / entry.name
         curated = curate(entry.samples, problems, backend, out, entry.selection, run, ks=(1,), store=store,
-                         labels=entry.labels)
+                         labels=entry.labels, extras=entry.extras)
         executed += curated.evaluation.executed
         cached += curated.evaluation.cached
         pass1 = curated.evaluation.pass_at_k.get("1") or 0.0

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.errors import InputError
+from harness.errors import ConfigError, InputError
 from harness.rebuild import load_corpus, rebuild
 from harness.sandbox.fake import FakeBackend
 from harness.store import ResultStore
@@ -82,6 +82,25 @@ def test_rebuild_is_incremental_and_reproducible_on_the_fake_backend(tmp_path: P
     assert first.executed > 0 and second.executed == 0 and second.cached == first.executed + first.cached
     assert before == after
     assert not first.failed_gates and json.loads((spec.out / "run.json").read_text())["executed"] == 0
+
+
+def test_rebuild_writes_the_extras_reproducibly(tmp_path: Path) -> None:
+    corpus = fake_corpus(tmp_path)
+    corpus.write_text(corpus.read_text().replace("remeasure = 2", "remeasure = 2\npairs = true\nrepair = true\n"
+                                                 "rewards = true\ndecontaminate = [\"mbpp\"]\nnear_dup = 0.9"))
+    spec = load_corpus(corpus)
+    assert spec.sets[0].extras.pairs and spec.sets[0].selection.near_dup == 0.9
+    store = ResultStore(spec.cache)
+    rebuild(spec, FakeBackend(), store)
+    names = ("dpo.jsonl", "dpo.parquet", "repair.jsonl", "rewards.parquet", "decontamination.json", "manifest.json")
+    before = {name: (spec.out / "humaneval" / name).read_bytes() for name in names}
+    second = rebuild(spec, FakeBackend(), store)
+    assert second.executed == 0
+    assert {name: (spec.out / "humaneval" / name).read_bytes() for name in names} == before
+    bad = tmp_path / "bad.toml"
+    bad.write_text(corpus.read_text().replace("pairs = true", "pairs = \"yes\""))
+    with pytest.raises(ConfigError, match=r"\[\[set\]\] #1: pairs must be true or false"):
+        load_corpus(bad)
 
 
 @pytest.mark.docker
