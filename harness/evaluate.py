@@ -29,6 +29,7 @@ from .run import Runner
 from .samples import OnBadLine, Sample, read_samples, validate_samples
 from .sandbox.base import Backend
 from .screen import screen
+from .shard import Shard
 from .store import CachingBackend, ResultStore
 from .validate import shared_rescue
 
@@ -133,13 +134,14 @@ def check_ks(ks: Iterable[int]) -> tuple[int, ...]:
 def evaluate(samples_path: str | Path, problems: ProblemSet, backend: Backend, out_path: str | Path,
              run: RunOptions | None = None, *, ks: Sequence[int] = (1, 10, 100), on_bad: OnBadLine = OnBadLine.FAIL,
              progress: ProgressSink | None = None, store: ResultStore | None = None,
-             workers: int | None = None) -> EvaluationSummary:
+             workers: int | None = None, shard: Shard | None = None) -> EvaluationSummary:
     """Evaluates every sample; see the module docstring.
 
     ``run`` says how (workers, limits, calibration and where it is kept,
     retries); with a ``store``, verdicts are looked up before running and
     stored as they arrive.  ``workers`` is a shortcut for ``run``'s field,
-    kept for older callers.
+    kept for older callers.  With a ``shard`` only its samples are judged
+    (see ``harness.shard``), and the results hold only their rows.
 
     Raises:
         ConfigError: bad ``ks``.
@@ -155,6 +157,8 @@ def evaluate(samples_path: str | Path, problems: ProblemSet, backend: Backend, o
     ks = check_ks(ks)
     progress = progress or ProgressSink()
     total, bad_lines, used = validate_samples(samples_path, problems, on_bad)
+    if shard is not None:
+        total = shard.size(total)
     if store is not None:
         backend = CachingBackend(backend, store)
     out_path = Path(out_path)
@@ -211,7 +215,8 @@ def evaluate(samples_path: str | Path, problems: ProblemSet, backend: Backend, o
             resolve = limits_resolver(run.limits, calibration, run.limit_overrides)
             progress.start(total, "evaluating")
             writer = OrderedWriter(handle)
-            jobs = jobs_from_samples(remember(read_samples(samples_path, problems, OnBadLine.SKIP)),
+            samples = read_samples(samples_path, problems, OnBadLine.SKIP)
+            jobs = jobs_from_samples(remember(shard.select(samples) if shard is not None else samples),
                                      problems, resolve)
             try:
                 for index, execution in with_unanswered(runner.run(jobs)):
@@ -237,6 +242,6 @@ def evaluate(samples_path: str | Path, problems: ProblemSet, backend: Backend, o
         pass_at_k=pass_at_k_table({t: (n, c) for t, (n, c) in counts.items()}, ks),
         elapsed_s=round(elapsed, 3), candidates_per_s=round(total / elapsed, 2) if elapsed else 0.0,
         n_tasks=len(counts), problems=problems.name, sandbox=backend.identity(), isolation=run.isolation,
-        workers=run.workers, infra_retries=runner.infra_retries,
+        workers=runner.workers, infra_retries=runner.infra_retries,
         executed=total - cached - outcomes["infra_error"] - outcomes["truncated"], cached=cached,
         bad_lines=bad_lines, problem_errors=problem_errors, needs_shared=needs_shared)

@@ -70,7 +70,7 @@ class RunOptions:
     (the user's flags) win.
     """
 
-    workers: int = 2
+    workers: int = 2  # 0: as many as the backend has sandbox slots (a Ray cluster's)
     limits: Limits = field(default_factory=Limits)
     limit_overrides: Mapping[str, float] = field(default_factory=dict)
     calibrate: bool = True
@@ -85,8 +85,9 @@ class RunOptions:
         """Raises ConfigError (LimitsError for limits) naming the bad field."""
         for name in ("workers", "max_attempts", "chunk_size"):
             value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ConfigError(f"{name} must be a whole number >= 1, not {value!r}")
+            least = 0 if name == "workers" else 1
+            if isinstance(value, bool) or not isinstance(value, int) or value < least:
+                raise ConfigError(f"{name} must be a whole number >= {least}, not {value!r}")
         for name in ("retry_backoff_s", "backend_wait_s"):
             value = getattr(self, name)
             if not (_positive_number(value) or value == 0):

@@ -43,7 +43,7 @@ class Runner:
     def __init__(self, backend: Backend, options: RunOptions | None = None) -> None:
         self.backend = backend
         self.options = options or RunOptions()
-        self.workers = self.options.workers
+        self.workers = self.options.workers or backend.capacity() or 2
         self.infra_retries = 0
 
     def run(self, jobs: Iterable[Job]) -> Iterator[tuple[int, Execution]]:

@@ -87,5 +87,9 @@ class Backend(abc.ABC):
         """What a verdict depends on besides code and tests (e.g. the image digest)."""
         return self.name
 
+    def capacity(self) -> int | None:
+        """Sandboxes it can run at once, when it knows (a cluster does); workers=0 takes this."""
+        return None
+
     def close(self) -> None:  # noqa: B027 (optional: most backends hold nothing shared)
         """Releases shared resources (prefetched sandboxes, clients)."""
