@@ -85,8 +85,12 @@ def _add_sandbox_options(parser: argparse.ArgumentParser) -> None:
     from .sandbox.prereqs import DEFAULT_IMAGE
     parser.add_argument("--image", default=os.environ.get("HARNESS_IMAGE", DEFAULT_IMAGE),
                         help="sandbox image (default: %(default)s)")
-    parser.add_argument("--workers", type=int, default=os.cpu_count() or 2,
-                        help="candidates run in parallel, one sandbox each (default: cores)")
+    parser.add_argument("--workers", type=int,
+                        help="candidates run in parallel, one sandbox each (default: cores; with --ray, every "
+                             "sandbox slot of the cluster)")
+    parser.add_argument("--ray", metavar="auto|ADDRESS",
+                        help="run the sandboxes on every Docker node of this Ray cluster (pip install "
+                             "'harness[ray]'; nodes offer the harness_sandboxes resource, or their CPUs)")
     parser.add_argument("--isolation", choices=["process", "container"], default="process",
                         help="process: warm throwaway containers, a fresh process per candidate; "
                              "container: a fresh container per candidate (default: %(default)s)")
@@ -294,6 +298,8 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--out", default="results.jsonl", help="per-candidate results (default: %(default)s)")
     ev.add_argument("--summary-json", help="write the summary here too")
     ev.add_argument("--report", metavar="FILE", help="write the HTML report (charts, per-problem table) here too")
+    ev.add_argument("--shard", metavar="I/N", help="judge only shard I of N (the samples at positions I modulo N), "
+                                                   "into this --out and its own --cache; then `harness merge`")
     ev.add_argument("--k", type=_ks, default=[1, 10, 100], help="pass@k values (default: 1,10,100)")
     ev.add_argument("--on-bad-line", choices=[m.value for m in OnBadLine], default="fail",
                     help="a malformed samples line: stop before running (fail) or report and skip it")
@@ -373,6 +379,15 @@ def build_parser() -> argparse.ArgumentParser:
     rb.add_argument("corpus", help="corpus.toml")
     _add_sandbox_options(rb)
 
+    mg = commands.add_parser("merge", help="combine `evaluate --shard I/N` outputs: results in the samples' order, "
+                                           "summary and pass@k, and the shards' stores into one")
+    mg.add_argument("results", nargs="+", metavar="SHARD_RESULTS", help="each shard's results file, any order")
+    mg.add_argument("--out", default="results.jsonl", help="merged results (default: %(default)s)")
+    mg.add_argument("--summary-json", help="write the merged summary here too")
+    mg.add_argument("--k", type=_ks, default=[1, 10, 100], help="pass@k values (default: 1,10,100)")
+    mg.add_argument("--stores", nargs="*", default=[], metavar="STORE", help="the shards' result stores ...")
+    mg.add_argument("--cache", help="... copied into this store (default: $HARNESS_CACHE's)")
+
     rp = commands.add_parser("report", help="pass@k, outcomes and per-problem results of one or more runs, in the "
                                             "terminal and as one offline HTML file (--html)")
     rp.add_argument("runs", nargs="+", metavar="RUN",
@@ -408,7 +423,8 @@ def _run_options(args: argparse.Namespace, cache: CacheLocation | None = None) -
     if args.wall_time is not None:
         overrides["wall_time_s"] = args.wall_time
     limits = Limits(memory_bytes=args.memory_mb * MiB, output_bytes=int(args.output_mb * MiB))
-    return RunOptions(workers=args.workers, limits=limits,
+    workers = args.workers if args.workers is not None else 0 if getattr(args, "ray", None) else os.cpu_count() or 2
+    return RunOptions(workers=workers, limits=limits,
                       limit_overrides=overrides, calibrate=not getattr(args, "no_calibrate", False),
                       cache=cache or _cache(args), isolation=args.isolation,
                       backend_wait_s=getattr(args, "engine_wait", 60.0))
@@ -423,6 +439,8 @@ def _with_backend(args: argparse.Namespace, run: RunOptions, body: Callable[[Bac
     from .sandbox import get_backend
     from .sandbox.cleanup import prune_containers
     from .sandbox.prereqs import require_docker, require_image
+    if getattr(args, "ray", None):
+        return _with_ray(args, run, body)
     require_docker(args.image)
     require_image(args.image, needs_pytest=any(p.test_kind is TestKind.PYTEST for p in problems or ()),
                   cache_dir=run.cache.directory)
@@ -432,6 +450,19 @@ def _with_backend(args: argparse.Namespace, run: RunOptions, body: Callable[[Bac
         return body(backend)
     finally:
         backend.close()
+
+
+def _with_ray(args: argparse.Namespace, run: RunOptions, body: Callable[[Backend], int]) -> int:
+    """``body`` on every Docker node of a Ray cluster; the per-node throughput after."""
+    from .sandbox.ray import RayBackend
+    backend = RayBackend(address=args.ray, image=args.image, isolation=run.isolation)
+    print(f"ray: {len(backend.agents)} node(s), {backend.slots} sandbox slot(s)", file=sys.stderr)
+    try:
+        return body(backend)
+    finally:
+        rates = backend.throughput()
+        backend.close()
+        print("ray: " + ", ".join(f"{node} {rate}/s" for node, rate in rates.items()), file=sys.stderr)
 
 
 def _write_json(path: str | Path, data: Any, what: str) -> None:
@@ -444,8 +475,10 @@ def _write_json(path: str | Path, data: Any, what: str) -> None:
 def cmd_evaluate(args: argparse.Namespace) -> int:
     from .evaluate import check_ks, evaluate
     from .report import RichProgress, print_summary
+    from .shard import Shard
     run = _run_options(args)
     ks = check_ks(args.k)
+    shard = Shard.parse(args.shard) if args.shard else None
     samples = args.samples or str(problems_dir() / DEFAULT_SAMPLES)
     problems = _load_problems(args)
     with ExitStack() as stack:
@@ -453,7 +486,9 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
         def body(backend: Backend) -> int:
             summary = evaluate(samples, problems, backend, args.out, run, ks=ks, on_bad=OnBadLine(args.on_bad_line),
-                               progress=RichProgress(enabled=not args.quiet), store=store)
+                               progress=RichProgress(enabled=not args.quiet), store=store, shard=shard)
+            if shard is not None:
+                shard.sidecar(Path(args.out), samples, summary.n_candidates)
             if args.summary_json:
                 _write_json(args.summary_json, summary.to_dict(), "the summary")
             if args.report:
@@ -653,6 +688,19 @@ def cmd_sandbox(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_merge(args: argparse.Namespace) -> int:
+    from .evaluate import check_ks
+    from .shard import merge_results
+    summary = merge_results([Path(p) for p in args.results], Path(args.out), check_ks(args.k))
+    if args.stores:
+        with _store(_cache(args)) as store:
+            summary["store"] = {"path": str(store.path), "new": sum(store.merge_from(p) for p in args.stores)}
+    if args.summary_json:
+        _write_json(args.summary_json, summary, "the summary")
+    print(json.dumps(summary))
+    return EXIT_OK
+
+
 def cmd_report(args: argparse.Namespace) -> int:
     from .report import print_runs
     from .report_data import load_run
@@ -695,7 +743,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     handlers: dict[str, Callable[[argparse.Namespace], int]] = {
         "evaluate": cmd_evaluate, "curate": cmd_curate, "generate": cmd_generate, "rebuild": cmd_rebuild,
-        "sandbox": cmd_sandbox, "problems": cmd_problems, "cache": cmd_cache, "report": cmd_report}
+        "sandbox": cmd_sandbox, "problems": cmd_problems, "cache": cmd_cache, "report": cmd_report,
+        "merge": cmd_merge}
     try:
         return handlers[args.command](args)
     except KeyboardInterrupt:

@@ -110,6 +110,26 @@ class ResultStore:
         except sqlite3.Error as exc:  # e.g. a full disk: the verdicts still reach results.jsonl
             raise StoreError(f"result store {self.path}: cannot write ({exc})") from exc
 
+    def merge_from(self, other: str | Path) -> int:
+        """Copies another store's verdicts in (a shard's); returns how many were new.
+        A verdict already here stays: the first one wins, so merging twice changes nothing."""
+        path = Path(other)
+        if not path.is_file():
+            raise StoreError(f"result store {path}: no such file")
+        try:
+            with self.lock:
+                before = self.db.total_changes
+                self.db.execute("ATTACH DATABASE ? AS shard", (str(path),))
+                try:
+                    self.db.execute("INSERT OR IGNORE INTO results SELECT key, outcome, execution, created "
+                                    "FROM shard.results")
+                    self.db.commit()
+                finally:
+                    self.db.execute("DETACH DATABASE shard")
+                return int(self.db.total_changes - before)
+        except sqlite3.Error as exc:
+            raise StoreError(f"result store {path}: cannot merge it into {self.path} ({exc})") from exc
+
     def stats(self) -> StoreStats:
         try:
             with self.lock:
