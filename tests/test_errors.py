@@ -85,8 +85,8 @@ def test_bad_limits_are_input_errors() -> None:
 
 
 def test_run_options_check_themselves() -> None:
-    with pytest.raises(ConfigError, match="workers must be a whole number >= 1, not 0"):
-        RunOptions(workers=0)
+    with pytest.raises(ConfigError, match="workers must be a whole number >= 0, not -1"):
+        RunOptions(workers=-1)  # 0 is the backend's capacity (a Ray cluster's slots)
     with pytest.raises(LimitsError, match="wall_time_s"):
         RunOptions(limit_overrides={"wall_time_s": -1})
     with pytest.raises(ConfigError, match="retry_backoff_s"):
