@@ -9,6 +9,7 @@ exit statuses through one table, ``EXIT_CODES``.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import re
@@ -456,7 +457,8 @@ def _with_ray(args: argparse.Namespace, run: RunOptions, body: Callable[[Backend
     """``body`` on every Docker node of a Ray cluster; the per-node throughput after."""
     from .sandbox.ray import RayBackend
     backend = RayBackend(address=args.ray, image=args.image, isolation=run.isolation)
-    print(f"ray: {len(backend.agents)} node(s), {backend.slots} sandbox slot(s)", file=sys.stderr)
+    live = sum(1 for agent in backend.agents if agent.alive)
+    print(f"ray: {live} node(s), {backend.slots} sandbox slot(s)", file=sys.stderr)
     try:
         return body(backend)
     finally:
@@ -475,18 +477,20 @@ def _write_json(path: str | Path, data: Any, what: str) -> None:
 def cmd_evaluate(args: argparse.Namespace) -> int:
     from .evaluate import check_ks, evaluate
     from .report import RichProgress, print_summary
-    from .shard import Shard
+    from .shard import Shard, sidecar_path
     run = _run_options(args)
     ks = check_ks(args.k)
     shard = Shard.parse(args.shard) if args.shard else None
     samples = args.samples or str(problems_dir() / DEFAULT_SAMPLES)
+    if shard is not None:
+        sidecar_path(Path(args.out)).unlink(missing_ok=True)  # a shard is finished only when it says so again
     problems = _load_problems(args)
     with ExitStack() as stack:
         store = None if args.no_cache else stack.enter_context(_store(run.cache))
 
         def body(backend: Backend) -> int:
             summary = evaluate(samples, problems, backend, args.out, run, ks=ks, on_bad=OnBadLine(args.on_bad_line),
-                               progress=RichProgress(enabled=not args.quiet), store=store, shard=shard)
+                               progress=RichProgress(not args.quiet, backend.status), store=store, shard=shard)
             if shard is not None:
                 shard.sidecar(Path(args.out), samples, summary.n_candidates)
             if args.summary_json:
@@ -555,7 +559,7 @@ def cmd_curate(args: argparse.Namespace) -> int:
     with _store(run.cache) as store:
         def body(backend: Backend) -> int:
             result = curate(samples, problems, backend, args.out, selection, run, ks=ks,
-                            on_bad=OnBadLine(args.on_bad_line), progress=RichProgress(enabled=not args.quiet),
+                            on_bad=OnBadLine(args.on_bad_line), progress=RichProgress(not args.quiet, backend.status),
                             store=store, sft=sft, extras=extras)
             if not args.quiet:
                 print_summary(result.evaluation)
@@ -709,6 +713,11 @@ def cmd_report(args: argparse.Namespace) -> int:
     if labels and len(labels) != len(args.runs):
         raise ConfigError(f"--labels names {len(labels)} runs, but {len(args.runs)} were given")
     runs = [load_run(path, labels[i] if labels else None) for i, path in enumerate(args.runs)]
+    seen: dict[str, int] = {}
+    for i, run in enumerate(runs):  # two results.jsonl from two folders: "results", "results #2"
+        seen[run.label] = seen.get(run.label, 0) + 1
+        if seen[run.label] > 1:
+            runs[i] = dataclasses.replace(run, label=f"{run.label} #{seen[run.label]}")
     print_runs(runs)
     if args.html:
         print(f"report: {write_html(args.html, runs, args.title)}", file=sys.stderr)

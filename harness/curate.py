@@ -122,12 +122,11 @@ def curate(samples: str | Path, problems: ProblemSet, backend: Backend, out_dir:
                  if (m := decon.check_solution(r.survivor.index, r.survivor.task_id, r.survivor.code))}
     count = export(out, kept, problems, backend.identity(), sft=sft, contamination=flags)
     users = {p.id: user_turn(p) for p in problems}
-    skip = (lambda task: decon.drops(task)) if decon is not None else (lambda task: False)
     def measure_more(programs: dict[str, list[Survivor]], runs: int) -> Remeasured:
         return remeasure(Runner(measured, run), problems, programs, runs, resolve,
                          tag_repeats=selection.reproducible, first_repeat=selection.remeasure, interleave=True)
 
-    written = write_extras(out, extras, problems, kept, pool, remeasured, users, skip, measure_more)
+    written = write_extras(out, extras, problems, kept, pool, remeasured, users, decon, measure_more)
     files = [*DATASET_FILES, *written.files, "evaluated.jsonl", REPORT_FILE]
     if decon is not None:
         with writing(out / DECONTAMINATION_FILE, "the decontamination report"):
@@ -170,5 +169,7 @@ def curate(samples: str | Path, problems: ProblemSet, backend: Backend, out_dir:
         "flaky": flaky,
         "files": files,
     })
-    write_html(out / REPORT_FILE, [load_run(out, label=problems.name)], title=f"harness curate: {problems.name}")
+    # the folder's name, not its path: the same run writes the same bytes wherever it was started
+    write_html(out / REPORT_FILE, [load_run(out, label=problems.name, source=out.name)],
+               title=f"harness curate: {problems.name}")
     return result

@@ -72,6 +72,18 @@ def prepare_out_dir(out_dir: str | Path) -> Path:
     return path
 
 
+def clean(value: Any) -> Any:
+    """Strings made safe for Arrow and UTF-8 files: a lone surrogate (a candidate
+    can print one) becomes "?"; lists and dicts are cleaned through."""
+    if isinstance(value, str):
+        return value.encode("utf-8", "replace").decode("utf-8") if not value.isascii() else value
+    if isinstance(value, list):
+        return [clean(v) for v in value]
+    if isinstance(value, dict):
+        return {k: clean(v) for k, v in value.items()}
+    return value
+
+
 def user_turn(problem: Problem, fields: Mapping[str, Any] | None = None) -> str:
     """What the model was asked: the sample's own user message, else the problem's instruction or prompt."""
     return str((fields or {}).get("user_message") or problem.instruction or problem.prompt)
@@ -123,7 +135,7 @@ def export(out_dir: Path, kept: Iterable[Ranked], problems: ProblemSet, sandbox:
         **({"contamination": datasets.Value("string")} if contamination is not None else {}),
     })
     if rows:
-        dataset = datasets.Dataset.from_list(rows, features=features)
+        dataset = datasets.Dataset.from_list([clean(row) for row in rows], features=features)
     else:  # no verified solution: an empty dataset with the same columns
         dataset = datasets.Dataset.from_dict({name: [] for name in features}, features=features)
     with writing(out_dir, "the dataset"):

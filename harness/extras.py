@@ -12,8 +12,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .decontam import Decontamination
 from .errors import ConfigError, writing
-from .failures import failures
+from .export import clean
+from .failures import Failure, failures
 from .pairs import Measured, correctness_pairs, efficiency_pairs
 from .problems import ProblemSet
 from .repair import repair_rows
@@ -87,7 +89,8 @@ def write_rows(out: Path, files: Sequence[str], rows: Callable[[], Iterator[dict
         if next(rows(), None) is None:  # from_generator refuses to make nothing
             dataset = datasets.Dataset.from_dict({name: [] for name in features}, features=features)
         else:
-            dataset = datasets.Dataset.from_generator(rows, features=features, cache_dir=cache)
+            dataset = datasets.Dataset.from_generator(lambda: (clean(row) for row in rows()), features=features,
+                                                      cache_dir=cache)
         for name in files:
             with writing(out / name, "a dataset"):
                 if name.endswith(".jsonl"):
@@ -130,10 +133,29 @@ def confirmed_programs(programs: dict[str, list[Measured]], extras: Extras,
             for task, measured in programs.items()}
 
 
+def _contamination(decon: Decontamination | None, index: int, task_id: str, code: str) -> str:
+    """``benchmark:task`` a row's program or problem overlaps, else ""."""
+    hit = decon.check_solution(index, task_id, code) if decon is not None else None
+    return hit.label() if hit is not None else ""
+
+
+def _flag(rows: list[dict[str, Any]], decon: Decontamination | None, failing: Mapping[str, Sequence[Failure]],
+          by_index: Mapping[int, str]) -> None:
+    """With --flag-only, each pair or repair row says which of its programs overlap a benchmark."""
+    if decon is None or not decon.flag_only:
+        return
+    codes = {f.index: f.code for fs in failing.values() for f in fs} | dict(by_index)
+    for row in rows:
+        indices = [row.get(k) for k in ("chosen_index", "rejected_index", "attempt_index", "fix_index")]
+        labels = {_contamination(decon, i, row["task_id"], codes.get(i, "")) for i in indices if isinstance(i, int)}
+        row["contamination"] = ",".join(sorted(label for label in labels if label))
+
+
 def write_extras(out: Path, extras: Extras, problems: ProblemSet, kept: Iterable[Ranked], pool: Shortlists,
-                 measured: Remeasured, users: Mapping[str, str], skip: Callable[[str], bool],
+                 measured: Remeasured, users: Mapping[str, str], decon: Decontamination | None,
                  measure_more: MeasureMore) -> ExtrasResult:
-    """``skip(task_id)``: a contaminated problem, left out of every row;
+    """``decon``: contaminated problems and programs (failing attempts too) leave
+    every row, or with ``flag_only`` are named in a ``contamination`` column;
     ``measure_more``: runs programs again (efficiency pairs are confirmed)."""
     result = ExtrasResult()
     by_task: dict[str, list[Ranked]] = {}
@@ -141,7 +163,16 @@ def write_extras(out: Path, extras: Extras, problems: ProblemSet, kept: Iterable
         by_task.setdefault(ranked.survivor.task_id, []).append(ranked)
     failing = failures(out / "evaluated.jsonl", problems, extras.failures_per_problem) \
         if extras.failures_per_problem else {}
-    failing = {t: f for t, f in failing.items() if not skip(t)}
+    if decon is not None and not decon.flag_only:
+        failing = {t: [f for f in fs if not _contamination(decon, f.index, t, f.code)] for t, fs in failing.items()}
+
+    def skip(task_id: str) -> bool:  # a contaminated problem leaves every row (unless flagged only)
+        return decon is not None and decon.drops(task_id)
+
+    programs_by_index = {s.index: s.code for ss in [*pool.lists.values(), *pool.contrast.values()] for s in ss}
+    flagging = decon is not None and decon.flag_only
+    pair_template = _PAIR_TEMPLATE | ({"contamination": ""} if flagging else {})
+    repair_template = _REPAIR_TEMPLATE | ({"contamination": ""} if flagging else {})
     if extras.pairs:
         rows = correctness_pairs(by_task, failing, users, extras.pairs_per_problem)
         programs: dict[str, list[Measured]] = {}
@@ -156,11 +187,13 @@ def write_extras(out: Path, extras: Extras, problems: ProblemSet, kept: Iterable
         efficiency = efficiency_pairs(programs, users, extras.pairs_per_problem, extras.efficiency_margin)
         result.counts["correctness_pairs"] = len(rows)
         result.counts["efficiency_pairs"] = len(efficiency)
-        _write_list(out, PAIR_FILES, rows + efficiency, _PAIR_TEMPLATE)
+        _flag(rows + efficiency, decon, failing, programs_by_index)
+        _write_list(out, PAIR_FILES, rows + efficiency, pair_template)
         result.files += PAIR_FILES
     if extras.repair:
         rows = repair_rows(by_task, failing, users, extras.repair_per_problem)
-        result.counts["repair_rows"] = _write_list(out, REPAIR_FILES, rows, _REPAIR_TEMPLATE)
+        _flag(rows, decon, failing, programs_by_index)
+        result.counts["repair_rows"] = _write_list(out, REPAIR_FILES, rows, repair_template)
         result.files += REPAIR_FILES
     if extras.rewards:
         skipped = {p.id for p in problems if skip(p.id)}

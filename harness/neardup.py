@@ -56,7 +56,7 @@ class _Renamer(ast.NodeTransformer):
     visit_Nonlocal = visit_Global  # type: ignore[assignment]
 
 
-def _strip_docstrings(tree: ast.AST) -> None:
+def strip_docstrings(tree: ast.AST) -> None:
     for node in ast.walk(tree):
         body = getattr(node, "body", None)
         if isinstance(body, list) and body and isinstance(body[0], ast.Expr) \
@@ -69,7 +69,7 @@ def renamed_tree(code: str) -> ast.AST | None:
         tree = ast.parse(code)
     except (SyntaxError, ValueError):
         return None
-    _strip_docstrings(tree)
+    strip_docstrings(tree)
     return _Renamer().visit(tree)  # type: ignore[no-any-return]
 
 

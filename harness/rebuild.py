@@ -192,8 +192,8 @@ def rebuild(spec: CorpusSpec, backend: Backend, store: ResultStore, run: RunOpti
                               f"{', '.join(broken[:10])}")
     result = RebuildResult(failed_gates=failed, sets=report, executed=executed, cached=cached)
     # every set in one page, beside run.json, for CI to keep as an artifact
-    write_html(spec.out / REPORT_FILE, [load_run(spec.out / entry.name, label=entry.name) for entry in spec.sets],
-               title="harness rebuild")
+    sets = [load_run(spec.out / entry.name, label=entry.name, source=entry.name) for entry in spec.sets]
+    write_html(spec.out / REPORT_FILE, sets, title="harness rebuild")
     run_file = spec.out / "run.json"
     with writing(run_file, "the run report"):
         spec.out.mkdir(parents=True, exist_ok=True)

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -43,10 +44,12 @@ class _PassColumn(ProgressColumn):
 
 
 class RichProgress(ProgressSink):
-    """Rate, ETA and pass rate so far, redrawn a few times a second."""
+    """Rate, ETA and pass rate so far, redrawn a few times a second; with
+    ``status`` (a backend's: a cluster's per-node throughput) its line too."""
 
-    def __init__(self, enabled: bool = True) -> None:
+    def __init__(self, enabled: bool = True, status: Callable[[], str] | None = None) -> None:
         self.enabled = enabled
+        self.status = status
         self.progress: Progress | None = None
         self.task: Any = None
         self.judged = self.passed = self.infra = 0
@@ -57,9 +60,10 @@ class RichProgress(ProgressSink):
         self.judged = self.passed = self.infra = 0
         self.progress = Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
                                  _RateColumn(), _PassColumn(), TimeElapsedColumn(), TextColumn("eta"),
-                                 TimeRemainingColumn(), console=console, refresh_per_second=4)
+                                 TimeRemainingColumn(), TextColumn("{task.fields[status]}"), console=console,
+                                 refresh_per_second=4)
         self.progress.start()
-        self.task = self.progress.add_task(label, total=total, judged=0, passed=0, infra=0)
+        self.task = self.progress.add_task(label, total=total, judged=0, passed=0, infra=0, status="")
 
     def advance(self, execution: Execution) -> None:
         if self.progress is None:
@@ -69,7 +73,9 @@ class RichProgress(ProgressSink):
         else:
             self.judged += 1
             self.passed += execution.passed
-        self.progress.update(self.task, advance=1, judged=self.judged, passed=self.passed, infra=self.infra)
+        status = self.status() if self.status is not None else ""
+        self.progress.update(self.task, advance=1, judged=self.judged, passed=self.passed, infra=self.infra,
+                             status=status)
 
     def stop(self) -> None:
         if self.progress is not None:
@@ -135,7 +141,7 @@ def print_runs(runs: Sequence[RunData]) -> None:
     for run in runs:
         problems = len(run.problems)
         never = sum(1 for p in run.problems if p.n and not p.passed)
-        console.print(f"[bold]{run.label}[/] {run.n_candidates} candidates, {problems} problems "
+        console.print(f"[bold]{escape(run.label)}[/] {run.n_candidates} candidates, {problems} problems "
                       f"({never} never passed), {run.flaky_programs} flaky programs")
         console.print("  " + (_curve(run.pass_at_k) or "pass@k n/a"))
         bar = Text("  ") + _outcome_bar(run.outcomes) + Text("  ")
@@ -145,7 +151,7 @@ def print_runs(runs: Sequence[RunData]) -> None:
     deltas = compare(runs)
     if deltas:
         counts = Counter(d.status for d in deltas)
-        console.print(f"[bold]{runs[0].label} -> {runs[-1].label}[/]: "
+        console.print(f"[bold]{escape(runs[0].label)} -> {escape(runs[-1].label)}[/]: "
                       + ", ".join(f"{counts[s]} {s}" for s in ("gained", "lost", "better", "worse", "same", "missing")
                                   if counts[s]))
         first, last = runs[0].pass_at_k, runs[-1].pass_at_k
@@ -159,4 +165,4 @@ def print_runs(runs: Sequence[RunData]) -> None:
         for status in ("gained", "lost"):
             ids = [d.task_id for d in deltas if d.status == status]
             if ids:
-                console.print(f"  {status}: {', '.join(ids[:15])}{' ...' if len(ids) > 15 else ''}")
+                console.print(Text(f"  {status}: {', '.join(ids[:15])}{' ...' if len(ids) > 15 else ''}"))

@@ -229,8 +229,17 @@ def _median(values: list[float]) -> float | None:
     return statistics.median(values) if values else None
 
 
-def load_run(path: str | Path, label: str | None = None) -> RunData:
-    """Aggregates one run.
+def _number(value: Any) -> float:
+    """A measurement, or 0.0 for what is missing or not finite (a hand-edited file)."""
+    try:
+        number = float(value or 0.0)
+    except (TypeError, ValueError):
+        return 0.0
+    return number if math.isfinite(number) else 0.0
+
+
+def load_run(path: str | Path, label: str | None = None, source: str | None = None) -> RunData:
+    """Aggregates one run; ``source`` is what the page says it came from (default: the path).
 
     Raises:
         SampleError: the file is missing, unreadable or not judged rows (naming file:line).
@@ -247,8 +256,9 @@ def load_run(path: str | Path, label: str | None = None) -> RunData:
         totals[outcome] += 1
         acc.outcomes[outcome] += 1
         code = _code(row)
-        candidate = Candidate(index, outcome, float(row.get("cpu_time_s") or 0.0),
-                              int(row.get("peak_memory_bytes") or 0), int(row.get("code_length") or len(code)),
+        candidate = Candidate(index, outcome, _number(row.get("cpu_time_s")),
+                              int(_number(row.get("peak_memory_bytes"))),
+                              int(_number(row.get("code_length")) or len(code)),
                               str(row.get("detail") or "")[:500], code[:CODE_CHARS], index in files.kept)
         _show(acc, candidate)
         acc.kept += candidate.kept
@@ -256,7 +266,7 @@ def load_run(path: str | Path, label: str | None = None) -> RunData:
             acc.infra += outcome == Outcome.INFRA_ERROR.value
             continue
         acc.n += 1
-        digest = hashlib.blake2b(code.encode(), digest_size=8).hexdigest()
+        digest = hashlib.blake2b(code.encode("utf-8", "surrogatepass"), digest_size=8).hexdigest()
         acc.verdicts.setdefault(digest, set()).add(outcome)
         if index in files.flaky:  # passed once, then not: a verdict of its own in the report
             acc.verdicts[digest].add("flaky")
@@ -269,7 +279,7 @@ def load_run(path: str | Path, label: str | None = None) -> RunData:
                 passing.append((candidate.code_length, candidate.cpu_time_s, candidate.kept))
         elif not acc.first_failure:
             acc.first_failure = candidate.detail.splitlines()[0][:200] if candidate.detail else outcome
-    return _finish(label or _label(path), str(path), index + 1, totals, problems, passing, files.curated)
+    return _finish(label or _label(path), source or str(path), index + 1, totals, problems, passing, files.curated)
 
 
 def _label(path: str | Path) -> str:

@@ -35,7 +35,8 @@ def _asset(name: str) -> str:
 
 def render_html(runs: Sequence[RunData], title: str = "harness report") -> str:
     data = {"runs": [run.to_dict() for run in runs], "deltas": [asdict(d) for d in compare(runs)]}
-    payload = json.dumps(data, ensure_ascii=False, separators=(",", ":"), allow_nan=False).translate(_JSON_ESCAPES)
+    # ASCII: a lone surrogate a candidate printed stays a \\udXXX escape that JSON.parse reads
+    payload = json.dumps(data, ensure_ascii=True, separators=(",", ":"), allow_nan=False).translate(_JSON_ESCAPES)
     parts = {
         "@@DATA@@": payload,
         "@@CHART_JS@@": _asset("vendor/chart.umd.min.js"),

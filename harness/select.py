@@ -28,7 +28,7 @@ from .errors import ConfigError
 from .generate import fenced_blocks
 from .job import Candidate, Job, make_job
 from .limits import Limits
-from .neardup import NearDuplicates, renamed, similarity
+from .neardup import NearDuplicates, renamed, similarity, strip_docstrings
 from .outcome import Outcome
 from .problems import CodeField, Problem, ProblemSet
 from .run import Runner
@@ -114,11 +114,7 @@ def normalized(code: str) -> str:
         tree = ast.parse(code)
     except (SyntaxError, ValueError):
         return code.strip()
-    for node in ast.walk(tree):
-        body = getattr(node, "body", None)
-        if isinstance(body, list) and body and isinstance(body[0], ast.Expr) \
-                and isinstance(body[0].value, ast.Constant) and isinstance(body[0].value.value, str):
-            node.body = body[1:] or [ast.Pass()]  # type: ignore[attr-defined]
+    strip_docstrings(tree)
     return ast.dump(tree, annotate_fields=False)
 
 
@@ -228,6 +224,7 @@ def shortlists(results: Path, problems: ProblemSet, selection: Selection, droppe
     slow: dict[str, list[tuple[tuple[Any, ...], Survivor]]] = {}
     seen: dict[tuple[str, str], set[str]] = {}  # (problem, program) -> digests of its kept traces
     exact: set[tuple[str, str]] = set()  # what the dedup before renaming told apart, to count the difference
+    nears: set[tuple[str, str]] = set()  # programs left out as near-copies
     near = NearDuplicates(selection.near_dup) if selection.near_dup is not None else None
     pool = Shortlists({})
     with open(results, encoding="utf-8") as handle:
@@ -245,7 +242,6 @@ def shortlists(results: Path, problems: ProblemSet, selection: Selection, droppe
             if exclude is not None and exclude(index, problem.id, text):
                 pool.counts["excluded"] += 1
                 continue
-            exact.add((problem.id, hashlib.sha256(normalized(text).encode()).hexdigest()))
             # completions and whole programs of the same solution are one program
             digest = hashlib.sha256(renamed(text).encode()).hexdigest()
             reasoning = str(row.get("reasoning") or "")
@@ -253,6 +249,9 @@ def shortlists(results: Path, problems: ProblemSet, selection: Selection, droppe
             if why is not None:
                 if dropped is not None:
                     dropped[why] += 1
+                continue
+            exact.add((problem.id, hashlib.sha256(normalized(text).encode()).hexdigest()))
+            if (problem.id, digest) in nears:
                 continue
             trace = hashlib.sha256(reasoning.encode()).hexdigest()
             traces = seen.get((problem.id, digest))
@@ -263,7 +262,7 @@ def shortlists(results: Path, problems: ProblemSet, selection: Selection, droppe
             else:
                 # near-copies are judged on the candidate's own code (a completion without its prompt)
                 if near is not None and near.add(problem.id, digest, str(row[code_field.value])) is not None:
-                    pool.counts["near_duplicates"] += 1
+                    nears.add((problem.id, digest))  # a program, counted once however often it comes
                     continue
                 seen[(problem.id, digest)] = {trace}
                 pool.unique += 1
@@ -280,7 +279,8 @@ def shortlists(results: Path, problems: ProblemSet, selection: Selection, droppe
     shortlisted = {s.index for survivors in pool.lists.values() for s in survivors}
     pool.contrast = {task: [e[1] for e in heap if e[1].index not in shortlisted] for task, heap in slow.items()}
     pool.counts["unique_exact"] = len(exact)
-    pool.counts["renamed"] = len(exact) - len(seen) - pool.counts["near_duplicates"]
+    pool.counts["near_duplicates"] = len(nears)
+    pool.counts["renamed"] = len(exact) - len(seen) - len(nears)
     return pool
 
 

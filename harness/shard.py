@@ -13,6 +13,7 @@ gives the same bytes.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from collections.abc import Iterable, Iterator, Sequence
@@ -50,50 +51,63 @@ class Shard:
                 yield replace(sample, index=sample.index // self.count)
 
     def sidecar(self, results: Path, samples: str, candidates: int) -> None:
+        """Written when the shard finished: merge trusts only finished shards."""
         path = sidecar_path(results)
         with writing(path, "the shard record"):
             path.write_text(json.dumps({"shard": self.index, "of": self.count, "samples": samples,
-                                        "candidates": candidates}, indent=2) + "\n")
+                                        "samples_sha256": _digest(Path(samples)), "candidates": candidates},
+                                       indent=2) + "\n")
+
+
+def _digest(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def sidecar_path(results: Path) -> Path:
     return results.with_name(results.name + ".shard.json")
 
 
-def _ordered(results: Sequence[Path]) -> list[Path]:
-    """The shards' results in shard order, checked complete (from their sidecars)."""
+def _ordered(results: Sequence[Path]) -> list[tuple[Path, int]]:
+    """The shards' results and row counts in shard order, checked complete (from
+    their records, which a shard writes only when it finishes)."""
     records = []
     for path in results:
         try:
             record = json.loads(sidecar_path(path).read_text())
-        except (OSError, ValueError) as exc:
-            raise SampleError(f"{path}: no readable shard record {sidecar_path(path).name} "
-                              f"(written by evaluate --shard): {exc}") from None
-        records.append((int(record["shard"]), int(record["of"]), str(record["samples"]), path))
-    counts = {of for _, of, _, _ in records}
+            records.append((int(record["shard"]), int(record["of"]), str(record["samples_sha256"]), path,
+                            int(record["candidates"])))
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise SampleError(f"{path}: no finished shard record {sidecar_path(path).name} (evaluate --shard "
+                              f"writes it when the shard ends; rerun it): {type(exc).__name__}") from None
+    counts = {record[1] for record in records}
     if len(counts) != 1:
         raise SampleError(f"the shards were cut different ways ({sorted(counts)} shards)")
     count = counts.pop()
-    found = sorted(i for i, _, _, _ in records)
+    found = sorted(record[0] for record in records)
     if found != list(range(count)):
         missing = sorted(set(range(count)) - set(found))
         raise SampleError(f"shards of {count}: missing {missing}" if missing else f"a shard given twice: {found}")
-    if len({samples for _, _, samples, _ in records}) != 1:
+    if len({record[2] for record in records}) != 1:
         raise SampleError("the shards judged different samples files")
-    return [path for _, _, _, path in sorted(records)]
+    return [(path, candidates) for _, _, _, path, candidates in sorted(records)]
 
 
-def _check_complete(ordered: Sequence[Path]) -> None:
-    """Every shard ran to its end: its row count is its share of all samples
-    (an interrupted shard would misplace every later row of the merge)."""
-    sizes = []
-    for path in ordered:
-        with open(path, encoding="utf-8") as handle:
-            sizes.append(sum(1 for line in handle if line.strip()))
-    total = sum(sizes)
-    for i, (path, size) in enumerate(zip(ordered, sizes, strict=True)):
+def _check_complete(ordered: Sequence[tuple[Path, int]]) -> None:
+    """Every shard holds all its rows: as many as its record says, and its share
+    of all of them (a cut file would misplace every later row of the merge)."""
+    total = sum(candidates for _, candidates in ordered)
+    for i, (path, candidates) in enumerate(ordered):
+        try:
+            with open(path, encoding="utf-8") as handle:
+                size = sum(1 for line in handle if line.strip())
+        except OSError as exc:
+            raise SampleError(f"{path}: cannot read ({exc.strerror or exc})") from None
         want = Shard(i, len(ordered)).size(total)
-        if size != want:
+        if size != candidates or size != want:
             raise SampleError(f"{path}: shard {i} has {size} rows, its share is {want}: rerun it to the end "
                               "(its store keeps what it judged)")
 
@@ -102,7 +116,7 @@ def merge_results(results: Sequence[Path], out: Path, ks: Sequence[int]) -> dict
     """Writes the merged results; returns the summary (outcomes, pass@k)."""
     ordered = _ordered(results)
     _check_complete(ordered)
-    handles = [open(path, encoding="utf-8") for path in ordered]
+    handles = [open(path, encoding="utf-8") for path, _ in ordered]
     outcomes = {o.value: 0 for o in Outcome}
     counts: dict[str, list[int]] = {}
     total = 0
@@ -117,7 +131,10 @@ def merge_results(results: Sequence[Path], out: Path, ks: Sequence[int]) -> dict
                         if not line:
                             live.remove(handle)
                             continue
-                        row = json.loads(line)
+                        try:
+                            row = json.loads(line)
+                        except json.JSONDecodeError as exc:
+                            raise SampleError(f"{handle.name}: a malformed row ({exc.msg})") from None
                         merged.write(line if line.endswith("\n") else line + "\n")
                         total += 1
                         outcome = Outcome(row["outcome"])

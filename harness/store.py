@@ -233,5 +233,11 @@ class CachingBackend(Backend):
     def identity(self) -> str:
         return self.inner.identity()
 
+    def capacity(self) -> int | None:
+        return self.inner.capacity()
+
+    def status(self) -> str:
+        return self.inner.status()
+
     def close(self) -> None:
         self.inner.close()

@@ -132,3 +132,24 @@ def test_no_cluster_is_one_clear_line(tmp_path: Path) -> None:
                           capture_output=True, text=True, env=os.environ.copy(), timeout=300)
     assert proc.returncode == 3, proc.stderr[-2000:]
     assert proc.stderr.strip().splitlines()[-1].startswith("harness: error: no Ray cluster at '127.0.0.1:1'")
+
+
+def test_ctrl_c_stops_the_cluster_run_cleanly(cluster: Any, tmp_path: Path) -> None:
+    """SIGINT mid-run: exit 130 with one line, the rows judged so far kept, and
+    every container of the run's agents gone."""
+    import signal
+    samples, _ = recorded(60, tmp_path, slow=0.3)
+    before = count_containers()
+    proc = subprocess.Popen([sys.executable, "-m", "harness", "evaluate", str(samples), "--ray", cluster.address,
+                             "--image", IMAGE, "--no-cache", "--out", str(tmp_path / "r.jsonl"), "--quiet"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=os.environ.copy())
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and count_containers() <= before:
+        time.sleep(0.2)  # the agents have started their sandboxes
+    time.sleep(2)
+    proc.send_signal(signal.SIGINT)
+    _, stderr = proc.communicate(timeout=120)
+    assert proc.returncode == 130, stderr[-2000:]
+    assert "interrupted" in stderr.strip().splitlines()[-1]
+    assert count_containers() == before
+    assert (tmp_path / "r.jsonl").is_file()

@@ -78,6 +78,12 @@ def test_three_shards_merge_into_one_run(tmp_path: Path) -> None:
     missing = harness("merge", shards[0], shards[1], "--out", tmp_path / "m.jsonl")
     assert missing.returncode == 2 and "shards of 3: missing [" in missing.stderr
     cut = tmp_path / "shard0" / "results.jsonl"
+    first_shard = cut.read_text()
     cut.write_text("".join(cut.read_text().splitlines(keepends=True)[:-1]))  # an interrupted shard
     short = harness("merge", *shards, "--out", tmp_path / "m.jsonl")
     assert short.returncode == 2 and "shard 0 has 16 rows, its share is 17" in short.stderr
+    last = tmp_path / "shard2" / "results.jsonl"  # the shortest shard, cut: its record says 16
+    (tmp_path / "shard0" / "results.jsonl").write_text(first_shard)
+    last.write_text("".join(last.read_text().splitlines(keepends=True)[:-1]))
+    short = harness("merge", *shards, "--out", tmp_path / "m.jsonl")
+    assert short.returncode == 2 and "shard 2 has 15 rows" in short.stderr

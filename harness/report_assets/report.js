@@ -147,17 +147,19 @@
   }
 
   // ---- per-problem table
-  const byTask = runs.map((run) => Object.fromEntries(run.problems.map((p) => [p.task_id, p])));
-  const deltas = Object.fromEntries(data.deltas.map((d) => [d.task_id, d]));
+  // Maps, not objects: a task id may be "constructor" or "__proto__"
+  const byTask = runs.map((run) => new Map(run.problems.map((p) => [p.task_id, p])));
+  const deltas = new Map(data.deltas.map((d) => [d.task_id, d]));
+  const shownOf = (run, taskId) => (Object.hasOwn(run.candidates, taskId) ? run.candidates[taskId] : []);
   const tasks = [...new Set(runs.flatMap((run) => run.problems.map((p) => p.task_id)))];
   const outcomeText = (p) => (p ? Object.entries(p.outcomes).map(([o, c]) => `${o} ${c}`).join(", ") : "");
   const rows = tasks.map((t) => {
-    const p = byTask[0][t] || byTask.find((b) => b[t])[t];
+    const p = byTask[0].get(t) || byTask.find((b) => b.has(t)).get(t);
     const row = [t, p.n, p.passed, p.pass_at_1, outcomeText(p), p.first_failure, p.cpu_median_s,
                  p.memory_median_bytes, p.flaky ? "yes" : "", p.infra];
     if (data.deltas.length) {
-      const d = deltas[t];
-      row.push(...runs.slice(1).map((_, i) => (byTask[i + 1][t] || {}).pass_at_1 ?? null),
+      const d = deltas.get(t);
+      row.push(...runs.slice(1).map((_, i) => (byTask[i + 1].get(t) || {}).pass_at_1 ?? null),
                d ? d.change : null, d ? d.status : "");
     }
     return row;
@@ -217,8 +219,8 @@
   const detail = document.getElementById("candidates");
   let drilling = Promise.resolve();
   const candidateGrid = (run, i, taskId, holder) => {
-    const shown = run.candidates[taskId] || [];
-    const p = byTask[i][taskId];
+    const shown = shownOf(run, taskId);
+    const p = byTask[i].get(taskId);
     const hidden = Object.values(p.outcomes).reduce((a, c) => a + c, 0) - shown.length;
     holder.append(el("p", { className: "muted", textContent:
       `${run.label}: ${p.passed}/${p.n} passed` + (hidden > 0 ? ` · showing ${shown.length} (each outcome's first, then in order); ${hidden} more in ${run.source}` : "") }));
@@ -240,7 +242,7 @@
       const made = [];
       const next = (i) => {
         if (i === runs.length) return whenIdle([grid, ...made], finished);
-        if (!byTask[i][taskId]) return next(i + 1);
+        if (!byTask[i].has(taskId)) return next(i + 1);
         whenIdle([grid, ...made], () => { made.push(candidateGrid(runs[i], i, taskId, detail)); next(i + 1); });
       };
       next(0);

@@ -87,6 +87,10 @@ class Backend(abc.ABC):
         """What a verdict depends on besides code and tests (e.g. the image digest)."""
         return self.name
 
+    def status(self) -> str:
+        """A short live line for the progress bar (a cluster's per-node throughput)."""
+        return ""
+
     def capacity(self) -> int | None:
         """Sandboxes it can run at once, when it knows (a cluster does); workers=0 takes this."""
         return None

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import itertools
 import socket
+import sys
 import threading
 import time
 import uuid
@@ -73,9 +74,8 @@ class NodeAgentImpl:
     """The actor's body: one node's Docker backend and its sessions."""
 
     def __init__(self, image: str, isolation: str) -> None:
-        from .cleanup import prune_containers
         from .docker import DockerBackend
-        prune_containers(only_orphans=True)  # what a dead agent on this node left behind
+        self.reap()
         self.backend = DockerBackend(image=image, isolation=isolation, run_id=uuid.uuid4().hex[:12])
         self.sessions: dict[str, Session] = {}
         self.specs: dict[str, Mapping[str, Any]] = {}
@@ -115,10 +115,18 @@ class NodeAgentImpl:
         if session is not None:
             session.close()
 
+    @staticmethod
+    def reap() -> int:
+        """Removes what dead owners left on this node's engine (a killed agent's
+        containers, prefetched ones included); returns how many."""
+        from .cleanup import prune_containers
+        return prune_containers(only_orphans=True)
+
     def shutdown(self) -> None:
         for session_id in list(self.sessions):
             self.close(session_id)
         self.backend.close()
+        self.reap()
 
 
 @dataclass
@@ -151,15 +159,21 @@ class RayBackend(Backend):
         self.lock = threading.Lock()
         self.counts: Counter[str] = Counter()
         self.started = time.monotonic()
-        self.agents = self._start_agents(image, isolation)
-        identities = set(ray.get([a.handle.identity.remote() for a in self.agents]))
-        if len(identities) != 1:
-            raise PrerequisiteError("the nodes run different sandbox images (" + ", ".join(sorted(identities)) +
-                                    "): build the same image on each with `harness sandbox build`")
-        self._identity = str(identities.pop())
-        self.run_ids = [str(r) for r in ray.get([a.handle.run_id.remote() for a in self.agents])]
+        self.agents: list[_Agent] = []
+        try:
+            self._start_agents(image, isolation)
+            live = [a for a in self.agents if a.alive]
+            identities = set(self._gather([a.handle.identity.remote() for a in live], "start"))
+            if len(identities) != 1:
+                raise PrerequisiteError("the nodes run different sandbox images (" + ", ".join(sorted(identities))
+                                        + "): build the same image on each with `harness sandbox build`")
+            self._identity = str(identities.pop())
+            self.run_ids = [str(r) for r in self._gather([a.handle.run_id.remote() for a in live], "start")]
+        except BaseException:
+            self.close()  # no agent outlives a failed start
+            raise
 
-    def _start_agents(self, image: str, isolation: str) -> list[_Agent]:
+    def _start_agents(self, image: str, isolation: str) -> None:
         from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
         nodes = [n for n in self.ray.nodes() if n.get("Alive")]
         declared = any(RESOURCE in n.get("Resources", {}) for n in nodes)
@@ -170,18 +184,50 @@ class RayBackend(Backend):
             slots = int(resources.get(RESOURCE, 0) if declared else resources.get("CPU", 0))
             if slots < 1:
                 continue
+            # declared slots are reserved, so two runs on one cluster never double-book a node
             handle = actor.options(
                 scheduling_strategy=NodeAffinitySchedulingStrategy(node["NodeID"], soft=False),
+                resources={RESOURCE: slots} if declared else {},
                 max_concurrency=slots + 4, name=f"harness-agent-{uuid.uuid4().hex[:8]}").remote(image, isolation)
             label = f"{node.get('NodeManagerAddress', '?')}/{node['NodeID'][:6]}"
             agents.append(_Agent(node["NodeID"], label, slots, handle))
         if not agents:
             raise PrerequisiteError(f"no Ray node offers sandboxes: give nodes CPUs or the {RESOURCE} resource")
-        problems = self.ray.get([a.handle.check.remote() for a in agents])
-        missing = [f"{a.address}: {'; '.join(p)}" for a, p in zip(agents, problems, strict=True) if p]
-        if missing:
-            raise PrerequisiteError("node(s) not ready: " + " | ".join(missing))
-        return agents
+        self.agents = agents
+        # A node that fails its check (no engine, no image, died meanwhile) is left
+        # out and said; the run needs one ready node.
+        problems = []
+        for agent in agents:
+            why = self._ready(agent)
+            if why:
+                agent.alive = False
+                problems.append(f"{agent.address}: {why}")
+        if problems:
+            print("ray: left out " + " | ".join(problems), file=sys.stderr)
+        if not any(a.alive for a in agents):
+            raise PrerequisiteError("no Ray node is ready: " + " | ".join(problems))
+
+    def _ready(self, agent: _Agent) -> str:
+        """Why an agent cannot serve, or ""."""
+        try:
+            missing = self.ray.get(agent.handle.check.remote(), timeout=180)
+        except self.ray.exceptions.GetTimeoutError:
+            return f"its agent was not placed within 180 s (its {RESOURCE} taken by another run?)"
+        except self.ray.exceptions.RayError as exc:
+            return f"its agent died at start ({type(exc).__name__})"
+        return "; ".join(missing)
+
+    def _gather(self, calls: list[Any], what: str) -> list[Any]:
+        """The agents' answers, or one line: an agent that died at start (no engine
+        on its node) or never got placed (its node's harness_sandboxes all taken)."""
+        try:
+            return list(self.ray.get(calls, timeout=180))
+        except self.ray.exceptions.GetTimeoutError:
+            raise PrerequisiteError(f"a Ray node agent could not {what} within 180 s: are the nodes' "
+                                    f"{RESOURCE} taken by another run?") from None
+        except self.ray.exceptions.RayError as exc:
+            first = (str(exc).strip().splitlines() or [""])[-1][:200]
+            raise PrerequisiteError(f"a Ray node agent failed to {what}: {type(exc).__name__}: {first}") from None
 
     @property
     def slots(self) -> int:
@@ -211,7 +257,12 @@ class RayBackend(Backend):
 
     def lost(self, agent: _Agent) -> None:
         with self.lock:
+            first = agent.alive
             agent.alive = False
+            live = [a for a in self.agents if a.alive]
+        if first:  # the agents on the same host remove what the dead one left, now
+            for other in live:
+                other.handle.reap.remote()
 
     def count(self, agent: _Agent, n: int) -> None:
         with self.lock:
@@ -220,7 +271,12 @@ class RayBackend(Backend):
     def throughput(self) -> dict[str, float]:
         """Candidates per second, per node, since the backend started."""
         elapsed = max(time.monotonic() - self.started, 1e-9)
-        return {node: round(n / elapsed, 1) for node, n in sorted(self.counts.items())}
+        with self.lock:
+            counts = sorted(self.counts.items())
+        return {node: round(n / elapsed, 1) for node, n in counts}
+
+    def status(self) -> str:
+        return " ".join(f"{node.split('/')[-1]} {rate}/s" for node, rate in self.throughput().items())
 
     def open_session(self, limits: Limits) -> Session:
         return RaySession(self, limits)
@@ -232,9 +288,14 @@ class RayBackend(Backend):
                     self.ray.get(agent.handle.shutdown.remote(), timeout=60)
                 except Exception:  # a dying node: its containers exit with their stdin
                     pass
-            self.ray.kill(agent.handle, no_restart=True)
+            try:
+                self.ray.kill(agent.handle, no_restart=True)
+            except Exception:  # already gone with its node
+                pass
+        self.agents = []
         if self.started_ray:
             self.ray.shutdown()
+            self.started_ray = False
 
 
 class RaySession(Session):
@@ -252,7 +313,8 @@ class RaySession(Session):
         if self.agent is None or not self.agent.alive:
             if self.agent is not None:
                 self.backend.release(self.agent)
-            self.agent = self.backend.lease()
+                self.agent = None
+            self.agent = self.backend.lease()  # InfraError when no agent is left
         return self.agent
 
     def run(self, problem_key: str, spec: Mapping[str, Any], programs: Sequence[str],
@@ -267,6 +329,9 @@ class RaySession(Session):
             self.backend.lost(agent)
             raise InfraError(f"Ray node {agent.address} lost ({type(exc).__name__}); its batch is re-queued") \
                 from None
+        except ray.exceptions.RayError as exc:  # the agent raised: the batch is retried, never scored
+            first = (str(exc).strip().splitlines() or [""])[-1][:200]
+            raise InfraError(f"Ray node {agent.address}: {type(exc).__name__}: {first}") from None
         agent.keys.add(problem_key)
         self.backend.count(agent, len(executions))
         if failure is not None:
