@@ -20,5 +20,5 @@ if ! command -v chromium >/dev/null 2>&1; then
   echo "installing chromium (headless, for the report test) ..." >&2
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq
-  apt-get install -y -qq --no-install-recommends chromium >/dev/null
+  apt-get install -y -qq --no-install-recommends chromium fonts-dejavu-core >/dev/null
 fi
