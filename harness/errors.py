@@ -27,6 +27,7 @@ work offline.
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -103,3 +104,11 @@ def writing(path: str | Path, what: str, hint: str = "") -> Iterator[None]:
     except OSError as exc:
         reason = exc.strerror or str(exc)
         raise OutputError(f"{path}: cannot write {what} ({reason}){'; ' + hint if hint else ''}") from None
+
+
+def optional_module(name: str, extra: str, needed_for: str) -> Any:
+    """An optional dependency, or one ConfigError saying which extra installs it."""
+    try:
+        return importlib.import_module(name)
+    except ImportError:
+        raise ConfigError(f"{needed_for} needs {name}: pip install 'harness[{extra}]'") from None

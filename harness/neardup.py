@@ -17,7 +17,7 @@ import io
 import tokenize
 from typing import Any
 
-from .errors import ConfigError
+from .errors import ConfigError, optional_module
 
 BUILTIN_NAMES = frozenset(dir(builtins))
 NUM_PERM = 64  # 512 bytes a program: the LSH index stays small at 100k candidates
@@ -95,11 +95,7 @@ def shingles(code: str) -> set[bytes]:
 
 
 def _datasketch() -> Any:
-    try:
-        import datasketch
-    except ImportError:
-        raise ConfigError("near-duplicate detection needs datasketch: pip install 'harness[curation]'") from None
-    return datasketch
+    return optional_module("datasketch", "curation", "near-duplicate detection")
 
 
 def minhash(code: str) -> Any:

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .errors import ConfigError
+from .errors import ConfigError, optional_module
 from .generate import fenced_blocks
 from .job import Candidate, Job, make_job
 from .limits import Limits
@@ -126,7 +126,7 @@ def code_length(code: str, unit: str = "chars", tokenizer: str | None = None) ->
     if unit == "chars":
         return len(code)
     if tokenizer:
-        return len(load_tokenizer(tokenizer).encode(code, add_special_tokens=False).ids)
+        return model_tokens(code, tokenizer)
     skip = {tokenize.COMMENT, tokenize.NL, tokenize.NEWLINE, tokenize.INDENT, tokenize.DEDENT,
             tokenize.ENDMARKER, tokenize.ENCODING}
     try:
@@ -139,16 +139,17 @@ def code_length(code: str, unit: str = "chars", tokenizer: str | None = None) ->
 def load_tokenizer(name: str) -> Any:
     """A ``tokenizers`` tokenizer from a tokenizer.json file or the hub;
     raises ConfigError with the cause in one line."""
+    tokenizer = optional_module("tokenizers", "reasoning", "counting the model's tokens").Tokenizer
     try:
-        from tokenizers import Tokenizer
-    except ImportError:
-        raise ConfigError("counting reasoning in tokens needs the tokenizers package: "
-                          "pip install 'harness[reasoning]'") from None
-    try:
-        return Tokenizer.from_file(name) if Path(name).is_file() else Tokenizer.from_pretrained(name)
+        return tokenizer.from_file(name) if Path(name).is_file() else tokenizer.from_pretrained(name)
     except Exception as exc:  # a missing file, an unknown model, no network: all mean "no tokenizer"
         first = (str(exc).strip().splitlines() or [""])[0]
         raise ConfigError(f"cannot load the tokenizer {name!r} ({type(exc).__name__}: {first[:200]})") from None
+
+
+def model_tokens(text: str, tokenizer: str) -> int:
+    """How many of the model's tokens ``text`` is (no special tokens added)."""
+    return len(load_tokenizer(tokenizer).encode(text, add_special_tokens=False).ids)
 
 
 def trace_rejected(reasoning: str, code: str, selection: Selection) -> str | None:
@@ -158,8 +159,7 @@ def trace_rejected(reasoning: str, code: str, selection: Selection) -> str | Non
     if selection.max_reasoning_chars is not None and len(reasoning) > selection.max_reasoning_chars:
         return "reasoning_too_long"
     if selection.max_reasoning_tokens is not None and selection.tokenizer:
-        tokens = len(load_tokenizer(selection.tokenizer).encode(reasoning, add_special_tokens=False).ids)
-        if tokens > selection.max_reasoning_tokens:
+        if model_tokens(reasoning, selection.tokenizer) > selection.max_reasoning_tokens:
             return "reasoning_too_long"
     if selection.consistent_traces:
         blocks = [body for _, body in fenced_blocks(reasoning) if body.strip()]

@@ -38,7 +38,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..errors import ConfigError, InfraError, PrerequisiteError
+from ..errors import ConfigError, InfraError, PrerequisiteError, optional_module
 from ..limits import Limits
 from ..outcome import Execution
 from .base import Backend, Session, register_backend
@@ -48,11 +48,7 @@ RESOURCE = "harness_sandboxes"
 
 
 def _ray() -> Any:
-    try:
-        import ray
-    except ImportError:
-        raise ConfigError("--ray needs Ray: pip install 'harness[ray]'") from None
-    return ray
+    return optional_module("ray", "ray", "--ray")
 
 
 def _reachable(address: str) -> None:
