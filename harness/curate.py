@@ -95,9 +95,8 @@ def curate(samples: str | Path, problems: ProblemSet, backend: Backend, out_dir:
     dropped: Counter[str] = Counter()
     if decon is not None:
         decon.check_problems(problems)
-    exclude = None if decon is None else \
-        (lambda index, task, code: decon.check_solution(index, task, code) is not None and decon.drops(task, index))
-    pool = shortlists(out / "evaluated.jsonl", problems, selection, dropped, exclude=exclude)
+    pool = shortlists(out / "evaluated.jsonl", problems, selection, dropped,
+                      exclude=decon.excludes if decon is not None else None)
     lists = pool.lists
     calibration = Calibration(backend.identity(), run.cache.calibration) if run.calibrate else None
     resolve = limits_resolver(run.limits, calibration, run.limit_overrides)
@@ -118,8 +117,7 @@ def curate(samples: str | Path, problems: ProblemSet, backend: Backend, out_dir:
     sft = sft or SftFormat()
     flags = None
     if decon is not None and decon.flag_only:
-        flags = {r.survivor.index: m.label() for r in kept
-                 if (m := decon.check_solution(r.survivor.index, r.survivor.task_id, r.survivor.code))}
+        flags = {r.survivor.index: decon.label(r.survivor.index, r.survivor.task_id, r.survivor.code) for r in kept}
     count = export(out, kept, problems, backend.identity(), sft=sft, contamination=flags)
     users = {p.id: user_turn(p) for p in problems}
     def measure_more(programs: dict[str, list[Survivor]], runs: int) -> Remeasured:

@@ -124,6 +124,15 @@ class Decontamination:
             self.solutions[index] = (task_id, hit)
         return hit
 
+    def label(self, index: int, task_id: str, code: str) -> str:
+        """``benchmark:task`` a row's problem or program overlaps, else ""."""
+        hit = self.check_solution(index, task_id, code)
+        return hit.label() if hit is not None else ""
+
+    def excludes(self, index: int, task_id: str, code: str) -> bool:
+        """True when this row leaves the outputs (contaminated, and not flag-only)."""
+        return bool(self.label(index, task_id, code)) and not self.flag_only
+
     def drops(self, task_id: str, index: int | None = None) -> bool:
         """True when a row of this problem (or this solution) must leave the outputs."""
         if self.flag_only:

@@ -133,12 +133,6 @@ def confirmed_programs(programs: dict[str, list[Measured]], extras: Extras,
             for task, measured in programs.items()}
 
 
-def _contamination(decon: Decontamination | None, index: int, task_id: str, code: str) -> str:
-    """``benchmark:task`` a row's program or problem overlaps, else ""."""
-    hit = decon.check_solution(index, task_id, code) if decon is not None else None
-    return hit.label() if hit is not None else ""
-
-
 def _flag(rows: list[dict[str, Any]], decon: Decontamination | None, failing: Mapping[str, Sequence[Failure]],
           by_index: Mapping[int, str]) -> None:
     """With --flag-only, each pair or repair row says which of its programs overlap a benchmark."""
@@ -147,7 +141,7 @@ def _flag(rows: list[dict[str, Any]], decon: Decontamination | None, failing: Ma
     codes = {f.index: f.code for fs in failing.values() for f in fs} | dict(by_index)
     for row in rows:
         indices = [row.get(k) for k in ("chosen_index", "rejected_index", "attempt_index", "fix_index")]
-        labels = {_contamination(decon, i, row["task_id"], codes.get(i, "")) for i in indices if isinstance(i, int)}
+        labels = {decon.label(i, row["task_id"], codes.get(i, "")) for i in indices if isinstance(i, int)}
         row["contamination"] = ",".join(sorted(label for label in labels if label))
 
 
@@ -163,12 +157,8 @@ def write_extras(out: Path, extras: Extras, problems: ProblemSet, kept: Iterable
         by_task.setdefault(ranked.survivor.task_id, []).append(ranked)
     failing = failures(out / "evaluated.jsonl", problems, extras.failures_per_problem) \
         if extras.failures_per_problem else {}
-    if decon is not None and not decon.flag_only:
-        failing = {t: [f for f in fs if not _contamination(decon, f.index, t, f.code)] for t, fs in failing.items()}
-
-    def skip(task_id: str) -> bool:  # a contaminated problem leaves every row (unless flagged only)
-        return decon is not None and decon.drops(task_id)
-
+    if decon is not None:
+        failing = {t: [f for f in fs if not decon.excludes(f.index, t, f.code)] for t, fs in failing.items()}
     programs_by_index = {s.index: s.code for ss in [*pool.lists.values(), *pool.contrast.values()] for s in ss}
     flagging = decon is not None and decon.flag_only
     pair_template = _PAIR_TEMPLATE | ({"contamination": ""} if flagging else {})
@@ -176,9 +166,7 @@ def write_extras(out: Path, extras: Extras, problems: ProblemSet, kept: Iterable
     if extras.pairs:
         rows = correctness_pairs(by_task, failing, users, extras.pairs_per_problem)
         programs: dict[str, list[Measured]] = {}
-        for task_id, survivors in [*pool.lists.items(), *pool.contrast.items()]:
-            if skip(task_id):
-                continue
+        for task_id, survivors in [*pool.lists.items(), *pool.contrast.items()]:  # excluded rows never got in
             for survivor in survivors:
                 runs = measured.runs.get(survivor.index)
                 if runs and len(runs) >= 2:  # one run says nothing about noise
@@ -196,7 +184,7 @@ def write_extras(out: Path, extras: Extras, problems: ProblemSet, kept: Iterable
         result.counts["repair_rows"] = _write_list(out, REPAIR_FILES, rows, repair_template)
         result.files += REPAIR_FILES
     if extras.rewards:
-        skipped = {p.id for p in problems if skip(p.id)}
+        skipped = {p.id for p in problems if decon is not None and decon.drops(p.id)}
         import datasets
         features = datasets.Features({
             "task_id": datasets.Value("string"), "sample_index": datasets.Value("int64"),
