@@ -23,6 +23,7 @@ from .errors import SampleError
 from .outcome import Outcome
 from .passk import pass_at_k_table
 from .problems import open_text
+from .samples import json_line
 
 # Per problem, the candidates whose code the report carries (the rest are
 # counted, not embedded): the first of each outcome, then input order.
@@ -115,10 +116,7 @@ def _rows(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
             for lineno, text in enumerate(handle, 1):
                 if not text.strip():
                     continue
-                try:
-                    row = json.loads(text)
-                except json.JSONDecodeError as exc:
-                    raise SampleError(f"{path}:{lineno}: malformed JSON ({exc.msg} at column {exc.colno})") from None
+                row = json_line(text, f"{path}:{lineno}")
                 if not isinstance(row, dict) or "task_id" not in row or "outcome" not in row:
                     raise SampleError(f"{path}:{lineno}: not a judged row (needs 'task_id' and 'outcome')")
                 yield lineno, row

@@ -52,6 +52,14 @@ def parse_sample(row: Any, where: str, index: int, line: int, problems: ProblemS
     raise SampleError(f"{where}: needs a 'completion' or a 'solution' field")
 
 
+def json_line(text: str, where: str) -> Any:
+    """One JSONL line; SampleError naming ``where`` (file:line) when it is not JSON."""
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise SampleError(f"{where}: malformed JSON ({exc.msg} at column {exc.colno})") from None
+
+
 def read_samples(path: str | Path, problems: ProblemSet | None = None, on_bad: OnBadLine = OnBadLine.FAIL,
                  bad_lines: list[str] | None = None) -> Iterator[Sample]:
     """Streams the samples of ``path`` in file order.
@@ -69,11 +77,7 @@ def read_samples(path: str | Path, problems: ProblemSet | None = None, on_bad: O
                     continue
                 where = f"{path}:{lineno}"
                 try:
-                    try:
-                        row = json.loads(text)
-                    except json.JSONDecodeError as exc:
-                        raise SampleError(f"{where}: malformed JSON ({exc.msg} at column {exc.colno})") from None
-                    sample = parse_sample(row, where, index, lineno, problems)
+                    sample = parse_sample(json_line(text, where), where, index, lineno, problems)
                 except SampleError as exc:
                     if on_bad is OnBadLine.FAIL:
                         raise

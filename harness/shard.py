@@ -24,7 +24,7 @@ from typing import Any
 from .errors import ConfigError, SampleError, writing
 from .outcome import Outcome
 from .passk import pass_at_k_table
-from .samples import Sample
+from .samples import Sample, json_line
 
 
 @dataclass(frozen=True)
@@ -131,10 +131,7 @@ def merge_results(results: Sequence[Path], out: Path, ks: Sequence[int]) -> dict
                         if not line:
                             live.remove(handle)
                             continue
-                        try:
-                            row = json.loads(line)
-                        except json.JSONDecodeError as exc:
-                            raise SampleError(f"{handle.name}: a malformed row ({exc.msg})") from None
+                        row = json_line(line, handle.name)
                         merged.write(line if line.endswith("\n") else line + "\n")
                         total += 1
                         outcome = Outcome(row["outcome"])
