@@ -15,6 +15,7 @@ matched to ``decontamination.json``.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass, field
@@ -81,13 +82,18 @@ class BenchmarkIndex:
 
 
 def load_index(specs: Iterable[str], n: int = NGRAM) -> BenchmarkIndex:
-    """``humaneval,mbpp,FILE...``: bundled set names or problem files.
+    """``humaneval,mbpp,FILE...``: bundled set names or problem files.  Built
+    once per list: the CLI checks it before generating, curate then uses it.
 
     Raises:
         ConfigError: an empty list or an unreadable benchmark, naming it.
     """
+    return _index(tuple(s.strip() for s in specs if s.strip()), n)
+
+
+@functools.lru_cache(maxsize=2)
+def _index(names: tuple[str, ...], n: int) -> BenchmarkIndex:
     index = BenchmarkIndex(n=n)
-    names = [s.strip() for s in specs if s.strip()]
     if not names:
         raise ConfigError("--decontaminate needs benchmark names (humaneval, mbpp, ...) or problem files")
     for spec in names:
