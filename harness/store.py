@@ -123,7 +123,6 @@ class ResultStore:
                 try:
                     self.db.execute("INSERT OR IGNORE INTO results SELECT key, outcome, execution, created "
                                     "FROM shard.results")
-                    self.db.commit()
                 finally:
                     self.db.execute("DETACH DATABASE shard")
                 return int(self.db.total_changes - before)
