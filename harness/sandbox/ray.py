@@ -77,14 +77,10 @@ class NodeAgentImpl:
         self.specs: dict[str, Mapping[str, Any]] = {}
         self.lock = threading.Lock()
 
-    def identity(self) -> str:
-        return self.backend.identity()
-
-    def run_id(self) -> str:
-        return self.backend.run_id
-
-    def check(self) -> list[str]:
-        return self.backend.check()
+    def describe(self) -> tuple[list[str], str, str]:
+        """(what is missing on this node, the verdicts' identity, this agent's container label)."""
+        missing = self.backend.check()
+        return missing, "" if missing else self.backend.identity(), self.backend.run_id
 
     def run(self, session_id: str, limits: Limits, key: str, spec: Mapping[str, Any] | None,
             programs: Sequence[str]) -> tuple[list[Execution], str | None]:
@@ -131,6 +127,8 @@ class _Agent:
     address: str
     slots: int
     handle: Any
+    identity: str = ""  # the verdicts' identity on its node (sandbox image id, isolation)
+    run_id: str = ""  # the label on its containers
     keys: set[str] = field(default_factory=set)  # problem specs it holds
     leases: int = 0
     alive: bool = True
@@ -159,12 +157,12 @@ class RayBackend(Backend):
         try:
             self._start_agents(image, isolation)
             live = [a for a in self.agents if a.alive]
-            identities = set(self._gather([a.handle.identity.remote() for a in live], "start"))
+            identities = {a.identity for a in live}
             if len(identities) != 1:
                 raise PrerequisiteError("the nodes run different sandbox images (" + ", ".join(sorted(identities))
                                         + "): build the same image on each with `harness sandbox build`")
-            self._identity = str(identities.pop())
-            self.run_ids = [str(r) for r in self._gather([a.handle.run_id.remote() for a in live], "start")]
+            self._identity = identities.pop()
+            self.run_ids = [a.run_id for a in live]
         except BaseException:
             self.close()  # no agent outlives a failed start
             raise
@@ -204,26 +202,14 @@ class RayBackend(Backend):
             raise PrerequisiteError("no Ray node is ready: " + " | ".join(problems))
 
     def _ready(self, agent: _Agent) -> str:
-        """Why an agent cannot serve, or ""."""
+        """Why an agent cannot serve, or "" (and then its identity and run id are known)."""
         try:
-            missing = self.ray.get(agent.handle.check.remote(), timeout=180)
+            missing, agent.identity, agent.run_id = self.ray.get(agent.handle.describe.remote(), timeout=180)
         except self.ray.exceptions.GetTimeoutError:
             return f"its agent was not placed within 180 s (its {RESOURCE} taken by another run?)"
         except self.ray.exceptions.RayError as exc:
             return f"its agent died at start ({type(exc).__name__})"
         return "; ".join(missing)
-
-    def _gather(self, calls: list[Any], what: str) -> list[Any]:
-        """The agents' answers, or one line: an agent that died at start (no engine
-        on its node) or never got placed (its node's harness_sandboxes all taken)."""
-        try:
-            return list(self.ray.get(calls, timeout=180))
-        except self.ray.exceptions.GetTimeoutError:
-            raise PrerequisiteError(f"a Ray node agent could not {what} within 180 s: are the nodes' "
-                                    f"{RESOURCE} taken by another run?") from None
-        except self.ray.exceptions.RayError as exc:
-            first = (str(exc).strip().splitlines() or [""])[-1][:200]
-            raise PrerequisiteError(f"a Ray node agent failed to {what}: {type(exc).__name__}: {first}") from None
 
     @property
     def slots(self) -> int:
