@@ -44,7 +44,7 @@ class SftFormat:
             raise ConfigError(f"--sft-content must be one of {', '.join(SFT_CONTENTS)}, not {self.content!r}")
 
     def assistant(self, survivor: Survivor) -> dict[str, str]:
-        code_turn = f"```python\n{survivor.code.rstrip()}\n```"
+        code_turn = fenced(survivor.code)
         fields = survivor.fields
         reasoning = str(fields.get("reasoning") or "")
         if self.content == "code":
@@ -70,6 +70,11 @@ def prepare_out_dir(out_dir: str | Path) -> Path:
         with tempfile.TemporaryFile(dir=path, prefix=".harness-write-check-"):
             pass
     return path
+
+
+def fenced(code: str) -> str:
+    """A program as an assistant turn shows it: in a python fence."""
+    return f"```python\n{code.rstrip()}\n```"
 
 
 def clean(value: Any) -> Any:

@@ -21,6 +21,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from .export import fenced
 from .failures import Failure
 from .neardup import renamed
 from .select import Ranked, Survivor
@@ -41,10 +42,6 @@ class Measured:
     def spread(self) -> float:
         """(max - min) / median of its runs: how noisy its measurement was."""
         return (max(self.runs) - min(self.runs)) / self.median if self.median > 0 else 0.0
-
-
-def fenced(code: str) -> str:
-    return f"```python\n{code.rstrip()}\n```"
 
 
 def _row(kind: str, task_id: str, user: str, chosen: str, rejected: str, **meta: Any) -> dict[str, Any]:

@@ -7,8 +7,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from .export import fenced
 from .failures import Failure
-from .pairs import fenced
 from .select import Ranked
 
 
