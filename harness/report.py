@@ -122,6 +122,9 @@ OUTCOME_STYLES = {"passed": "green", "failed": "red", "error": "dark_orange", "s
                   "problem_error": "grey70", "truncated": "grey85"}
 
 
+SHOWN_KS = (1, 2, 5, 10, 20, 50, 100)  # the k the terminal names (the page draws them all)
+
+
 def _outcome_bar(outcomes: dict[str, int], width: int = 40) -> Text:
     total = sum(outcomes.values()) or 1
     bar = Text()
@@ -132,7 +135,8 @@ def _outcome_bar(outcomes: dict[str, int], width: int = 40) -> Text:
 
 def _curve(pass_at_k: dict[str, float | None]) -> str:
     """pass@k at 1, 2, 5, 10, ... up to the largest k every problem supports."""
-    shown = [k for k in pass_at_k if int(k) in (1, 2, 5, 10, 20, 50, 100) or k == list(pass_at_k)[-1]]
+    last = next(reversed(pass_at_k), None)
+    shown = [k for k in pass_at_k if int(k) in SHOWN_KS or k == last]
     return "  ".join(f"pass@{k} {pass_at_k[k]:.4f}" for k in shown if pass_at_k[k] is not None)
 
 
@@ -158,7 +162,7 @@ def print_runs(runs: Sequence[RunData]) -> None:
         changes = []
         for k, before in first.items():
             after = last.get(k)
-            if before is not None and after is not None and int(k) in (1, 2, 5, 10, 20, 50, 100):
+            if before is not None and after is not None and int(k) in SHOWN_KS:
                 changes.append(f"pass@{k} {after - before:+.4f}")
         if changes:
             console.print("  " + "  ".join(changes))
