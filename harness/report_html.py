@@ -25,8 +25,9 @@ from .report_data import RunData, compare
 
 REPORT_FILE = "report.html"  # what curate and rebuild write beside their data
 ASSETS = Path(__file__).resolve().parent / "report_assets"
-_JSON_ESCAPES = str.maketrans({"<": "\\u003c", ">": "\\u003e", "&": "\\u0026", "\u2028": "\\u2028",
-                               "\u2029": "\\u2029"})
+# ensure_ascii already escapes every non-ASCII character (U+2028 too); these
+# three keep "</script>" and entities out of the page
+_JSON_ESCAPES = str.maketrans({"<": "\\u003c", ">": "\\u003e", "&": "\\u0026"})
 
 
 def _asset(name: str) -> str:
@@ -35,7 +36,7 @@ def _asset(name: str) -> str:
 
 def render_html(runs: Sequence[RunData], title: str = "harness report") -> str:
     data = {"runs": [run.to_dict() for run in runs], "deltas": [asdict(d) for d in compare(runs)]}
-    # ASCII: a lone surrogate a candidate printed stays a \\udXXX escape that JSON.parse reads
+    # ASCII: a lone surrogate a candidate printed stays a \udXXX escape that JSON.parse reads
     payload = json.dumps(data, ensure_ascii=True, separators=(",", ":"), allow_nan=False).translate(_JSON_ESCAPES)
     parts = {
         "@@DATA@@": payload,
