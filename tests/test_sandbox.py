@@ -132,3 +132,23 @@ def test_sysv_ipc_cannot_hold_memory_across_candidates(session) -> None:
            "def add(a, b):\n    return a + b if shmid == -1 else 'segment created'\n")
     assert run_one(session, hog).outcome is Outcome.PASSED  # creating the segment failed
     assert run_one(session, "def add(a, b):\n    x = bytearray(120 << 20)\n    return a + b\n").passed
+
+
+def test_killed_candidates_do_not_cost_the_container() -> None:
+    """A timeout, a memory kill or a fork bomb is killed and swept, and the
+    warm container serves the next candidate; only a sandbox that could not
+    be verified clean is retired."""
+    backend = DockerBackend(image=IMAGE)
+    session = backend.open_session(TEST_LIMITS)
+    try:
+        assert run_one(session, RIGHT).passed
+        container = session.current.container.id  # type: ignore[attr-defined]
+        for name in ("cpu_loop", "sleeps", "memory_bomb", "fork_bomb"):
+            program, expected = BASIC.get(name) or FORGERIES[name]
+            assert run_one(session, program).outcome.value == expected
+            after = run_one(session, RIGHT)
+            assert after.passed, (name, after.detail)
+            assert session.current.container.id == container, name  # type: ignore[attr-defined]
+    finally:
+        session.close()
+        backend.close()

@@ -35,6 +35,7 @@ from .proc import (
     absolute_imports_only,
     child_common,
     drop_to,
+    is_running,
     kill_uid,
     memory_file,
     reap_all,
@@ -239,7 +240,8 @@ class Run:
         for fd, tail in streams.items():
             drain(fd, tail)
             os.close(fd)
-        clean = self.sup.clean_workdir(workdir) and clean
+        # The zygote may be what the OOM killer took: then the sandbox is done.
+        clean = self.sup.clean_workdir(workdir) and clean and is_running(zygote.pid)
         judged = self.verdict is not None and self.verdict.get("outcome") in JUDGE_VERDICTS
         if not script and (self.killed_for or not judged):
             judge.stop()  # it may be stuck or broken: the next run gets a new one
@@ -256,7 +258,10 @@ class Run:
             "cpu_time_s": round(REAPED.cpu, 6), "peak_memory_bytes": REAPED.maxrss,
             "stdout_bytes": stdout.total, "stderr_bytes": stderr.total,
             "stdout_tail": stdout.text()[-500:], "stderr_tail": stderr.text()[-500:],
-            "anomaly": outcome in (TIMEOUT, MEMORY_EXCEEDED, INFRA_ERROR) or not clean,
+            # A timeout or memory kill does not cost the container: nothing of
+            # the candidate is left (no process of its uid, no file), checked
+            # above, and a judge it may have disturbed was replaced.
+            "anomaly": outcome == INFRA_ERROR or not clean,
         }
         if self.verdict and self.verdict.get("tests") is not None:
             result["tests"] = self.verdict["tests"]

@@ -63,18 +63,22 @@ def tree_cpu_seconds(uid):
     return total / tick
 
 
+def is_running(pid):
+    """The process exists and is not a zombie."""
+    try:
+        with open("/proc/%d/stat" % pid) as handle:
+            return handle.read().rsplit(")", 1)[1].split()[0] not in ("Z", "X")
+    except (OSError, IndexError):
+        return False
+
+
 def kill_uid(uid):
     """SIGKILL every process of ``uid``, repeating until none is left, so a
     fork bomb or a double-forked daemon cannot outlive its candidate."""
     for attempt in range(500):
         alive = False
         for pid in pids_of((uid,)):
-            try:
-                with open("/proc/%d/stat" % pid) as handle:
-                    state = handle.read().rsplit(")", 1)[1].split()[0]
-            except OSError:
-                continue
-            if state in ("Z", "X"):
+            if not is_running(pid):
                 continue
             alive = True
             try:
