@@ -65,6 +65,14 @@ def warm_pytest():
         from importlib import metadata
 
         import pytest  # noqa: F401
+        # pytest.main imports its built-in plugins (and pdb, for --pdb) on
+        # every call: ~130 ms a judge unless they are imported here.
+        from _pytest.config import default_plugins, essential_plugins
+        for name in ["_pytest.%s" % plugin for plugin in essential_plugins + default_plugins] + ["pdb"]:
+            try:
+                __import__(name)
+            except ImportError:
+                pass
         try:
             entries = metadata.entry_points(group="pytest11")
         except TypeError:  # Python 3.9
