@@ -8,6 +8,8 @@ import pytest
 from harness.limits import Limits
 from harness.outcome import Outcome
 from harness.sandbox.cleanup import count_containers
+from harness.sandbox.agent import boot_command
+from harness.sandbox import docker as docker_backend_module
 from harness.sandbox.docker import DockerBackend
 from harness.sandbox.labels import LABEL_RUN
 
@@ -149,6 +151,25 @@ def test_killed_candidates_do_not_cost_the_container() -> None:
             after = run_one(session, RIGHT)
             assert after.passed, (name, after.detail)
             assert session.current.container.id == container, name  # type: ignore[attr-defined]
+    finally:
+        session.close()
+        backend.close()
+
+
+
+@pytest.mark.parametrize("python", ["same as the host's", "another"])
+def test_agent_boots_from_bytecode_or_from_source(python: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The host's bytecode runs where the sandbox's Python has the host's
+    magic; any other Python (a bring-your-own image) compiles the source."""
+    command = list(boot_command())
+    if python == "another":
+        command[3] = "00000000"  # no Python has this magic
+    monkeypatch.setattr(docker_backend_module, "boot_command", lambda: tuple(command))
+    backend = DockerBackend(image=IMAGE)
+    session = backend.open_session(TEST_LIMITS)
+    try:
+        assert run_one(session, RIGHT).passed
+        assert run_one(session, "def add(a, b):\n    return a - b\n").outcome is Outcome.FAILED
     finally:
         session.close()
         backend.close()

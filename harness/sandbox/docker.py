@@ -31,7 +31,7 @@ from .. import protocol
 from ..errors import InfraError, PrerequisiteError
 from ..limits import Limits
 from ..outcome import Execution
-from .agent import SOURCE as AGENT_SOURCE
+from .agent import boot_command
 from .base import Backend, Session, register_backend
 from .cleanup import remove_run_containers
 from .labels import run_labels
@@ -50,7 +50,7 @@ def container_config(image: str, limits: Limits, labels: Mapping[str, str], warm
         # The entrypoint is ours, so an image's own ENTRYPOINT never wraps the
         # supervisor (bring-your-own images work as they are).
         entrypoint=["python3"],
-        command=["-s", "-c", AGENT_SOURCE],  # not -I: it would drop PYTHONHASHSEED
+        command=list(boot_command()),
         stdin_open=True,
         tty=False,
         detach=True,
