@@ -26,7 +26,7 @@ from ...protocol import (
 )
 from .candidate import SYNTAX_EXIT
 from .compare import human_bytes
-from .judge import judge_server
+from .judge import judge_server, session_args
 from .proc import (
     JUDGE_ROOT,
     JUDGE_UID,
@@ -64,7 +64,8 @@ def warm_pytest():
     try:
         from importlib import metadata
 
-        import pytest  # noqa: F401
+        import pytest
+
         # pytest.main imports its built-in plugins (and pdb, for --pdb) on
         # every call: ~130 ms a judge unless they are imported here.
         from _pytest.config import default_plugins, essential_plugins
@@ -82,8 +83,45 @@ def warm_pytest():
                 entry.load()
             except Exception:
                 pass  # pytest itself will say so in the judge
+        rehearse_session(pytest)
     except Exception:
         pass  # an image without pytest: the judge reports it
+
+
+REHEARSAL = "def test_rehearsal():\n    pass\n"
+
+
+def rehearse_session(pytest):
+    """One throwaway session on a test of ours: what the image's plugins
+    import only once a session starts (faker's autouse fixture builds a
+    Faker: ~450 provider modules, each rewritten by pytest's assertion hook,
+    ~100 ms) is then imported here, once, not once a judge.  Its output goes
+    nowhere: this process's stdin and stdout carry the protocol."""
+    import shutil
+    import tempfile
+    root = tempfile.mkdtemp(dir=JUDGE_ROOT)
+    saved = [os.dup(fd) for fd in (0, 1, 2)]
+    streams = sys.stdin, sys.stdout, sys.stderr
+    devnull = os.open(os.devnull, os.O_RDWR)
+    quiet = open(os.devnull, "w")
+    try:
+        for fd in (0, 1, 2):
+            os.dup2(devnull, fd)
+        sys.stdout = sys.stderr = quiet
+        path = os.path.join(root, "test_rehearsal.py")
+        with open(path, "w") as handle:
+            handle.write(REHEARSAL)
+        pytest.main(session_args(path, root))
+    except BaseException:
+        pass  # a plugin that breaks here breaks in the judge too, and is reported there
+    finally:
+        quiet.close()
+        for fd, copy in enumerate(saved):  # 0, 1, 2
+            os.dup2(copy, fd)
+            os.close(copy)
+        os.close(devnull)
+        sys.stdin, sys.stdout, sys.stderr = streams
+        shutil.rmtree(root, ignore_errors=True)
 
 
 class Judge:

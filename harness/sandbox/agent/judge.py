@@ -258,6 +258,15 @@ def own_ini(workdir):
     return path
 
 
+def session_args(path, workdir):
+    """pytest's arguments for a module in ``workdir``: nothing it loads may
+    come from a file a test could have written through a symlink the
+    candidate planted: no conftest, an ini of the judge's own, no bytecode
+    cache."""
+    return [path, "-q", "-p", "no:cacheprovider", "--rootdir", workdir, "-c", own_ini(workdir), "--noconftest",
+            "-o", "addopts=", "--basetemp", os.path.join(workdir, "basetemp"), "--import-mode=importlib"]
+
+
 def judge_pytest(spec, link, run):
     """Runs the problem's pytest module here, in the judge, with pytest's own
     hooks as the record; the candidate's module is a stand-in whose names
@@ -313,12 +322,7 @@ def judge_pytest(spec, link, run):
         handle.write(spec["test"])
     record = pytest_record(pytest, blame, collected)
     os.umask(0)  # what tests write in tmp_path, the candidate may rewrite
-    # Nothing pytest loads may come from a file a test could have written
-    # through a symlink the candidate planted: no conftest, an ini of the
-    # judge's own, no bytecode cache.
-    args = [path, "-q", "-p", "no:cacheprovider", "--rootdir", spec["workdir"], "-c", own_ini(spec["workdir"]),
-            "--noconftest", "-o", "addopts=", "--basetemp", os.path.join(spec["workdir"], "basetemp"),
-            "--import-mode=importlib", "--timeout", str(max(1, int(run.get("wall_time_s", 10))))]
+    args = session_args(path, spec["workdir"]) + ["--timeout", str(max(1, int(run.get("wall_time_s", 10))))]
     saved_path = list(sys.path)
     # The tests run in the candidate's work dir, as they would beside it in
     # one process: files a test makes by relative path (a sqlite database, a
