@@ -193,35 +193,44 @@ class Encoder:
         return None
 
 
-def is_plain(value, depth=0):
-    """True for builtins-only data (exact types), the common case: it then
-    travels as it is, without a tree built for it."""
+SCALAR_SET = frozenset(PLAIN_SCALARS)
+SEQUENCE_SET = frozenset((list, tuple, set, frozenset))
+
+
+def plain_fault(value, depth=0):
+    """Why ``value`` is not builtins-only data (exact types), or None when
+    it is.  A container's item types are gathered in C first: a long list
+    of numbers (a matrix passed on every call) costs no Python call an item."""
     kind = type(value)
-    if kind in PLAIN_SCALARS:
-        return True
+    if kind in SCALAR_SET:
+        return None
     if depth > 100:
-        return False
-    if kind is list or kind is tuple or kind is set or kind is frozenset:
-        return all(is_plain(item, depth + 1) for item in value)
+        return "value nested too deeply"
     if kind is dict:
-        return all(is_plain(k, depth + 1) and is_plain(v, depth + 1) for k, v in value.items())
-    return False
+        return plain_fault(list(value), depth) or plain_fault(list(value.values()), depth)
+    if kind not in SEQUENCE_SET:
+        return "a %s is not plain data" % kind.__name__
+    if set(map(type, value)) <= SCALAR_SET:
+        return None
+    for item in value:
+        if type(item) not in SCALAR_SET:
+            fault = plain_fault(item, depth + 1)
+            if fault:
+                return fault
+    return None
 
 
-def check_plain(value, depth=0):
+def is_plain(value):
+    """True for builtins-only data, the common case: it then travels as it
+    is, without a tree built for it."""
+    return plain_fault(value) is None
+
+
+def check_plain(value):
     """Plain data only (marshal can also build code objects)."""
-    kind = type(value)
-    if depth > 100:
-        raise ValueError("value nested too deeply")
-    if kind in (list, tuple, set, frozenset):
-        for item in value:
-            check_plain(item, depth + 1)
-    elif kind is dict:
-        for key, item in value.items():
-            check_plain(key, depth + 1)
-            check_plain(item, depth + 1)
-    elif kind not in PLAIN_SCALARS:
-        raise ValueError("a %s is not plain data" % kind.__name__)
+    fault = plain_fault(value)
+    if fault:
+        raise ValueError(fault)
     return value
 
 
