@@ -348,3 +348,35 @@ def test_the_screen_leaves_ordinary_programs_alone() -> None:
     ordinary = ("import math, collections\nclass P:\n    def __eq__(self, o):\n        return self.x == o.x\n"
                 "def f(xs):\n    return sorted(xs, key=lambda x: -x)\n")
     assert screen(ordinary) == ()
+
+
+def test_plain_fault_names_the_first_non_plain_part() -> None:
+    matrix = [[i * j for j in range(50)] for i in range(50)]
+    assert values.plain_fault(matrix) is None
+    assert values.plain_fault({"a": [1, (2.5, None)], 3: {b"x": frozenset({1j})}}) is None
+    assert values.plain_fault([1, [2, [object()]]]) == "a object is not plain data"
+    assert values.plain_fault({"key": (1, 2), (3, 4): [set(), range(2)]}) == "a range is not plain data"
+    assert not values.is_plain([1, 2, 3.0, bytearray(b"x")])
+    nested: list = []
+    inner = nested
+    for _ in range(150):
+        inner.append([])
+        inner = inner[0]
+    assert values.plain_fault(nested) == "value nested too deeply"
+    with pytest.raises(ValueError, match="not plain data"):
+        values.check_plain({"key": [1, 2, {3: print}]})
+
+
+def test_the_pytest_rehearsal_runs_a_session_and_leaves_the_process_as_it_was(tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """The supervisor's stdin/stdout carry the protocol: the rehearsal may
+    print nothing there, and must give back its fds, cwd and import hooks."""
+    from harness.sandbox.agent import execute
+
+    mark = tmp_path / "ran"
+    monkeypatch.setattr(execute, "JUDGE_ROOT", str(tmp_path))
+    monkeypatch.setattr(execute, "REHEARSAL", f"def test_rehearsal():\n    open({str(mark)!r}, 'w').close()\n")
+    before = [os.fstat(fd).st_ino for fd in (0, 1, 2)], os.getcwd(), list(sys.meta_path), sys.stdout
+    execute.rehearse_session(pytest)
+    assert mark.exists()
+    assert ([os.fstat(fd).st_ino for fd in (0, 1, 2)], os.getcwd(), list(sys.meta_path), sys.stdout) == before
+    assert os.listdir(tmp_path) == ["ran"]

@@ -100,6 +100,7 @@ def rehearse_session(pytest):
     import shutil
     import tempfile
     root = tempfile.mkdtemp(dir=JUDGE_ROOT)
+    cwd = os.getcwd()
     saved = [os.dup(fd) for fd in (0, 1, 2)]
     streams = sys.stdin, sys.stdout, sys.stderr
     devnull = os.open(os.devnull, os.O_RDWR)
@@ -108,6 +109,7 @@ def rehearse_session(pytest):
         for fd in (0, 1, 2):
             os.dup2(devnull, fd)
         sys.stdout = sys.stderr = quiet
+        os.chdir(root)  # what a plugin leaves in its cwd (.hypothesis/) goes with it
         path = os.path.join(root, "test_rehearsal.py")
         with open(path, "w") as handle:
             handle.write(REHEARSAL)
@@ -121,6 +123,7 @@ def rehearse_session(pytest):
             os.close(copy)
         os.close(devnull)
         sys.stdin, sys.stdout, sys.stderr = streams
+        os.chdir(cwd)
         shutil.rmtree(root, ignore_errors=True)
 
 
