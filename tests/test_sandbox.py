@@ -7,9 +7,9 @@ import pytest
 
 from harness.limits import Limits
 from harness.outcome import Outcome
-from harness.sandbox.cleanup import count_containers
-from harness.sandbox.agent import boot_command
 from harness.sandbox import docker as docker_backend_module
+from harness.sandbox.agent import boot_command
+from harness.sandbox.cleanup import count_containers
 from harness.sandbox.docker import DockerBackend
 from harness.sandbox.labels import LABEL_RUN
 
