@@ -261,6 +261,9 @@ class Run:
             for fd in (stdin, out_w, err_w):
                 os.close(fd)
             self.cand = zygote.candidate_pid()
+            # Its exit may have come in the same read as its pid: then it
+            # waits in the zygote handle's buffer, and the socket stays quiet.
+            zygote.pump()
         else:
             req_r, req_w = os.pipe()
             rep_r, rep_w = os.pipe()
