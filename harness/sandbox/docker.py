@@ -58,7 +58,10 @@ def container_config(image: str, limits: Limits, labels: Mapping[str, str], warm
         read_only=True,
         # /judge: test modules and judge scratch, on a tmpfs a candidate cannot fill (its dirs are 0700).
         tmpfs={"/work": f"rw,nosuid,nodev,noexec,size={limits.scratch_bytes},mode=755",
-               "/judge": "rw,nosuid,nodev,noexec,size=64m,mode=711"},
+               "/judge": "rw,nosuid,nodev,noexec,size=64m,mode=711",
+               # /exec: compiled programs, the only place anything may be executed
+               # from; the supervisor's (0711), each binary execute-only.
+               "/exec": "rw,nosuid,nodev,exec,size=256m,mode=711"},
         shm_size=16 << 20,
         # No SysV IPC or POSIX message queues: they would outlive a candidate
         # and hold memory that the next one is charged for.

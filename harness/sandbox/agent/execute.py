@@ -196,11 +196,14 @@ class Tail:
 
     def __init__(self, keep_all=False):
         self.data = b""
+        self.head = b""  # the first bytes too: a compiler's first error comes first
         self.total = 0
         self.keep_all = keep_all
         self.chunks = []
 
     def add(self, chunk):
+        if len(self.head) < TAIL_BYTES:
+            self.head += chunk[:TAIL_BYTES - len(self.head)]
         self.total += len(chunk)
         if self.keep_all:
             self.chunks.append(chunk)
@@ -230,15 +233,21 @@ class Run:
 
     With a judge (function tests) the verdict is the judge's; with ``stdin``
     (script tests) the process runs on that input and the caller compares
-    its output."""
+    its output.  With ``argv`` it executes that instead of a Python program
+    (a compiler, a compiled program: see ``native``) in a work dir holding
+    ``files``, and with ``mark`` it also gets a pipe as fd 3, whose content
+    comes back as ``mark``."""
 
-    def __init__(self, supervisor, program, limits, key, spec, stdin=None):
+    def __init__(self, supervisor, program, limits, key, spec, stdin=None, argv=None, mark=False, files=None):
         self.sup = supervisor
         self.program = program
         self.limits = limits
         self.key = key
         self.spec = spec
         self.stdin = stdin
+        self.argv = argv
+        self.mark = mark
+        self.files = files or {}  # name -> bytes, put in the work dir first (a compiler's input)
         self.killed_for = None
         self.verdict = None
         self.cand = None
@@ -249,16 +258,24 @@ class Run:
         if not script:
             judge.ensure(self.key, self.spec)
         workdir = self.sup.make_workdir()
+        for name, data in self.files.items():
+            with open(os.path.join(workdir, name), "wb") as handle:
+                handle.write(data)
         REAPED.__init__()
         REAPED.exclude.update((judge.pid, zygote.pid))
         out_r, out_w = os.pipe()
         err_r, err_w = os.pipe()
+        mark_r, mark_w = os.pipe() if self.mark else (None, None)
         started = time.monotonic()
         if script:
             stdin = memory_file(self.stdin.encode())
-            mode = "script-apps" if self.spec.get("runner") == "apps" else "script"
-            zygote.spawn(self.program, workdir, limits, mode, [stdin, out_w, err_w])
-            for fd in (stdin, out_w, err_w):
+            fds = [stdin, out_w, err_w] + ([mark_w] if self.mark else [])
+            if self.argv:
+                mode = "exec"
+            else:
+                mode = "script-apps" if self.spec.get("runner") == "apps" else "script"
+            zygote.spawn(self.program, workdir, limits, mode, fds, argv=self.argv)
+            for fd in fds:
                 os.close(fd)
             self.cand = zygote.candidate_pid()
             # Its exit may have come in the same read as its pid: then it
@@ -277,6 +294,8 @@ class Run:
             os.close(req_w)
             os.close(rep_r)
         streams = {out_r: Tail(keep_all=script), err_r: Tail()}
+        if self.mark:
+            streams[mark_r] = Tail(keep_all=True)
         if self.verdict is None:
             self.watch(streams, started)
         wall = time.monotonic() - started
@@ -321,6 +340,9 @@ class Run:
             result["tests"] = [outcome] * len(self.spec["cases"])
         if script:
             result["stdout"] = stdout.everything()
+            result["stderr_head"] = stderr.head.decode("utf-8", "replace")
+        if self.mark:
+            result["mark"] = streams[mark_r].everything()
         return result
 
     def watch(self, streams, started):
@@ -416,7 +438,7 @@ class Run:
         if os.WIFSIGNALED(status):
             return ERROR, "killed by %s" % signal_name(os.WTERMSIG(status))
         code = os.WEXITSTATUS(status)
-        if code == SYNTAX_EXIT:
+        if code == SYNTAX_EXIT and self.argv is None:
             return SYNTAX_ERROR, tail
         if code != 0:
             return ERROR, "exit status %d%s" % (code, (": " + tail) if tail else "")

@@ -165,6 +165,9 @@ def set_limits(limits):
     nofile = int(limits["open_files"])
     resource.setrlimit(resource.RLIMIT_NOFILE, (nofile, nofile))
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    if limits.get("address_space_bytes"):  # a compiler's own memory limit
+        space = int(limits["address_space_bytes"])
+        resource.setrlimit(resource.RLIMIT_AS, (space, space))
 
 
 CANDIDATE_ENV = {

@@ -20,7 +20,9 @@ def spawn_candidate(request, fds):
     """Forks a candidate.  ``fds`` start with the fd holding its program;
     ``function`` mode: then (requests in, replies out, stdout, stderr), and
     it serves the judge; ``script`` mode: then (stdin, stdout, stderr), and
-    it runs as a program."""
+    it runs as a program; ``exec`` mode: then (stdin, stdout, stderr, and
+    optionally fd 3), and it executes ``request["argv"]`` (a compiler, a
+    compiled program), the program fd unused."""
     pid = os.fork()
     if pid:
         return pid
@@ -31,6 +33,8 @@ def spawn_candidate(request, fds):
         os.close(adj)
         program_fd, rest = fds[0], fds[1:]
         script = request["mode"] in ("script", "script-apps")
+        if request["mode"] == "exec":
+            exec_native(request, rest)
         if script:
             stdin, out_w, err_w = rest
             keep = [program_fd]
@@ -61,6 +65,23 @@ def spawn_candidate(request, fds):
     except BaseException:
         pass
     os._exit(0)
+
+
+def exec_native(request, fds):
+    """The ``exec`` mode's child, after its fork: fds in place, limits set,
+    then the sandbox uid and ``execve``.  Never returns."""
+    for target, fd in enumerate(fds):  # 0, 1, 2 and maybe 3
+        os.dup2(fd, target)
+    child_common(range(len(fds)))
+    set_limits(request["limits"])
+    drop_to(SANDBOX_UID)
+    os.chdir(request["workdir"])
+    env = dict(CANDIDATE_ENV, HOME=request["workdir"], TMPDIR=request["workdir"])
+    try:
+        os.execve(request["argv"][0], request["argv"], env)
+    except OSError as exc:
+        os.write(2, ("cannot run %s: %s\n" % (request["argv"][0], exc.strerror)).encode())
+    os._exit(127)
 
 
 def zygote_main(sock):
@@ -119,13 +140,13 @@ class Zygote:
         self.pid, self.sock, self.frames, self.last_pid = pid, mine, FrameBuffer(), None
         REAPED.exclude.add(pid)
 
-    def spawn(self, program, workdir, limits, mode, fds):
+    def spawn(self, program, workdir, limits, mode, fds, argv=None):
         """Asks for a candidate process; its pid arrives later (``candidate_pid()``),
         so that the judge can be started meanwhile.  The program travels in a
         memory file whose fd goes first, never through the zygote's heap."""
         self.last_pid = None
         program_fd = memory_file(program.encode("utf-8", "surrogateescape"))
-        data = json_frame({"workdir": workdir, "limits": limits, "mode": mode})
+        data = json_frame({"workdir": workdir, "limits": limits, "mode": mode, "argv": argv})
         try:
             socket.send_fds(self.sock, [data[:HEADER.size]], [program_fd] + list(fds))
         finally:
