@@ -267,6 +267,11 @@ def build_parser() -> argparse.ArgumentParser:
     build.add_argument("--find-links", action="append", default=[], metavar="DIR",
                        help="also take wheels from this folder, e.g. ones you built for sdist-only packages")
     build.add_argument("--tag", help="name of the image with the packages (required with --pip/--requirements)")
+    build.add_argument("--languages", default="python", metavar="LANG[,LANG...]",
+                       help="the language images to build: python, cpp, c (C and C++ share one) or all "
+                            "(default: %(default)s); each is harness-sandbox-<name>:1, HARNESS_IMAGE_<NAME> renames it")
+    build.add_argument("--if-stale", action="store_true",
+                       help="keep an image already built from the same recipe (Dockerfiles and packages)")
     base = sandbox_commands.add_parser("base", help="print the base image `sandbox build` uses (the registry's, "
                                        "else the offline one, bootstrapped if missing); the tool image uses it too")
     base.add_argument("--offline", action="store_true", help="skip the registry, bootstrap with mmdebstrap")
@@ -440,6 +445,7 @@ def _with_backend(args: argparse.Namespace, run: RunOptions, body: Callable[[Bac
     from .sandbox import get_backend
     from .sandbox.cleanup import prune_containers
     from .sandbox.prereqs import require_docker, require_image
+    args.image = _language_image(args.image, problems)
     if getattr(args, "ray", None):
         return _with_ray(args, run, body)
     require_docker(args.image)
@@ -451,6 +457,25 @@ def _with_backend(args: argparse.Namespace, run: RunOptions, body: Callable[[Bac
         return body(backend)
     finally:
         backend.close()
+
+
+def _language_image(image: str, problems: ProblemSet | None) -> str:
+    """The image for the problems' language: ``image`` for Python (or when the
+    user named one), else that language's own (C and C++ share one).
+
+    Raises:
+        ConfigError: the problems need two different images.
+    """
+    from .languages import language
+    from .sandbox.prereqs import DEFAULT_IMAGE
+    images = {language(p.language).image for p in problems or () if p.language != "python"}
+    if not images:
+        return image
+    if len(images) > 1 or any(p.language == "python" for p in problems or ()):
+        names = sorted({p.language for p in problems or ()})
+        raise ConfigError(f"the problems are in {', '.join(names)}, which run in different images: "
+                          f"evaluate one language per run")
+    return image if image != os.environ.get("HARNESS_IMAGE", DEFAULT_IMAGE) else images.pop()
 
 
 def _with_ray(args: argparse.Namespace, run: RunOptions, body: Callable[[Backend], int]) -> int:
@@ -646,6 +671,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 
 def cmd_sandbox(args: argparse.Namespace) -> int:
+    from .languages import folder_image, image_folders
     from .sandbox.cleanup import prune_containers
     from .sandbox.image import build_image, build_packages_image, choose_base, list_images, remove_image
     from .sandbox.prereqs import check_image, docker_client
@@ -661,7 +687,9 @@ def cmd_sandbox(args: argparse.Namespace) -> int:
                                  base=args.base or args.image, build_base=args.base is None,
                                  offline=args.offline, log=log)
         else:
-            build_image(args.image, base=args.base, offline=args.offline, log=log)
+            for folder in image_folders(args.languages.split(",")):
+                tag = args.image if folder == "python" else folder_image(folder)
+                build_image(tag, base=args.base, offline=args.offline, log=log, folder=folder, if_stale=args.if_stale)
         return 0
     if args.action == "check":
         found = check_image(args.image)

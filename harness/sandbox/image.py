@@ -15,6 +15,7 @@ index (``--network none``), copying only the installed files into the image.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 import shutil
@@ -33,6 +34,7 @@ import docker.errors
 import requests.exceptions
 
 from ..errors import ConfigError, ImageBuildError, PrerequisiteError
+from ..languages import folder_packages
 from ..resources import data_dir
 from .prereqs import DEFAULT_IMAGE, docker_client, probe_image
 
@@ -52,6 +54,7 @@ LABEL_PACKAGES = "org.harness.packages"  # what was asked for: --pip specs, -r F
 LABEL_WHEELS = "org.harness.wheels"  # what was installed: name==version ...
 LABEL_BASE = "org.harness.base"  # the image the packages went on, tag@id
 LABEL_PYTHON = "org.harness.python"
+LABEL_RECIPE = "org.harness.recipe"  # a hash of what built it: `build --if-stale` keeps a current image
 LABEL_BUILD = "org.harness.build"  # on every layer of a packages build, to remove what it leaves behind
 
 Log = Callable[[str], None]
@@ -73,8 +76,10 @@ def _have(client: docker.DockerClient, name: str) -> bool:
         return False
 
 
-def choose_base(client: docker.DockerClient, log: Log, offline: bool = False) -> tuple[str, bool]:
-    """Returns (base image, built offline).  Prefers the registry image."""
+def choose_base(client: docker.DockerClient, log: Log, offline: bool = False,
+                packages: Sequence[str] = ()) -> tuple[str, bool]:
+    """Returns (base image, built offline).  Prefers the registry image.
+    ``packages``: Debian packages (a toolchain) the offline base also gets."""
     if not offline:
         if _have(client, REGISTRY_BASE):
             return REGISTRY_BASE, False
@@ -84,13 +89,24 @@ def choose_base(client: docker.DockerClient, log: Log, offline: bool = False) ->
             return REGISTRY_BASE, False
         except DOCKER_ERRORS as exc:
             log(f"no registry ({str(exc).splitlines()[0][:120]}); bootstrapping a Debian base offline")
-    if not _have(client, BOOTSTRAP_BASE):
-        bootstrap_base(client, log)
-    return BOOTSTRAP_BASE, True
+    tag = bootstrap_tag(packages)
+    if not _have(client, tag):
+        bootstrap_base(client, log, tag, packages)
+    return tag, True
 
 
-def bootstrap_base(client: docker.DockerClient, log: Log) -> None:
-    """mmdebstrap a minimal Debian with python3 + pytest and import it."""
+def bootstrap_tag(packages: Sequence[str]) -> str:
+    """``harness-base:bookworm``, or one named by a hash of the extra packages."""
+    if not packages:
+        return BOOTSTRAP_BASE
+    digest = hashlib.sha256(",".join(sorted(packages)).encode()).hexdigest()[:10]
+    repository, tag = BOOTSTRAP_BASE.split(":")
+    return f"{repository}-{digest}:{tag}"
+
+
+def bootstrap_base(client: docker.DockerClient, log: Log, tag: str = BOOTSTRAP_BASE,
+                   packages: Sequence[str] = ()) -> None:
+    """mmdebstrap a minimal Debian with python3 + pytest (+ ``packages``) and import it."""
     tool = shutil.which("mmdebstrap")
     if tool is None:
         raise ImageBuildError("no registry and no mmdebstrap: `apt-get install -y mmdebstrap`, then retry")
@@ -100,18 +116,19 @@ def bootstrap_base(client: docker.DockerClient, log: Log) -> None:
     suite = _debian_suite()
     with tempfile.TemporaryDirectory(prefix="harness-base-") as tmp:
         tarball = Path(tmp) / "rootfs.tar"
-        log(f"mmdebstrap {suite} with {BOOTSTRAP_PACKAGES} (about a minute) ...")
+        include = ",".join([BOOTSTRAP_PACKAGES, *packages])
+        log(f"mmdebstrap {suite} with {include} (a minute or two) ...")
         with open(sources, "rb") as stdin:
             proc = subprocess.run(
-                [tool, "--variant=apt", f"--include={BOOTSTRAP_PACKAGES}", suite, str(tarball)],
+                [tool, "--variant=apt", f"--include={include}", suite, str(tarball)],
                 stdin=stdin, capture_output=True, text=True)
         if proc.returncode != 0:
             tail = (proc.stderr or proc.stdout).strip().splitlines()[-3:]
             raise ImageBuildError(f"mmdebstrap failed (exit {proc.returncode}): {' | '.join(tail)}")
-        repository, tag = BOOTSTRAP_BASE.split(":")
-        log(f"docker import -> {BOOTSTRAP_BASE}")
+        repository, version = tag.split(":")
+        log(f"docker import -> {tag}")
         try:
-            client.api.import_image_from_file(str(tarball), repository=repository, tag=tag)
+            client.api.import_image_from_file(str(tarball), repository=repository, tag=version)
         except DOCKER_ERRORS as exc:
             raise ImageBuildError(f"docker import failed: {exc}") from exc
 
@@ -126,23 +143,44 @@ def _debian_suite() -> str:
     return "bookworm"
 
 
+def recipe_hash(folder: str) -> str:
+    """What an image of ``folder`` is built from: its Dockerfiles and packages."""
+    digest = hashlib.sha256(BOOTSTRAP_PACKAGES.encode() + ",".join(folder_packages(folder)).encode())
+    for name in sorted({"python", folder}):
+        digest.update((sandboxes_dir() / name / "Dockerfile").read_bytes())
+    return digest.hexdigest()[:16]
+
+
 def build_image(tag: str = DEFAULT_IMAGE, base: str | None = None, offline: bool = False,
-                log: Log = print) -> str:
-    """Builds the sandbox image and returns its id.
+                log: Log = print, folder: str = "python", if_stale: bool = False) -> str:
+    """Builds the sandbox image of ``folder`` (``sandboxes/<folder>/``) and
+    returns its id.  Another language's image is the Python sandbox's
+    recipe built on a base with its toolchain, then its own Dockerfile.
+    ``if_stale``: keep an image built from the same recipe.
 
     Raises:
         PrerequisiteError: no Docker engine.
         ImageBuildError: the base or the build failed.
     """
     client = docker_client(timeout=600)
+    recipe = recipe_hash(folder)
     try:
+        if if_stale and _have(client, tag) and client.images.get(tag).labels.get(LABEL_RECIPE) == recipe:
+            log(f"{tag} is current (recipe {recipe})")
+            return str(client.images.get(tag).id)
         isolated = False
         if base is None:
-            base, isolated = choose_base(client, log, offline)
-        context = sandboxes_dir() / "python"
-        log(f"building {tag} on {base} ...")
-        image_id = _docker_build(client, path=str(context), tag=tag, buildargs={"BASE": base},
-                                 network_mode="none" if isolated else None, labels={LABEL_IMAGE: "1"})
+            base, isolated = choose_base(client, log, offline, folder_packages(folder))
+        network = "none" if isolated else None
+        stage = tag if folder == "python" else f"{tag}-python"
+        log(f"building {stage} on {base} ...")
+        labels = {LABEL_IMAGE: "1", LABEL_RECIPE: recipe}
+        image_id = _docker_build(client, path=str(sandboxes_dir() / "python"), tag=stage, buildargs={"BASE": base},
+                                 network_mode=network, labels=labels)
+        if folder != "python":
+            log(f"building {tag} on {stage} ...")
+            image_id = _docker_build(client, path=str(sandboxes_dir() / folder), tag=tag,
+                                     buildargs={"BASE": stage}, network_mode=network, labels=labels)
         log(f"built {tag} ({image_id[:19]})")
         return image_id
     finally:

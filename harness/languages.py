@@ -1,0 +1,77 @@
+"""The languages a sandbox can run, and the image each one runs in.
+
+Python problems run in the Python image with the judge/candidate split (see
+``harness.sandbox.agent``).  Compiled languages run the suites' own way, the
+program with its tests appended, in an image that adds the toolchain to the
+same hardened recipe (``sandboxes/<folder>/Dockerfile``); the agent's
+``native`` module compiles, checks and runs them.  C and C++ share one image.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from .errors import ConfigError
+
+
+@dataclass(frozen=True)
+class Language:
+    name: str  # what problems and samples say: "cpp"
+    title: str  # "C++"
+    folder: str  # sandboxes/<folder>/ holds the image recipe
+    packages: tuple[str, ...] = ()  # Debian packages the offline base adds for the toolchain
+    aliases: tuple[str, ...] = ()  # also the Markdown fence tags replies use
+
+    @property
+    def image(self) -> str:
+        """The default image tag, overridable with ``HARNESS_IMAGE_<NAME>``."""
+        return os.environ.get(f"HARNESS_IMAGE_{self.name.upper()}", f"harness-sandbox-{self.folder}:1")
+
+    @property
+    def compiled(self) -> bool:
+        return self.name != "python"
+
+
+# g++ brings gcc; OpenSSL and Boost headers: HumanEvalPack's string_to_md5 and boost::any.
+GCC_PACKAGES = ("g++", "libssl-dev", "libboost-dev")
+LANGUAGES = {
+    "python": Language("python", "Python", "python", aliases=("py", "python3")),
+    "cpp": Language("cpp", "C++", "cpp", packages=GCC_PACKAGES, aliases=("c++", "cxx", "cc")),
+    "c": Language("c", "C", "cpp", packages=GCC_PACKAGES),
+}
+_BY_ALIAS = {alias: lang for lang in LANGUAGES.values() for alias in (lang.name, *lang.aliases)}
+
+
+def language(name: str) -> Language:
+    """The language called ``name`` (or an alias: ``c++``).
+
+    Raises:
+        ConfigError: a language no sandbox runs yet.
+    """
+    found = _BY_ALIAS.get(name.strip().lower())
+    if found is None:
+        raise ConfigError(f"no sandbox for language {name!r} yet; known: {', '.join(LANGUAGES)}")
+    return found
+
+
+def image_folders(names: Iterable[str]) -> list[str]:
+    """``--languages python,cpp`` (or ``all``) as the image folders to build, each once."""
+    wanted = list(LANGUAGES) if "all" in names else [language(name).name for name in names]
+    folders: list[str] = []
+    for name in wanted:
+        if LANGUAGES[name].folder not in folders:
+            folders.append(LANGUAGES[name].folder)
+    return folders
+
+
+def folder_packages(folder: str) -> tuple[str, ...]:
+    return next(lang.packages for lang in LANGUAGES.values() if lang.folder == folder)
+
+
+def folder_image(folder: str) -> str:
+    return next(lang.image for lang in LANGUAGES.values() if lang.folder == folder)
+
+
+__all__ = ["LANGUAGES", "Language", "folder_image", "folder_packages", "image_folders", "language"]
