@@ -31,8 +31,9 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from .errors import LimitsError, ProblemError
+from .errors import ConfigError, LimitsError, ProblemError
 from .hub import hub_offline, require_hub
+from .languages import Language, language
 from .limits import Limits
 from .resources import data_dir
 
@@ -45,6 +46,7 @@ class TestKind(str, enum.Enum):
     PYTEST = "pytest"  # a pytest module importing the candidate's module
     STDIN_STDOUT = "stdin_stdout"  # a whole program per test case: input on stdin, output compared
     IO_PAIRS = "io_pairs"  # call the entry point on each input, compare with the expected value
+    PROGRAM = "program"  # compiled languages: the tests appended to the program, one binary (HumanEvalPack)
 
     @property
     def uses_cases(self) -> bool:
@@ -103,6 +105,9 @@ class Problem:
         return spec
 
     def _spec(self) -> dict[str, Any]:
+        if self.test_kind is TestKind.PROGRAM:
+            return {"kind": self.test_kind.value, "language": self.language, "test": self.test,
+                    "entry_point": self.entry_point, "prototype": prototype(self.prompt, self.entry_point)}
         if self.test_kind is TestKind.PYTEST:
             return {"kind": self.test_kind.value, "test": self.test, "module": self.module, "entry_point": ""}
         if self.test_kind.uses_cases:
@@ -113,6 +118,8 @@ class Problem:
                 spec["compat"] = self.compat
             if self.runner:
                 spec["runner"] = self.runner
+            if self.language != "python":
+                spec["language"] = self.language
             return spec
         return {
             "kind": self.test_kind.value,
@@ -161,6 +168,8 @@ BUNDLED = {
     "classeval": ("classeval.jsonl.gz", "ClassEval, 100 class-level tasks with unittest suites (MIT)"),
     "bigcodebench_100": ("bigcodebench_100.jsonl.gz", "100 BigCodeBench tasks; most need its libraries "
                          "(Apache-2.0)"),
+    "humanevalpack_cpp": ("humanevalpack_cpp.jsonl.gz", "HumanEvalPack's 164 C++ problems, canonical and buggy "
+                          "solutions (MIT / Apache-2.0)"),
 }
 
 
@@ -185,7 +194,7 @@ def _isolation(row: Mapping[str, Any], where: str) -> str:
 
 
 LAYOUTS = ("auto", "humaneval", "mbpp", "apps", "codecontests", "leetcode", "kodcode", "classeval", "bigcodebench",
-           "native")
+           "humanevalpack", "native")
 
 # Comparison quirks of upstream checkers, off by default because they pass
 # wrong answers; on only by name, for agreement with published verdicts.
@@ -600,6 +609,63 @@ def _classeval_row(row: Mapping[str, Any], where: str) -> dict[str, Any]:
     }
 
 
+# HumanEvalPack / HumanEval-X task ids: "CPP/12", "JavaScript/0", "Go/3" ...
+PACK_ID = re.compile(r"(CPP|C|JavaScript|JS|TypeScript|Go|Java|Rust|Python)/\d+")
+PACK_LANGUAGES = {"CPP": "cpp", "C": "c", "JavaScript": "js", "JS": "js", "TypeScript": "ts", "Go": "go",
+                  "Java": "java", "Rust": "rust"}
+
+
+def signature_line(code: str) -> str:
+    """The last non-blank line: in a completion prompt, the entry point's
+    opening line (``bool f(vector<int> x){``)."""
+    lines = [line for line in code.splitlines() if line.strip()]
+    return lines[-1].strip() if lines else ""
+
+
+def prototype(prompt: str, entry_point: str) -> str:
+    """The entry point's declaration, from the prompt's last line, or "" when
+    that line is not a plain signature (default arguments cannot be
+    declared twice, templates and methods are left alone)."""
+    line = signature_line(prompt)
+    if not line.endswith("{") or f"{entry_point}(" not in line.replace(" (", "(") or "=" in line \
+            or line.startswith(("template", "class", "struct", "public", "static")):
+        return ""
+    return line[:-1].rstrip() + ";"
+
+
+def _humanevalpack_row(row: Mapping[str, Any], where: str) -> dict[str, Any]:
+    """HumanEvalPack and HumanEval-X (task_id ``CPP/12``): prompt (docstring,
+    includes, signature), declaration (includes and signature), the body as
+    canonical_solution, test (a ``main`` of asserts).  The program is the
+    declaration's includes, the prompt and the completion, then the tests,
+    as HumanEvalPack's evaluator builds it."""
+    task_id = str(row.get("task_id"))
+    name = PACK_LANGUAGES.get(task_id.split("/")[0], "")
+    lang = language(name) if name in ("cpp", "c") else None
+    if lang is None:
+        raise ProblemError(f"{where}: {task_id}: no sandbox for {name or task_id.split('/')[0]} yet "
+                           f"(this version runs python, cpp and c)")
+    declaration = _text_field(row, "declaration", where)
+    signature = signature_line(declaration)
+    # the function the C++ declares (HumanEvalPack's entry_point field is
+    # the Python name, and CPP/156's function is int_to_mini_romank)
+    entry = (re.findall(r"([A-Za-z_]\w*)\s*\(", signature) or [""])[0] or \
+        _text_field(row, "entry_point", where, required=False)
+    prompt = _text_field(row, "prompt", where)
+    # The declaration's includes the prompt lacks (algorithm, stdlib.h ...),
+    # as HumanEvalPack's evaluator adds them; not its helper functions,
+    # which the prompt already defines.
+    head = "".join(line + "\n" for line in declaration.splitlines()
+                   if line.strip().startswith(("#include", "using namespace")) and line not in prompt)
+    body = _text_field(row, "canonical_solution", where, required=False)
+    return {
+        "task_id": task_id, "language": lang.name, "prompt": prompt, "preamble": head,
+        "test": _text_field(row, "test", where), "entry_point": entry,
+        "test_kind": TestKind.PROGRAM.value, "instruction": str(row.get("instruction") or ""),
+        "reference_solution": head + prompt + body if body else "",
+    }
+
+
 def _code_header(code_prompt: str, entry_point: str) -> str:
     """What a BigCodeBench code prompt sets up before its function: imports
     and constants, the lines before ``def ENTRY_POINT``."""
@@ -638,6 +704,9 @@ def _bigcodebench_row(row: Mapping[str, Any], where: str) -> dict[str, Any]:
 def detect_layout(row: Mapping[str, Any]) -> str:
     """The layout a row's fields say it is in (``native`` for this tool's
     own names and HumanEval's)."""
+    if "declaration" in row and "test" in row and PACK_ID.fullmatch(str(row.get("task_id", ""))) \
+            and not str(row["task_id"]).startswith("Python/"):
+        return "humanevalpack"
     entry = row.get("entry_point")
     if isinstance(entry, str) and LEETCODE_ENTRY.fullmatch(entry):
         return "leetcode"
@@ -664,6 +733,7 @@ OWN_FIELDS = ("limits", "test_isolation", "language", "compat")
 ROW_LAYOUTS: dict[str, Callable[[Mapping[str, Any], str], dict[str, Any]]] = {
     "apps": _apps_row, "codecontests": _codecontests_row, "mbpp": _mbpp_row, "leetcode": _leetcode_row,
     "kodcode": _kodcode_row, "classeval": _classeval_row, "bigcodebench": _bigcodebench_row,
+    "humanevalpack": _humanevalpack_row,
 }
 
 
@@ -684,8 +754,9 @@ def _case_problem(row: Mapping[str, Any], where: str, task_id: str, kind: TestKi
     compat = str(row.get("compat") or "")
     if compat not in COMPAT:
         raise ProblemError(f"{where}: compat must be one of {', '.join(repr(c) for c in COMPAT)}, not {compat!r}")
+    lang = _language(row, where, kind)
     return Problem(id=task_id, prompt=str(row.get("prompt", "")), test="", entry_point=entry_point,
-                   test_kind=kind, language=str(row.get("language", "python")),
+                   test_kind=kind, language=lang.name,
                    reference_solution=str(row.get("reference_solution") or ""), limits=_limits(row, where),
                    cases=tuple(cases), compare=compare, tolerance=float(row.get("tolerance", 1e-6)),
                    unwrap_expected=bool(row.get("unwrap_expected", False)), preamble=str(row.get("preamble", "")),
@@ -716,11 +787,40 @@ def _pytest_problem(row: Mapping[str, Any], where: str) -> Problem:
     module = str(row.get("module", "solution"))
     if not module.isidentifier():
         raise ProblemError(f"{where}: module {module!r} is not a Python identifier")
+    _language(row, where, TestKind.PYTEST)
     return Problem(id=str(task_id), prompt=str(row.get("prompt", "")), test=test, entry_point="",
                    test_kind=TestKind.PYTEST, reference_solution=str(row.get("reference_solution") or ""),
                    limits=_limits(row, where), module=module, preamble=str(row.get("preamble") or ""),
                    instruction=str(row.get("instruction") or ""),
                    test_isolation=_isolation(row, where))
+
+
+def _language(row: Mapping[str, Any], where: str, kind: TestKind) -> Language:
+    """The row's language, if its test kind can run it: Python's kinds call
+    Python code; ``program`` and ``stdin_stdout`` take C and C++."""
+    try:
+        lang = language(str(row.get("language") or "python"))
+    except ConfigError as exc:
+        raise ProblemError(f"{where}: {exc}") from None
+    if lang.compiled and kind not in (TestKind.PROGRAM, TestKind.STDIN_STDOUT):
+        raise ProblemError(f"{where}: test_kind {kind.value} runs Python; a {lang.title} problem takes "
+                           f"test_kind program or stdin_stdout")
+    if not lang.compiled and kind is TestKind.PROGRAM:
+        raise ProblemError(f"{where}: test_kind program is for compiled languages, not {lang.name}")
+    return lang
+
+
+def _program_problem(row: Mapping[str, Any], where: str) -> Problem:
+    task_id, test = row.get("task_id", row.get("id")), row.get("test")
+    if task_id is None or str(task_id) == "":
+        raise ProblemError(f"{where}: missing field 'task_id'")
+    lang = _language(row, where, TestKind.PROGRAM)
+    if not isinstance(test, str) or "}" not in test:
+        raise ProblemError(f"{where}: a program problem needs 'test': code with a main() the program ends with")
+    return Problem(id=str(task_id), prompt=str(row.get("prompt", "")), test=test,
+                   entry_point=str(row.get("entry_point") or ""), test_kind=TestKind.PROGRAM, language=lang.name,
+                   reference_solution=str(row.get("reference_solution") or ""), limits=_limits(row, where),
+                   preamble=str(row.get("preamble") or ""), instruction=str(row.get("instruction") or ""))
 
 
 def _limits(row: Mapping[str, Any], where: str) -> dict[str, Any]:
@@ -747,6 +847,8 @@ def parse_problem(row: Mapping[str, Any], where: str, layout: str = "auto") -> P
     kind_name = row.get("test_kind")
     if kind_name == TestKind.PYTEST.value:
         return _pytest_problem(row, where)
+    if kind_name == TestKind.PROGRAM.value:
+        return _program_problem(row, where)
     if kind_name in (TestKind.STDIN_STDOUT.value, TestKind.IO_PAIRS.value):
         task_id = row.get("task_id", row.get("id"))
         if task_id is None or str(task_id) == "":
@@ -789,6 +891,6 @@ def parse_problem(row: Mapping[str, Any], where: str, layout: str = "auto") -> P
         reference = prompt + text("canonical_solution")
     limits = _limits(row, where)
     return Problem(id=str(task_id), prompt=prompt, test=test, entry_point=entry_point, test_kind=kind,
-                   language=str(row.get("language", "python")), reference_solution=reference,
+                   language=_language(row, where, kind).name, reference_solution=reference,
                    limits=limits, test_isolation=_isolation(row, where),
                    preamble=text("preamble", required=False), instruction=text("instruction", required=False))

@@ -47,6 +47,20 @@ def _private_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
         os.environ["HARNESS_CACHE"] = previous
 
 
+def language_image(name: str) -> str:
+    """The sandbox image of a compiled language, or a skip (a failure with
+    HARNESS_REQUIRE_DOCKER=1) when it was not built."""
+    from harness.languages import language
+    image = language(name).image
+    missing = check_docker(image)
+    if missing:
+        reason = f"no {name} sandbox image ({'; '.join(missing)}): `harness sandbox build --languages {name}`"
+        if os.environ.get("HARNESS_REQUIRE_DOCKER") == "1":
+            pytest.fail(reason)
+        pytest.skip(reason)
+    return image
+
+
 TEST_LIMITS = Limits(cpu_time_s=1.0, wall_time_s=4.0, memory_bytes=256 << 20, output_bytes=1 << 20)
 
 

@@ -63,6 +63,7 @@ from ...protocol import (
 from .compare import outputs_match, short
 from .execute import Judge, Run
 from .judge import prepare_spec
+from .native import NativeRun, prepare_program
 from .proc import JUDGE_ROOT, PR_SET_CHILD_SUBREAPER, SANDBOX_UID, WORK_ROOT, _libc, drop_to, oom_kills, remove_tree
 from .zygote import Zygote
 
@@ -147,11 +148,12 @@ class Supervisor:
         except OSError:
             return []
 
-    def run_script(self, program, limits, key, spec):
+    def run_script(self, program, limits, key, spec, argv=None):
         """A stdin/stdout problem: a fresh process per test case, its output
         compared here, by the supervisor.  Stops at the first timeout or
         memory kill, or when the container became suspect: a case that did
-        not run is never a pass."""
+        not run is never a pass.  ``argv``: a compiled program to execute
+        instead of the Python ``program``."""
         cases, tests, first = spec["cases"], [], None
         total = {"cpu_time_s": 0.0, "wall_time_s": 0.0, "peak_memory_bytes": 0, "stdout_bytes": 0,
                  "stderr_bytes": 0, "anomaly": False}
@@ -159,7 +161,7 @@ class Supervisor:
         lenient = spec.get("compat") == "apps"
         for number, case in enumerate(cases, 1):
             self.heartbeat()
-            last = Run(self, program, limits, key, spec, stdin=case["input"]).execute()
+            last = Run(self, program, limits, key, spec, stdin=case["input"], argv=argv).execute()
             for field in ("cpu_time_s", "wall_time_s", "stdout_bytes", "stderr_bytes"):
                 total[field] += last[field]
             total["peak_memory_bytes"] = max(total["peak_memory_bytes"], last["peak_memory_bytes"])
@@ -189,6 +191,10 @@ class Supervisor:
         return total
 
     def run_one(self, run, key, spec):
+        if spec.get("kind") == "program":
+            return NativeRun(self, run["program"], run["limits"], key, spec).execute()
+        if spec.get("kind") == "stdin_stdout" and spec.get("language", "python") != "python":
+            return NativeRun(self, run["program"], run["limits"], key, spec).execute_script()
         if spec.get("kind") == "stdin_stdout":
             return self.run_script(run["program"], run["limits"], key, spec)
         return Run(self, run["program"], run["limits"], key, spec).execute()
@@ -227,7 +233,10 @@ class Supervisor:
             return self.send({"op": OP_PONG})
         if op == OP_PROBLEM:
             try:
-                self.problems[request["key"]] = prepare_spec(request["spec"])
+                spec = request["spec"]
+                if spec.get("language", "python") != "python":
+                    prepare_program(spec)  # this image has its toolchain
+                self.problems[request["key"]] = dict(spec) if spec.get("kind") == "program" else prepare_spec(spec)
             except (SyntaxError, ValueError, KeyError) as exc:
                 return self.send({"op": OP_ERROR, "error": "problem %s: %s" % (request["key"], exc)})
             return self.send({"op": OP_OK, "key": request["key"]})

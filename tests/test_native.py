@@ -1,0 +1,180 @@
+"""C and C++ in their sandbox image, against the real engine: hostile
+programs never pass, legitimate ones get what they earn, HumanEvalPack's
+canonical solutions pass and its buggy ones fail, nothing is left behind."""
+
+from __future__ import annotations
+
+import gzip
+import json
+from collections.abc import Iterator, Mapping
+
+import pytest
+
+from harness.limits import Limits
+from harness.problems import CodeField, Problem, load_problems, parse_problem
+from harness.resources import data_dir
+from harness.sandbox.cleanup import count_containers
+from harness.sandbox.docker import DockerBackend
+from harness.sandbox.labels import LABEL_RUN
+
+from .conftest import TEST_LIMITS, language_image
+from .native_cases import (
+    ADD_PROMPT,
+    ADD_TEST,
+    CPP_HOSTILE,
+    CPP_LEGIT,
+    GREET_HEAD,
+    GREET_PROMPT,
+    GREET_RIGHT,
+    GREET_TEST,
+    HEAD,
+    HOSTILE,
+    LEGIT,
+    NOT_PASSED,
+)
+
+pytestmark = [pytest.mark.docker, pytest.mark.timeout(300)]
+
+LANGUAGES = ("c", "cpp")
+
+
+def program_problem(task_id: str, lang: str, prompt: str, test: str, entry_point: str) -> Problem:
+    return parse_problem({"task_id": task_id, "language": lang, "test_kind": "program", "prompt": prompt,
+                          "test": test, "entry_point": entry_point}, "native_cases")
+
+
+def batches() -> list[tuple[Problem, str, dict[str, str]]]:
+    """(problem, header, {case: program}) for each language and problem."""
+    plan = []
+    for lang in LANGUAGES:
+        cases = {**HOSTILE, **{name: code for name, (code, _) in LEGIT.items()}}
+        if lang == "cpp":
+            cases.update({name: code for name, (code, _) in CPP_LEGIT.items()})
+        plan.append((program_problem(f"add-{lang}", lang, ADD_PROMPT, ADD_TEST, "add"), HEAD, cases))
+    greet = program_problem("greet", "cpp", GREET_PROMPT, GREET_TEST, "greet")
+    plan.append((greet, GREET_HEAD, {**CPP_HOSTILE, "greet_right": GREET_RIGHT}))
+    return plan
+
+
+@pytest.fixture(scope="module")
+def verdicts() -> Iterator[Mapping[tuple[str, str], tuple[str, str]]]:
+    """(problem id, case) -> (outcome, detail), every case run once, a
+    batch per problem, in one warm container; then no container is left."""
+    backend = DockerBackend(image=language_image("cpp"))
+    found: dict[tuple[str, str], tuple[str, str]] = {}
+    try:
+        with backend.open_session(TEST_LIMITS) as session:
+            for problem, head, cases in batches():
+                names = list(cases)
+                programs = [problem.program(head + cases[name], CodeField.SOLUTION) for name in names]
+                done: list = []
+                while len(done) < len(names):  # a retired container leaves the rest to the next one
+                    done += session.run(problem.id, problem.test_spec(), programs[len(done):], TEST_LIMITS)
+                for name, ex in zip(names, done, strict=True):
+                    found[(problem.id, name)] = (ex.outcome.value, ex.detail)
+        yield found
+    finally:
+        backend.close()
+    assert count_containers(f"{LABEL_RUN}={backend.run_id}") == 0
+
+
+@pytest.mark.parametrize("lang", LANGUAGES)
+@pytest.mark.parametrize("name", sorted(HOSTILE))
+def test_hostile_programs_never_pass(verdicts, lang: str, name: str) -> None:
+    outcome, detail = verdicts[(f"add-{lang}", name)]
+    assert outcome in NOT_PASSED, detail
+
+
+@pytest.mark.parametrize("name", sorted(CPP_HOSTILE))
+def test_hostile_cpp_programs_never_pass(verdicts, name: str) -> None:
+    outcome, detail = verdicts[("greet", name)]
+    assert outcome in NOT_PASSED, detail
+    assert verdicts[("greet", "greet_right")][0] == "passed"  # the same tests pass a right program
+
+
+@pytest.mark.parametrize("lang", LANGUAGES)
+@pytest.mark.parametrize("name", sorted(LEGIT))
+def test_legitimate_programs_get_their_verdict(verdicts, lang: str, name: str) -> None:
+    outcome, detail = verdicts[(f"add-{lang}", name)]
+    assert outcome == LEGIT[name][1], detail
+
+
+@pytest.mark.parametrize("name", sorted(CPP_LEGIT))
+def test_legitimate_cpp_programs_pass(verdicts, name: str) -> None:
+    outcome, detail = verdicts[("add-cpp", name)]
+    assert outcome == CPP_LEGIT[name][1], detail
+
+
+def test_the_verdict_names_the_cause(verdicts) -> None:
+    assert "Assertion `add(1, 2) == 3' failed" in verdicts[("add-c", "wrong")][1]
+    assert "error: expected" in verdicts[("add-cpp", "does_not_compile")][1]
+    assert "before the tests finished" in verdicts[("add-cpp", "exit_zero_in_function")][1]
+    assert "defines __assert_fail" in verdicts[("add-c", "replace_assert_fail")][1]
+    assert "#pragma redefine_extname" in verdicts[("add-c", "redefine_extname")][1]
+    assert "namespace std" in verdicts[("greet", "operator_in_namespace_std")][1]
+
+
+# Problems whose tests use helpers, strings, floats, vectors and OpenSSL (162).
+PACK_SAMPLE = ("CPP/0", "CPP/1", "CPP/12", "CPP/38", "CPP/95", "CPP/162")
+
+
+def test_humanevalpack_canonical_solutions_pass_and_buggy_ones_fail() -> None:
+    problems = load_problems("humanevalpack_cpp")
+    path = data_dir("problems") / "humanevalpack_cpp.jsonl.gz"
+    rows = {row["task_id"]: row for row in map(json.loads, gzip.open(path, "rt"))}
+    limits = Limits(cpu_time_s=3.0, wall_time_s=10.0)
+    backend = DockerBackend(image=language_image("cpp"))
+    try:
+        with backend.open_session(limits) as session:
+            for task_id in PACK_SAMPLE:
+                problem = problems.get(task_id)
+                assert problem is not None
+                programs = [problem.program(rows[task_id][field], CodeField.COMPLETION)
+                            for field in ("canonical_solution", "buggy_solution")]
+                right, buggy = session.run(task_id, problem.test_spec(), programs, limits)
+                assert right.outcome.value == "passed", (task_id, right.detail)
+                assert buggy.outcome.value != "passed", (task_id, buggy.detail)
+                assert buggy.outcome.value != "infra_error", (task_id, buggy.detail)
+    finally:
+        backend.close()
+
+
+SUM_CASES = [{"input": "1 2\n", "output": "3\n"}, {"input": "-5 5\n", "output": "0\n"},
+             {"input": "1000000000 1000000000\n", "output": "2000000000\n"}]
+SUM_PROGRAMS = {  # name -> (language, program, outcome, per-case outcomes)
+    "cpp_right": ("cpp", "#include <iostream>\nint main() { long long a, b; std::cin >> a >> b; "
+                         "std::cout << a + b << std::endl; }\n", "passed", ["passed"] * 3),
+    "cpp_wrong_on_large": ("cpp", "#include <iostream>\nint main() { long a, b; std::cin >> a >> b; "
+                                  "std::cout << (a > 100 ? 0 : a + b); }\n", "failed", ["passed", "passed", "failed"]),
+    "c_right": ("c", "#include <stdio.h>\nint main(void) { long long a, b; scanf(\"%lld %lld\", &a, &b); "
+                     "printf(\"%lld\\n\", a + b); return 0; }\n", "passed", ["passed"] * 3),
+    "c_does_not_compile": ("c", "int main(void) { return }\n", "syntax_error", ["syntax_error", "skipped", "skipped"]),
+    "c_endless": ("c", "int main(void) { volatile int x = 0; for (;;) x++; }\n", "timeout",
+                  ["timeout", "skipped", "skipped"]),
+    "c_exit_1": ("c", "#include <stdio.h>\nint main(void) { puts(\"3\"); return 1; }\n", "error",
+                 ["error", "error", "error"]),
+}
+
+
+@pytest.fixture(scope="module")
+def sum_verdicts() -> Iterator[Mapping[str, object]]:
+    """Each SUM_PROGRAMS program's execution, all in one warm container."""
+    backend = DockerBackend(image=language_image("cpp"))
+    found = {}
+    try:
+        with backend.open_session(TEST_LIMITS) as session:
+            for name, (lang, program, _, _) in SUM_PROGRAMS.items():
+                problem = parse_problem({"task_id": f"sum-{lang}", "language": lang, "test_kind": "stdin_stdout",
+                                         "test_cases": SUM_CASES, "compare": "tokens"}, "native")
+                [found[name]] = session.run(problem.id, problem.test_spec(), [program], TEST_LIMITS)
+        yield found
+    finally:
+        backend.close()
+
+
+@pytest.mark.parametrize("name", sorted(SUM_PROGRAMS))
+def test_stdin_stdout_programs_in_c_and_cpp(sum_verdicts, name: str) -> None:
+    _, _, outcome, cases = SUM_PROGRAMS[name]
+    execution = sum_verdicts[name]
+    assert execution.outcome.value == outcome, execution.detail
+    assert list(execution.test_outcomes) == cases

@@ -1,0 +1,182 @@
+"""The pure parts of compiled-language support: languages and images, the
+HumanEvalPack layout, and the agent's ``native`` helpers (macro listing,
+the composed source, ELF symbols), without Docker."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from harness.cli import _language_image
+from harness.errors import ConfigError, ProblemError
+from harness.languages import image_folders, language
+from harness.problems import CodeField, ProblemSet, TestKind, detect_layout, parse_problem, prototype
+from harness.sandbox.agent.native import Listing, compose, elf_symbols, first_error, refusal, replaced_runtime
+
+PACK_ROW = {
+    "task_id": "CPP/0", "prompt": "/*\nDoc.\n*/\n#include<vector>\nusing namespace std;\nbool f(vector<int> v){\n",
+    "declaration": "#include<vector>\nusing namespace std;\n#include<algorithm>\nbool f(vector<int> v){\n",
+    "canonical_solution": "    return v.empty();\n}\n", "buggy_solution": "    return 1;\n}\n",
+    "test": "#undef NDEBUG\n#include<assert.h>\nint main(){\n    assert (f({}) == true);\n}\n",
+}
+
+
+def test_languages_by_name_and_alias() -> None:
+    assert language("C++").name == "cpp" and language("c").folder == "cpp"
+    assert image_folders(["c", "cpp"]) == ["cpp"] and image_folders(["all"]) == ["python", "cpp"]
+    with pytest.raises(ConfigError, match="no sandbox for language 'cobol'"):
+        language("cobol")
+
+
+def test_humanevalpack_rows_become_program_problems() -> None:
+    assert detect_layout(PACK_ROW) == "humanevalpack"
+    problem = parse_problem(PACK_ROW, "pack.jsonl:1")
+    assert (problem.test_kind, problem.language, problem.entry_point) == (TestKind.PROGRAM, "cpp", "f")
+    # the declaration's includes the prompt lacks come first, then the prompt the model continued
+    assert problem.program("    return true;\n}\n", CodeField.COMPLETION) == (
+        "#include<algorithm>\n" + PACK_ROW["prompt"] + "    return true;\n}\n")
+    assert problem.reference_solution == problem.program(PACK_ROW["canonical_solution"], CodeField.COMPLETION)
+    assert problem.test_spec()["prototype"] == "bool f(vector<int> v);"
+
+
+def test_a_language_without_a_sandbox_is_a_one_line_problem_error() -> None:
+    with pytest.raises(ProblemError, match=r"pack.jsonl:3: Go/1: no sandbox for go yet"):
+        parse_problem(dict(PACK_ROW, task_id="Go/1"), "pack.jsonl:3")
+    with pytest.raises(ProblemError, match="not python"):
+        parse_problem({"task_id": "x", "language": "python", "test_kind": "program", "test": "}"}, "f:1")
+
+
+@pytest.mark.parametrize(("prompt", "expected"), [
+    ("int add(int a, int b){\n", "int add(int a, int b);"),
+    ("/* doc */\nstring f (string s) {\n", "string f (string s);"),
+    ("int add(int a, int b = 2){\n", ""),  # a default argument cannot be given twice
+    ("int add(int a, int b);\n", ""),  # not an opening line
+    ("template <class T> T add(T a, T b){\n", ""),
+])
+def test_prototype_from_the_prompts_last_line(prompt: str, expected: str) -> None:
+    assert prototype(prompt, prompt.split("(")[0].split()[-1]) == expected
+
+
+def test_one_image_per_run_of_compiled_problems() -> None:
+    cpp = parse_problem(PACK_ROW, "p:1")
+    python = parse_problem({"task_id": "p", "prompt": "def f():\n", "test": "def check(c):\n    pass\n",
+                            "entry_point": "f"}, "p:2")
+    assert _language_image("harness-sandbox-python:1", ProblemSet("s", "s", {"a": cpp})) == "harness-sandbox-cpp:1"
+    assert _language_image("mine:2", ProblemSet("s", "s", {"a": cpp})) == "mine:2"  # bring your own
+    with pytest.raises(ConfigError, match="one language per run"):
+        _language_image("harness-sandbox-python:1", ProblemSet("s", "s", {"a": cpp, "b": python}))
+
+
+PREPROCESSED = '''# 0 "main.cpp"
+# 1 "/usr/include/stdio.h" 1 3 4
+#define EOF (-1)
+#pragma GCC visibility push(default)
+# 2 "main.cpp" 2
+#define assert(x) 1
+#define TWICE(x) (2 * (x))
+#undef NDEBUG
+#pragma GCC optimize("O2")
+int add(int a, int b) { return 0; }
+'''
+
+
+def test_the_listing_is_the_programs_own_not_its_headers() -> None:
+    listing = Listing(PREPROCESSED, "main.cpp")
+    assert listing.macros == ["assert", "TWICE", "NDEBUG"]
+    assert listing.pragmas == ['GCC optimize("O2")']
+    assert listing.code.strip() == "int add(int a, int b) { return 0; }"
+    assert refusal(listing) == ""
+
+
+@pytest.mark.parametrize(("code", "reason"), [
+    ("#pragma redefine_extname strcmp mine", "uses #pragma redefine_extname"),
+    ("#pragma weak abort", "uses #pragma weak"),
+    ("namespace std { bool operator==(const string &a, const char *b) { return true; } }", "operator in namespace"),
+    ("namespace std { inline namespace v1 { bool operator!=(int, S) { return 0; } } }", "operator in namespace"),
+    ("template <> std::size_t std::string::size() const noexcept { return 5; }", "specializes a function"),
+    ("namespace std { template <> void swap(S &a, S &b) noexcept {} }", "specializes a function"),
+])
+def test_changes_to_the_standard_library_and_linking_are_refused(code: str, reason: str) -> None:
+    text = '# 1 "main.cpp"\n' + code + "\n"
+    assert reason in refusal(Listing(text, "main.cpp"))
+
+
+@pytest.mark.parametrize("code", [
+    "namespace std { template <> struct hash<P> { size_t operator()(const P &p) const { return p.a; } }; }",
+    "struct V { bool operator==(const V &o) const { return true; } };\nbool operator<(V a, V b) { return false; }",
+    "namespace mine { bool operator==(S, S) { return true; } }",
+    'const char *s = "namespace std { bool operator==";',
+])
+def test_ordinary_cpp_is_not_refused(code: str) -> None:
+    assert refusal(Listing('# 1 "main.cpp"\n' + code + "\n", "main.cpp")) == ""
+
+
+def test_the_guard_stands_between_the_program_and_the_tests() -> None:
+    spec = {"language": "cpp", "entry_point": "add", "prototype": "int add(int a, int b);",
+            "test": "#undef NDEBUG\n#include <assert.h>\nint main(){\n    assert(add(1, 2) == 3);\n}\n"}
+    listing = Listing('# 1 "main.cpp"\n#define assert(x) 1\n#define main other\n', "main.cpp")
+    text = compose("int add(int a, int b) { return a + b; }", spec, listing, ("done_1", "fail_1", "tests_1"),
+                   "ab" * 16)
+    program_end = text.index("return a + b; }") + len("return a + b; }")
+    for part in ("#undef assert", "#undef main", "#include <assert.h>", "int add(int a, int b);",
+                 "static_assert(sizeof(&::add)", "#define assert(e) ((e) ? (void)0 : fail_1(#e, __LINE__))"):
+        assert text.index(part) > program_end, part
+    # the tests' own include comes before their namespace, their body inside it, the mark at their end
+    assert text.index("#include <assert.h>") < text.index("namespace tests_1 {") < text.index("int main(){")
+    assert "assert(add(1, 2) == 3);\ndone_1();\nreturn 0;\n}\n}\nint main() { return tests_1::main(); }" in text
+    assert "ab" * 16 not in text  # the mark is only ever there as two XOR halves
+    c_text = compose("int add(int a, int b) { return a + b; }", dict(spec, language="c"), listing,
+                     ("done_1", "fail_1", "tests_1"), "ab" * 16)
+    assert "namespace" not in c_text and "static_assert" not in c_text
+    with pytest.raises(ValueError, match="closing brace"):
+        compose("", {"test": "int main()", "language": "c"}, listing, ("d", "f", "t"), "m")
+
+
+def test_runtime_symbols_from_a_real_library() -> None:
+    libc = next((p for p in ("/lib/x86_64-linux-gnu/libc.so.6", "/lib/aarch64-linux-gnu/libc.so.6")
+                 if os.path.exists(p)), None)
+    if libc is None:
+        pytest.skip("no glibc here")
+    with open(libc, "rb") as handle:
+        names = {name.split("@")[0] for name, _ in elf_symbols(handle.read(), True)}
+    assert {"__assert_fail", "abort", "write", "exit"} <= names
+    assert elf_symbols(b"not an ELF file", True) == set()
+
+
+def test_a_replaced_runtime_function_is_named(tmp_path) -> None:
+    compiler = next((c for c in ("/usr/bin/gcc", "/usr/bin/cc") if os.path.exists(c)), None)
+    if compiler is None:
+        pytest.skip("no C compiler on this host")
+
+    def build(name: str, text: str) -> bytes:
+        (tmp_path / f"{name}.c").write_text(text)
+        assert os.system(f"{compiler} -o {tmp_path / name} {tmp_path / name}.c 2>/dev/null") == 0
+        return (tmp_path / name).read_bytes()
+
+    empty = build("empty", "int main(void) { return 0; }\n")
+    baseline = {name for name, _ in elf_symbols(empty, False)}
+    hostile = build("hostile", "#include <stdlib.h>\nvoid abort(void) { exit(0); }\n"
+                               "__attribute__((weak)) void __assert_fail(void) {}\nint main(void) { return 0; }\n")
+    assert replaced_runtime(hostile, baseline) == ["__assert_fail", "abort"]
+    assert replaced_runtime(empty, baseline) == []
+
+
+def test_the_first_compiler_error_is_the_detail() -> None:
+    text = "main.cpp: In function 'int f()':\nmain.cpp:4:15: error: expected ';'\nmain.cpp:9:1: error: later\n"
+    assert first_error(text) == "main.cpp:4:15: error: expected ';'"
+
+
+def test_code_is_extracted_from_replies_in_the_problems_language() -> None:
+    from harness.generate import extract_code
+    reply = ("Here:\n```python\ndef add(a, b):\n    return a + b\n```\nIn C++:\n```cpp\n#include <cstdio>\n"
+             "int add(int a, int b) {\n    return a + b;\n}\n```\n")
+    assert extract_code(reply, "add", "cpp").code.startswith("#include <cstdio>\nint add(")
+    assert extract_code(reply, "add").code.startswith("def add(")
+    assert extract_code("int add(int a, int b) { return a + b; }", "add", "c").how == "bare"
+    assert extract_code("no code here", "add", "cpp").how == "failed"
+
+
+def test_the_sft_turn_is_fenced_in_the_programs_language() -> None:
+    from harness.export import fenced
+    assert fenced("int main() {}\n", "cpp") == "```cpp\nint main() {}\n```"
