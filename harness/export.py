@@ -43,8 +43,8 @@ class SftFormat:
         if self.content not in SFT_CONTENTS:
             raise ConfigError(f"--sft-content must be one of {', '.join(SFT_CONTENTS)}, not {self.content!r}")
 
-    def assistant(self, survivor: Survivor) -> dict[str, str]:
-        code_turn = fenced(survivor.code)
+    def assistant(self, survivor: Survivor, language: str = "python") -> dict[str, str]:
+        code_turn = fenced(survivor.code, language)
         fields = survivor.fields
         reasoning = str(fields.get("reasoning") or "")
         if self.content == "code":
@@ -72,9 +72,9 @@ def prepare_out_dir(out_dir: str | Path) -> Path:
     return path
 
 
-def fenced(code: str) -> str:
-    """A program as an assistant turn shows it: in a python fence."""
-    return f"```python\n{code.rstrip()}\n```"
+def fenced(code: str, language: str = "python") -> str:
+    """A program as an assistant turn shows it: in a fence of its language."""
+    return f"```{language}\n{code.rstrip()}\n```"
 
 
 def clean(value: Any) -> Any:
@@ -114,10 +114,11 @@ def export(out_dir: Path, kept: Iterable[Ranked], problems: ProblemSet, sandbox:
         problem = problems.get(survivor.task_id)
         assert problem is not None
         user = user_turn(problem, survivor.fields)
-        turns = [{"role": "user", "content": user}, sft.assistant(survivor)]
+        turns = [{"role": "user", "content": user}, sft.assistant(survivor, problem.language)]
         rows.append({
             "messages": [{k: turn.get(k, "") for k in message_fields} for turn in turns],
             "task_id": survivor.task_id,
+            "language": problem.language,
             "sample_index": survivor.index,  # its row in evaluated.jsonl (the report marks it kept)
             "rank": ranked.rank,
             "cpu_time_s": ranked.cpu_median_s,
@@ -132,7 +133,8 @@ def export(out_dir: Path, kept: Iterable[Ranked], problems: ProblemSet, sandbox:
         })
     features = datasets.Features({
         "messages": [{k: datasets.Value("string") for k in message_fields}],
-        "task_id": datasets.Value("string"), "sample_index": datasets.Value("int64"), "rank": datasets.Value("int32"),
+        "task_id": datasets.Value("string"), "language": datasets.Value("string"),
+        "sample_index": datasets.Value("int64"), "rank": datasets.Value("int32"),
         "cpu_time_s": datasets.Value("float64"), "length": datasets.Value("int64"),
         "model": datasets.Value("string"), "sampling": datasets.Value("string"),
         "tests_hash": datasets.Value("string"), "sandbox": datasets.Value("string"),

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import ConfigError, writing
+from .languages import language as language_named
 from .problems import Problem, ProblemSet, TestKind
 
 FUNCTION_KINDS = (TestKind.CHECK_FUNCTION, TestKind.ASSERTIONS)
@@ -95,17 +96,22 @@ def _parses(code: str) -> bool:
         return False
 
 
-def extract_code(text: str, entry_point: str = "") -> Extraction:
+def extract_code(text: str, entry_point: str = "", language: str = "python") -> Extraction:
     """The code in a chat reply: the fenced block that defines the entry point
-    (Python-tagged blocks first, then the longest), or the whole reply when it
-    is bare code."""
+    (blocks tagged with the problem's language first, then the longest), or
+    the whole reply when it is bare code (Python that compiles; in another
+    language, text that names the entry point)."""
+    lang = language_named(language)
     blocks = fenced_blocks(text)
     if blocks:
-        python = [b for lang, b in blocks if lang in ("python", "py", "python3")] or [b for _, b in blocks]
-        defining = [b for b in python if entry_point and re.search(rf"\bdef\s+{re.escape(entry_point)}\s*\(", b)]
-        chosen = max(defining or python, key=len)
+        own = [b for tag, b in blocks if tag in (lang.name, *lang.aliases)] or [b for _, b in blocks]
+        name = re.escape(entry_point)
+        opening = rf"\bdef\s+{name}\s*\(" if lang.name == "python" else rf"\b{name}\s*\([^;]*\)\s*\{{"
+        defining = [b for b in own if entry_point and re.search(opening, b)]
+        chosen = max(defining or own, key=len)
         return Extraction(chosen.strip("\n") + "\n", "fenced")
-    if text.strip() and _parses(text):
+    bare = _parses(text) if lang.name == "python" else bool(entry_point) and f"{entry_point}(" in text
+    if text.strip() and bare:
         return Extraction(text.strip("\n") + "\n", "bare")
     return Extraction("", "failed")
 
@@ -173,7 +179,7 @@ def sample_row(problem: Problem, config: GeneratorConfig, text: str, finish: str
         row["completion"] = truncate_completion(text, stops)
         row["extraction"] = "completion"
     else:
-        extraction = extract_code(reply.answer, problem.entry_point)
+        extraction = extract_code(reply.answer, problem.entry_point, problem.language)
         cut = finish == "length" and (reply.unfinished or extraction.how == "failed")
         row["solution"] = extraction.code
         row["extraction"] = "truncated" if cut else extraction.how
