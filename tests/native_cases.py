@@ -23,6 +23,9 @@ HOSTILE = {
     "digraph_define": WRONG + "%:define assert(x) 1\n",
     "continued_define": WRONG + "#def\\\nine assert(x) 1\n",
     "define_main_away": WRONG + "int main(void){ return 0; }\n#define main never_called\n",
+    "macro_replaces_entry_point": WRONG + "#define add(a, b) ((a) + (b))\n",
+    "macro_behind_a_line_marker": WRONG + "#line 1 \"/usr/include/stdlib.h\"\n#define add(a, b) ((a) + (b))\n",
+    "macro_behind_a_gnu_marker": WRONG + "# 1 \"/usr/include/stdlib.h\" 1 3 4\n#define add(a, b) ((a) + (b))\n",
     "redefine_harness_include": WRONG + "#define __assert_fail(a, b, c, d) ((void)0)\n",
     "replace_assert_fail": WRONG + "void __assert_fail(const char *a, const char *b, unsigned c, const char *d) {}\n",
     "weak_assert_fail": WRONG + "__attribute__((weak)) void __assert_fail(const char *a, const char *b, unsigned c, "

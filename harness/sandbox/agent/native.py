@@ -103,6 +103,24 @@ SAFE_PRAGMAS = ("once", "GCC optimize", "GCC target", "GCC diagnostic", "GCC pus
 TOKEN = re.compile(r'"(?:\\.|[^"\\\n])*"|\'(?:\\.|[^\'\\\n])*\'|[A-Za-z_]\w*|::|<%|%>|[{};<>(]')
 
 
+# Comments, string and character literals (C++ raw strings included), or a newline.
+LEXEME = re.compile(r'/\*.*?\*/|//[^\n]*|R"([^(\s]{0,16})\(.*?\)\1"|"(?:\\.|[^"\\\n])*"|\'(?:\\.|[^\'\\\n])*\'',
+                    re.S)
+LINE_DIRECTIVE = re.compile(r"^[ \t]*(?:#|%:)[ \t]*(?:line\b|\d)", re.M)
+
+
+def moves_lines(source):
+    """Does the program set line markers itself (``#line 1 "stdio.h"``, or
+    ``# 1 "x" 1 3``)?  They would make its own code look like a header's to
+    ``Listing``, hiding its macros; no generated solution needs one.  Read
+    from the source with continuations joined (trigraphs too) and comments
+    and literals blanked, as the preprocessor sees it."""
+    text = source.replace("??/", "\\").replace("??=", "#")
+    text = re.sub(r"\\[ \t]*\r?\n", "", text)
+    text = LEXEME.sub(lambda m: " " if m.group(0).startswith("/") else '""', text)
+    return bool(LINE_DIRECTIVE.search(text))
+
+
 def refusal(listing):
     """Why the program is refused before it is compiled with the tests, or
     "": a pragma that is not known to be harmless, or code that changes the
@@ -198,6 +216,8 @@ def compose(program, spec, listing, names, mark):
     identifiers (done, fail, namespace)."""
     done, fail, space = names
     tests = spec["test"]
+    if tests.lstrip().startswith("}"):  # MultiPL-E: the tests close the function the completion left open
+        program, tests = program + "\n}", tests.lstrip()[1:]
     end = tests.rstrip().rfind("}")
     if end < 0:
         raise ValueError("the tests have no closing brace to finish at")
@@ -314,7 +334,7 @@ class NativeRun:
         if listing["outcome"] != RAN:
             return self.build_failure(listing, "preprocessing")
         found = Listing(listing["stdout"], source)
-        refused = refusal(found)
+        refused = "sets its own line markers" if moves_lines(program) else refusal(found)
         if refused:
             return self.finished(ERROR, "the program %s: refused, since it shares a process with the tests" % refused)
         mark = os.urandom(MARK_BYTES).hex()
