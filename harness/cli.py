@@ -15,8 +15,8 @@ import os
 import re
 import sys
 import uuid
-from collections.abc import Callable, Sequence
-from contextlib import ExitStack, closing
+from collections.abc import Callable, Iterable, Sequence
+from contextlib import ExitStack, closing, suppress
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -437,15 +437,17 @@ def _run_options(args: argparse.Namespace, cache: CacheLocation | None = None) -
 
 
 def _with_backend(args: argparse.Namespace, run: RunOptions, body: Callable[[Backend], int],
-                  problems: ProblemSet | None = None) -> int:
+                  problems: ProblemSet | None = None, samples: str | None = None) -> int:
     """Runs ``body(backend)`` on a Docker backend made for ``run``, and always
     removes this run's containers.  First checks that ``--image`` has what
-    the sandbox (and ``problems``) need: python3, pytest for pytest problems."""
+    the sandbox (and ``problems``) need: python3, pytest for pytest problems;
+    the image is the one of the problems' (and ``samples``') language."""
     from .problems import TestKind
+    from .samples import sample_languages
     from .sandbox import get_backend
     from .sandbox.cleanup import prune_containers
     from .sandbox.prereqs import require_docker, require_image
-    args.image = _language_image(args.image, problems)
+    args.image = _language_image(args.image, problems, sample_languages(samples) if samples else set())
     if getattr(args, "ray", None):
         return _with_ray(args, run, body)
     require_docker(args.image)
@@ -459,22 +461,27 @@ def _with_backend(args: argparse.Namespace, run: RunOptions, body: Callable[[Bac
         backend.close()
 
 
-def _language_image(image: str, problems: ProblemSet | None) -> str:
-    """The image for the problems' language: ``image`` for Python (or when the
-    user named one), else that language's own (C and C++ share one).
+def _language_image(image: str, problems: ProblemSet | None, sample_languages: Iterable[str] = ()) -> str:
+    """The image for the languages of the problems (and of samples that name
+    their own): ``image`` for Python alone (or when the user named one), else
+    the compiled language's image, which holds the Python sandbox too (C
+    and C++ share one).
 
     Raises:
-        ConfigError: the problems need two different images.
+        ConfigError: the languages need two different images.
     """
     from .languages import language
     from .sandbox.prereqs import DEFAULT_IMAGE
-    images = {language(p.language).image for p in problems or () if p.language != "python"}
+    named = {p.language for p in problems or ()}
+    for name in sample_languages:
+        with suppress(ConfigError):  # an unknown one is the samples reader's to report, with its line
+            named.add(language(name).name)
+    images = {language(name).image for name in named if language(name).compiled}
     if not images:
         return image
-    if len(images) > 1 or any(p.language == "python" for p in problems or ()):
-        names = sorted({p.language for p in problems or ()})
-        raise ConfigError(f"the problems are in {', '.join(names)}, which run in different images: "
-                          f"evaluate one language per run")
+    if len(images) > 1:
+        raise ConfigError(f"the problems and samples are in {', '.join(sorted(named))}, which run in different "
+                          f"images: evaluate them in separate runs")
     return image if image != os.environ.get("HARNESS_IMAGE", DEFAULT_IMAGE) else images.pop()
 
 
@@ -532,7 +539,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
                               "executed": summary.executed, "cached": summary.cached}))
             return EXIT_OK
 
-        return _with_backend(args, run, body, problems)
+        return _with_backend(args, run, body, problems, samples)
 
 
 def cmd_curate(args: argparse.Namespace) -> int:
@@ -600,7 +607,7 @@ def cmd_curate(args: argparse.Namespace) -> int:
                     raise HubError(f"{exc}; the dataset is in {args.out}") from None
             return EXIT_OK
 
-        return _with_backend(args, run, body, problems)
+        return _with_backend(args, run, body, problems, samples)
 
 
 def cmd_rebuild(args: argparse.Namespace) -> int:

@@ -62,10 +62,10 @@ def jobs_from_samples(samples: Iterable[Sample], problems: ProblemSet, limits_fo
     Samples are read ``window`` at a time and grouped within it, so a file
     that interleaves problems still yields large jobs (sandboxes are warm per
     problem) while memory stays bounded whatever the file's size."""
-    buffered: dict[str, list[Sample]] = {}
+    buffered: dict[tuple[str, str], list[Sample]] = {}
     count = 0
     for sample in samples:
-        buffered.setdefault(sample.task_id, []).append(sample)
+        buffered.setdefault((sample.task_id, sample.language), []).append(sample)
         count += 1
         if count >= window:
             yield from _flush(buffered, problems, limits_for, batch_size)
@@ -73,11 +73,12 @@ def jobs_from_samples(samples: Iterable[Sample], problems: ProblemSet, limits_fo
     yield from _flush(buffered, problems, limits_for, batch_size)
 
 
-def _flush(buffered: dict[str, list[Sample]], problems: ProblemSet, limits_for: Callable[[Problem], Limits],
-           batch_size: int) -> Iterator[Job]:
-    for task_id, group in buffered.items():
+def _flush(buffered: dict[tuple[str, str], list[Sample]], problems: ProblemSet,
+           limits_for: Callable[[Problem], Limits], batch_size: int) -> Iterator[Job]:
+    for (task_id, language), group in buffered.items():
         problem = problems.get(task_id)
         assert problem is not None  # read_samples checked it
+        problem = problem.in_language(language)
         limits = limits_for(problem)
         for start in range(0, len(group), batch_size):
             chunk = group[start:start + batch_size]

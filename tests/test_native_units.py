@@ -58,14 +58,17 @@ def test_prototype_from_the_prompts_last_line(prompt: str, expected: str) -> Non
     assert prototype(prompt, prompt.split("(")[0].split()[-1]) == expected
 
 
-def test_one_image_per_run_of_compiled_problems() -> None:
+def test_the_image_follows_the_languages_of_problems_and_samples() -> None:
     cpp = parse_problem(PACK_ROW, "p:1")
     python = parse_problem({"task_id": "p", "prompt": "def f():\n", "test": "def check(c):\n    pass\n",
                             "entry_point": "f"}, "p:2")
-    assert _language_image("harness-sandbox-python:1", ProblemSet("s", "s", {"a": cpp})) == "harness-sandbox-cpp:1"
+    default = "harness-sandbox-python:1"
+    assert _language_image(default, ProblemSet("s", "s", {"a": cpp})) == "harness-sandbox-cpp:1"
     assert _language_image("mine:2", ProblemSet("s", "s", {"a": cpp})) == "mine:2"  # bring your own
-    with pytest.raises(ConfigError, match="one language per run"):
-        _language_image("harness-sandbox-python:1", ProblemSet("s", "s", {"a": cpp, "b": python}))
+    # the C/C++ image holds the Python sandbox too: one run may mix them
+    assert _language_image(default, ProblemSet("s", "s", {"a": cpp, "b": python})) == "harness-sandbox-cpp:1"
+    assert _language_image(default, ProblemSet("s", "s", {"b": python}), {"C++"}) == "harness-sandbox-cpp:1"
+    assert _language_image(default, ProblemSet("s", "s", {"b": python}), {"cobol"}) == default
 
 
 PREPROCESSED = '''# 0 "main.cpp"
@@ -180,3 +183,57 @@ def test_code_is_extracted_from_replies_in_the_problems_language() -> None:
 def test_the_sft_turn_is_fenced_in_the_programs_language() -> None:
     from harness.export import fenced
     assert fenced("int main() {}\n", "cpp") == "```cpp\nint main() {}\n```"
+
+
+def test_a_sample_may_name_its_language_only_for_stdin_stdout_problems() -> None:
+    from harness.errors import SampleError
+    from harness.job import jobs_from_samples
+    from harness.limits import Limits
+    from harness.samples import parse_sample
+    script = parse_problem({"task_id": "s", "test_kind": "stdin_stdout", "preamble": "import sys\n",
+                            "test_cases": [{"input": "1\n", "output": "1\n"}]}, "p:1")
+    problems = ProblemSet("s", "s", {"s": script, "CPP/0": parse_problem(PACK_ROW, "p:2")})
+    sample = parse_sample({"task_id": "s", "solution": "int main() {}", "language": "C++"}, "s.jsonl:1", 0, 1, problems)
+    assert sample.language == "cpp"
+    [job] = jobs_from_samples([sample], problems, lambda problem: Limits())
+    assert job.spec["language"] == "cpp" and job.candidates[0].program == "int main() {}"  # no Python preamble
+    with pytest.raises(SampleError, match="s.jsonl:2: a python program for cpp problem CPP/0"):
+        parse_sample({"task_id": "CPP/0", "completion": "x", "language": "python"}, "s.jsonl:2", 1, 2, problems)
+    with pytest.raises(SampleError, match="s.jsonl:3: no sandbox for language 'cobol'"):
+        parse_sample({"task_id": "s", "solution": "x", "language": "cobol"}, "s.jsonl:3", 2, 3, problems)
+
+
+@pytest.mark.parametrize(("source", "moves"), [
+    ('#line 1 "/usr/include/stdio.h"\n#define if(x) if (0)\n', True),
+    ('# 1 "/usr/include/stdio.h" 1 3 4\n', True),
+    ('  %: line 7\n', True),
+    ('#\\\nline 7\n', True),
+    ('#/* a comment */line 7\n', True),
+    ('??=line 7\n', True),
+    ('int x; // #line 7\n', False),
+    ('const char *s = "\\n#line 7";\n', False),
+    ('/*\n#line 7\n*/\n', False),
+    ('#include <stdio.h>\n#define LINE 7\n', False),
+])
+def test_programs_that_set_their_own_line_markers_are_found(source: str, moves: bool) -> None:
+    from harness.sandbox.agent.native import moves_lines
+    assert moves_lines(source) is moves
+
+
+MULTIPLE_ROW = {"name": "HumanEval_23_strlen", "language": "cpp", "stop_tokens": ["\n}"],
+                "prompt": "#include<assert.h>\n#include<bits/stdc++.h>\n// Length.\n"
+                          "long string_length(std::string s) {\n",
+                "tests": "}\nint main() {\n    auto candidate = string_length;\n"
+                         "    assert(candidate((\"x\")) == (1));\n}\n"}
+
+
+def test_multiple_rows_close_the_function_the_completion_left_open() -> None:
+    assert detect_layout(MULTIPLE_ROW) == "multiple"
+    problem = parse_problem(MULTIPLE_ROW, "multiple.jsonl:1")
+    assert (problem.id, problem.entry_point, problem.language) == ("HumanEval_23_strlen", "string_length", "cpp")
+    program = problem.program("    return s.size();\n", CodeField.COMPLETION)
+    text = compose(program, problem.test_spec(), Listing("", "main.cpp"), ("d", "f", "t"), "m" * 32)
+    # the tests' leading brace closes the function before the guard, not after it
+    assert text.index("return s.size();\n\n}") < text.index("#include <unistd.h>") < text.index("auto candidate")
+    with pytest.raises(ProblemError, match="no sandbox for MultiPL-E's js yet"):
+        parse_problem(dict(MULTIPLE_ROW, language="js"), "multiple.jsonl:2")
