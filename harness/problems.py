@@ -803,10 +803,15 @@ def _runner(row: Mapping[str, Any], where: str, kind: TestKind) -> str:
     return runner
 
 
-def _pytest_problem(row: Mapping[str, Any], where: str) -> Problem:
-    task_id, test = row.get("task_id", row.get("id")), row.get("test")
+def _task_id(row: Mapping[str, Any], where: str) -> str:
+    task_id = row.get("task_id", row.get("id"))
     if task_id is None or str(task_id) == "":
         raise ProblemError(f"{where}: missing field 'task_id'")
+    return str(task_id)
+
+
+def _pytest_problem(row: Mapping[str, Any], where: str) -> Problem:
+    task_id, test = _task_id(row, where), row.get("test")
     if not isinstance(test, str) or "def test" not in test:
         raise ProblemError(f"{where}: a pytest problem needs 'test': a module with test functions")
     try:
@@ -817,7 +822,7 @@ def _pytest_problem(row: Mapping[str, Any], where: str) -> Problem:
     if not module.isidentifier():
         raise ProblemError(f"{where}: module {module!r} is not a Python identifier")
     _language(row, where, TestKind.PYTEST)
-    return Problem(id=str(task_id), prompt=str(row.get("prompt", "")), test=test, entry_point="",
+    return Problem(id=task_id, prompt=str(row.get("prompt", "")), test=test, entry_point="",
                    test_kind=TestKind.PYTEST, reference_solution=str(row.get("reference_solution") or ""),
                    limits=_limits(row, where), module=module, preamble=str(row.get("preamble") or ""),
                    instruction=str(row.get("instruction") or ""),
@@ -840,13 +845,11 @@ def _language(row: Mapping[str, Any], where: str, kind: TestKind) -> Language:
 
 
 def _program_problem(row: Mapping[str, Any], where: str) -> Problem:
-    task_id, test = row.get("task_id", row.get("id")), row.get("test")
-    if task_id is None or str(task_id) == "":
-        raise ProblemError(f"{where}: missing field 'task_id'")
+    task_id, test = _task_id(row, where), row.get("test")
     lang = _language(row, where, TestKind.PROGRAM)
     if not isinstance(test, str) or "}" not in test:
         raise ProblemError(f"{where}: a program problem needs 'test': code with a main() the program ends with")
-    return Problem(id=str(task_id), prompt=str(row.get("prompt", "")), test=test,
+    return Problem(id=task_id, prompt=str(row.get("prompt", "")), test=test,
                    entry_point=str(row.get("entry_point") or ""), test_kind=TestKind.PROGRAM, language=lang.name,
                    reference_solution=str(row.get("reference_solution") or ""), limits=_limits(row, where),
                    preamble=str(row.get("preamble") or ""), instruction=str(row.get("instruction") or ""))
@@ -879,10 +882,7 @@ def parse_problem(row: Mapping[str, Any], where: str, layout: str = "auto") -> P
     if kind_name == TestKind.PROGRAM.value:
         return _program_problem(row, where)
     if kind_name in (TestKind.STDIN_STDOUT.value, TestKind.IO_PAIRS.value):
-        task_id = row.get("task_id", row.get("id"))
-        if task_id is None or str(task_id) == "":
-            raise ProblemError(f"{where}: missing field 'task_id'")
-        return _case_problem(row, where, str(task_id), TestKind(kind_name))
+        return _case_problem(row, where, _task_id(row, where), TestKind(kind_name))
 
     def text(key: str, *aliases: str, required: bool = True) -> str:
         for k in (key, *aliases):
@@ -895,9 +895,7 @@ def parse_problem(row: Mapping[str, Any], where: str, layout: str = "auto") -> P
             raise ProblemError(f"{where}: missing field {key!r}")
         return ""
 
-    task_id = row.get("task_id", row.get("id"))
-    if task_id is None or str(task_id) == "":
-        raise ProblemError(f"{where}: missing field 'task_id'")
+    task_id = _task_id(row, where)
     prompt = text("prompt")
     test = text("test")
     entry_point = text("entry_point")
