@@ -152,13 +152,13 @@ def test_a_replaced_runtime_function_is_named(tmp_path) -> None:
     if compiler is None:
         pytest.skip("no C compiler on this host")
 
-    def build(name: str, text: str) -> bytes:
+    def build(name: str, text: str) -> str:
         (tmp_path / f"{name}.c").write_text(text)
         assert os.system(f"{compiler} -o {tmp_path / name} {tmp_path / name}.c 2>/dev/null") == 0
-        return (tmp_path / name).read_bytes()
+        return str(tmp_path / name)
 
     empty = build("empty", "int main(void) { return 0; }\n")
-    baseline = {name for name, _ in elf_symbols(empty, False)}
+    baseline = {name for name, _ in elf_symbols((tmp_path / "empty").read_bytes(), False)}
     hostile = build("hostile", "#include <stdlib.h>\nvoid abort(void) { exit(0); }\n"
                                "__attribute__((weak)) void __assert_fail(void) {}\nint main(void) { return 0; }\n")
     assert replaced_runtime(hostile, baseline) == ["__assert_fail", "abort"]

@@ -24,6 +24,7 @@ never produce the mark.  Compiling has its own limits; the measured CPU time
 and memory are the test run's.
 """
 
+import mmap
 import os
 import re
 import struct
@@ -259,9 +260,19 @@ def elf_symbols(data, dynamic):
             name_at, info, _, shndx = struct.unpack_from(endian + "IBBH", data, at)
             if shndx == 0 or (info >> 4) not in (1, 2):  # undefined, or local
                 continue
-            end = data.index(b"\0", strings + name_at)
+            end = data.find(b"\0", strings + name_at)
             names.add((data[strings + name_at:end].decode("utf-8", "replace"), info >> 4))
     return names
+
+
+def file_symbols(path, dynamic):
+    """``elf_symbols`` of a file, mapped rather than read: a program's binary
+    may be large, and the supervisor's memory is the container's."""
+    with open(path, "rb") as handle:
+        if os.fstat(handle.fileno()).st_size == 0:
+            return set()
+        with mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as data:
+            return elf_symbols(data, dynamic)
 
 
 RUNTIME = {}
@@ -275,18 +286,18 @@ def runtime_names():
             for folder in LIBRARY_DIRS:
                 path = os.path.join(folder, library)
                 if os.path.isfile(path):
-                    with open(path, "rb") as handle:
-                        found |= {name.split("@", 1)[0] for name, _ in elf_symbols(handle.read(), True)}
+                    found |= {name.split("@", 1)[0] for name, _ in file_symbols(path, True)}
                     break
         RUNTIME["names"] = found
     return RUNTIME["names"]
 
 
-def replaced_runtime(binary_data, baseline):
-    """Runtime functions the program defines itself: strong definitions, or
-    weak ones of C names (C++ template and inline code is weak and normal)."""
+def replaced_runtime(binary, baseline):
+    """Runtime functions the program (the binary at path ``binary``) defines
+    itself: strong definitions, or weak ones of C names (C++ template and
+    inline code is weak and normal)."""
     clash = []
-    for name, bind in elf_symbols(binary_data, False):
+    for name, bind in file_symbols(binary, False):
         if name in baseline or name not in runtime_names():
             continue
         if bind == 1 or not name.startswith("_Z"):
@@ -350,8 +361,7 @@ class NativeRun:
         if built["outcome"] != RAN or not seal(folder, binary):
             remove_binary(binary)
             return self.build_failure(built, "compiling")
-        with open(binary, "rb") as handle:
-            clash = replaced_runtime(handle.read(), baseline_names(self))
+        clash = replaced_runtime(binary, baseline_names(self))
         if clash:
             remove_binary(binary)
             return self.finished(ERROR, "the program defines %s, which the C/C++ runtime defines: refused, "
@@ -435,8 +445,7 @@ def baseline_names(native):
             if built["outcome"] != RAN or not seal(folder, binary):
                 raise RuntimeError("the %s toolchain cannot build an empty program: %s"
                                    % (native.spec["language"], built["detail"] or built["stderr_tail"][-200:]))
-            with open(binary, "rb") as handle:
-                RUNTIME[key] = {name for name, _ in elf_symbols(handle.read(), False)}
+            RUNTIME[key] = {name for name, _ in file_symbols(binary, False)}
         finally:
             remove_binary(binary)
     return RUNTIME[key]
