@@ -152,6 +152,7 @@ def write_extras(out: Path, extras: Extras, problems: ProblemSet, kept: Iterable
     every row, or with ``flag_only`` are named in a ``contamination`` column;
     ``measure_more``: runs programs again (efficiency pairs are confirmed)."""
     result = ExtrasResult()
+    languages = {p.id: p.language for p in problems}  # the code fences of pairs and repair rows
     by_task: dict[str, list[Ranked]] = {}
     for ranked in kept:
         by_task.setdefault(ranked.survivor.task_id, []).append(ranked)
@@ -164,7 +165,7 @@ def write_extras(out: Path, extras: Extras, problems: ProblemSet, kept: Iterable
     pair_template = _PAIR_TEMPLATE | ({"contamination": ""} if flagging else {})
     repair_template = _REPAIR_TEMPLATE | ({"contamination": ""} if flagging else {})
     if extras.pairs:
-        rows = correctness_pairs(by_task, failing, users, extras.pairs_per_problem)
+        rows = correctness_pairs(by_task, failing, users, extras.pairs_per_problem, languages)
         programs: dict[str, list[Measured]] = {}
         for task_id, survivors in [*pool.lists.items(), *pool.contrast.items()]:  # excluded rows never got in
             for survivor in survivors:
@@ -172,14 +173,15 @@ def write_extras(out: Path, extras: Extras, problems: ProblemSet, kept: Iterable
                 if runs and len(runs) >= 2:  # one run says nothing about noise
                     programs.setdefault(task_id, []).append(Measured(survivor, runs))
         programs = confirmed_programs(programs, extras, measure_more)
-        efficiency = efficiency_pairs(programs, users, extras.pairs_per_problem, extras.efficiency_margin)
+        efficiency = efficiency_pairs(programs, users, extras.pairs_per_problem, extras.efficiency_margin,
+                                      languages)
         result.counts["correctness_pairs"] = len(rows)
         result.counts["efficiency_pairs"] = len(efficiency)
         _flag(rows + efficiency, decon, failing, programs_by_index)
         _write_list(out, PAIR_FILES, rows + efficiency, pair_template)
         result.files += PAIR_FILES
     if extras.repair:
-        rows = repair_rows(by_task, failing, users, extras.repair_per_problem)
+        rows = repair_rows(by_task, failing, users, extras.repair_per_problem, languages)
         _flag(rows, decon, failing, programs_by_index)
         result.counts["repair_rows"] = _write_list(out, REPAIR_FILES, rows, repair_template)
         result.files += REPAIR_FILES

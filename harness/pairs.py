@@ -52,14 +52,18 @@ def _row(kind: str, task_id: str, user: str, chosen: str, rejected: str, **meta:
 
 
 def correctness_pairs(kept: Mapping[str, Sequence[Ranked]], failing: Mapping[str, Sequence[Failure]],
-                      users: Mapping[str, str], per_problem: int) -> list[dict[str, Any]]:
-    """Kept solutions (best first, in turn) over distinct failing attempts."""
+                      users: Mapping[str, str], per_problem: int,
+                      languages: Mapping[str, str] | None = None) -> list[dict[str, Any]]:
+    """Kept solutions (best first, in turn) over distinct failing attempts;
+    ``languages``: each task's, for the code fences (default python)."""
     rows = []
     for task_id, ranked in kept.items():
         attempts = failing.get(task_id, ())
+        lang = (languages or {}).get(task_id, "python")
         for i, failure in enumerate(attempts[:per_problem]):
             best = ranked[i % len(ranked)]
-            rows.append(_row("correctness", task_id, users[task_id], fenced(best.survivor.code), fenced(failure.code),
+            rows.append(_row("correctness", task_id, users[task_id], fenced(best.survivor.code, lang),
+                             fenced(failure.code, lang),
                              chosen_index=best.survivor.index, rejected_index=failure.index,
                              rejected_outcome=failure.outcome, rejected_detail=failure.detail[:1000],
                              chosen_cpu_s=best.cpu_median_s, rejected_cpu_s=None, margin=None,
@@ -68,7 +72,7 @@ def correctness_pairs(kept: Mapping[str, Sequence[Ranked]], failing: Mapping[str
 
 
 def efficiency_pairs(measured: Mapping[str, Sequence[Measured]], users: Mapping[str, str], per_problem: int,
-                     margin: float) -> list[dict[str, Any]]:
+                     margin: float, languages: Mapping[str, str] | None = None) -> list[dict[str, Any]]:
     """Pairs whose runs do not overlap and whose medians differ by at least
     ``margin`` (a fraction of the slower one's), largest margins first."""
     rows = []
@@ -83,9 +87,10 @@ def efficiency_pairs(measured: Mapping[str, Sequence[Measured]], users: Mapping[
                 if gap >= margin:
                     found.append((gap, fast, slow))
         found.sort(key=lambda t: (-t[0], t[1].survivor.index, t[2].survivor.index))
+        lang = (languages or {}).get(task_id, "python")
         for gap, fast, slow in found[:per_problem]:
-            rows.append(_row("efficiency", task_id, users[task_id], fenced(fast.survivor.code),
-                             fenced(slow.survivor.code), chosen_index=fast.survivor.index,
+            rows.append(_row("efficiency", task_id, users[task_id], fenced(fast.survivor.code, lang),
+                             fenced(slow.survivor.code, lang), chosen_index=fast.survivor.index,
                              rejected_index=slow.survivor.index, rejected_outcome="passed", rejected_detail="",
                              chosen_cpu_s=fast.median, rejected_cpu_s=slow.median, margin=round(gap, 4),
                              chosen_spread=round(fast.spread, 4), rejected_spread=round(slow.spread, 4)))

@@ -21,16 +21,18 @@ def feedback(failure: Failure) -> str:
 
 
 def repair_rows(kept: Mapping[str, Sequence[Ranked]], failing: Mapping[str, Sequence[Failure]],
-                users: Mapping[str, str], per_problem: int) -> list[dict[str, Any]]:
+                users: Mapping[str, str], per_problem: int,
+                languages: Mapping[str, str] | None = None) -> list[dict[str, Any]]:
     rows = []
     for task_id, ranked in kept.items():
+        lang = (languages or {}).get(task_id, "python")
         for i, failure in enumerate(failing.get(task_id, ())[:per_problem]):
             fix = ranked[i % len(ranked)]
             rows.append({
                 "messages": [{"role": "user", "content": users[task_id]},
-                             {"role": "assistant", "content": fenced(failure.code)},
+                             {"role": "assistant", "content": fenced(failure.code, lang)},
                              {"role": "user", "content": feedback(failure)},
-                             {"role": "assistant", "content": fenced(fix.survivor.code)}],
+                             {"role": "assistant", "content": fenced(fix.survivor.code, lang)}],
                 "task_id": task_id, "attempt_index": failure.index, "fix_index": fix.survivor.index,
                 "attempt_outcome": failure.outcome, "attempt_detail": failure.detail[:1000],
             })
