@@ -237,3 +237,16 @@ def test_multiple_rows_close_the_function_the_completion_left_open() -> None:
     assert text.index("return s.size();\n\n}") < text.index("#include <unistd.h>") < text.index("auto candidate")
     with pytest.raises(ProblemError, match="no sandbox for MultiPL-E's js yet"):
         parse_problem(dict(MULTIPLE_ROW, language="js"), "multiple.jsonl:2")
+
+
+def test_pairs_and_repair_rows_fence_code_in_the_problems_language() -> None:
+    from harness.failures import Failure
+    from harness.pairs import correctness_pairs
+    from harness.repair import repair_rows
+    from harness.select import Ranked, Survivor
+    kept = {"t": [Ranked(Survivor(0, "t", "int f() { return 1; }", "", 20, 0.001, {}), 0.001, 1)]}
+    failing = {"t": [Failure(1, "t", "int f() { return 0; }", "failed", "Assertion")]}
+    [pair] = correctness_pairs(kept, failing, {"t": "f?"}, 1, {"t": "cpp"})
+    assert pair["chosen"][0]["content"].startswith("```cpp\n") and pair["rejected"][0]["content"].startswith("```cpp")
+    [row] = repair_rows(kept, failing, {"t": "f?"}, 1, {"t": "c"})
+    assert all(turn["content"].startswith("```c\n") for turn in row["messages"] if turn["role"] == "assistant")
