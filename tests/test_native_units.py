@@ -250,3 +250,17 @@ def test_pairs_and_repair_rows_fence_code_in_the_problems_language() -> None:
     assert pair["chosen"][0]["content"].startswith("```cpp\n") and pair["rejected"][0]["content"].startswith("```cpp")
     [row] = repair_rows(kept, failing, {"t": "f?"}, 1, {"t": "c"})
     assert all(turn["content"].startswith("```c\n") for turn in row["messages"] if turn["role"] == "assistant")
+
+
+def test_a_failed_assertion_longer_than_the_tail_is_still_a_failed_test() -> None:
+    from harness.sandbox.agent.native import verdict
+    expr = "candidate(x) == std::vector<long>({" + ", ".join(map(str, range(800))) + "})"
+    line = f"Assertion `{expr}' failed (line 9)\n"
+    ended = {"outcome": "error", "detail": "exit status 1", "anomaly": False,
+             "stderr_head": line[:2048], "stderr_tail": line[-2048:], "mark": ""}
+    judged = verdict(dict(ended), "m" * 32)
+    assert judged["outcome"] == "failed" and judged["detail"].startswith("Assertion `candidate(x) == ")
+    crashed = dict(ended, stderr_head="", stderr_tail="", detail="killed by SIGSEGV")
+    assert verdict(crashed, "m" * 32)["outcome"] == "error"
+    assert verdict(dict(crashed, outcome="ran", mark="junk"), "m" * 32)["outcome"] == "error"
+    assert verdict(dict(crashed, outcome="ran", mark="m" * 32), "m" * 32)["outcome"] == "passed"

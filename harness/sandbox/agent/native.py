@@ -414,15 +414,16 @@ def verdict(result, mark):
     test; any other way to end is the program's error."""
     seen = result.pop("mark", "")
     result.pop("stdout", None)
-    result.pop("stderr_head", None)
+    head = result.pop("stderr_head", "")  # an assertion's line may be longer than the tail
     if result["outcome"] == RAN:
         if mark in seen:
             result.update(outcome=PASSED, detail="")
         else:
             result.update(outcome=ERROR, detail="the program exited with status 0 before the tests finished")
-    elif result["outcome"] == ERROR and "Assertion" in result["stderr_tail"]:
-        lines = [line for line in result["stderr_tail"].splitlines() if "Assertion" in line]
-        result.update(outcome=FAILED, detail=lines[-1].strip()[:600])
+        return result
+    failed = [line for line in (head + "\n" + result["stderr_tail"]).splitlines() if "Assertion" in line]
+    if result["outcome"] == ERROR and failed:
+        result.update(outcome=FAILED, detail=failed[0].strip()[:600])
     return result
 
 
