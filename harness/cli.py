@@ -442,17 +442,19 @@ def _with_backend(args: argparse.Namespace, run: RunOptions, body: Callable[[Bac
     removes this run's containers.  First checks that ``--image`` has what
     the sandbox (and ``problems``) need: python3, pytest for pytest problems;
     the image is the one of the problems' (and ``samples``') language."""
+    from .languages import language
     from .problems import TestKind
-    from .samples import sample_languages
     from .sandbox import get_backend
     from .sandbox.cleanup import prune_containers
-    from .sandbox.prereqs import require_docker, require_image
-    args.image = _language_image(args.image, problems, sample_languages(samples) if samples else set())
+    from .sandbox.prereqs import TOOLCHAIN_PATHS, require_docker, require_image
+    languages = _run_languages(problems, samples)
+    args.image = _language_image(args.image, languages)
     if getattr(args, "ray", None):
         return _with_ray(args, run, body)
     require_docker(args.image)
+    compiled = any(language(name).compiled for name in languages)
     require_image(args.image, needs_pytest=any(p.test_kind is TestKind.PYTEST for p in problems or ()),
-                  cache_dir=run.cache.directory)
+                  cache_dir=run.cache.directory, needs_tools=TOOLCHAIN_PATHS if compiled else ())
     prune_containers(only_orphans=True)  # what an earlier, killed run left behind
     backend = get_backend("docker", image=args.image, isolation=run.isolation, run_id=uuid.uuid4().hex[:12])
     try:
@@ -461,27 +463,33 @@ def _with_backend(args: argparse.Namespace, run: RunOptions, body: Callable[[Bac
         backend.close()
 
 
-def _language_image(image: str, problems: ProblemSet | None, sample_languages: Iterable[str] = ()) -> str:
-    """The image for the languages of the problems (and of samples that name
-    their own): ``image`` for Python alone (or when the user named one), else
-    the compiled language's image, which holds the Python sandbox too (C
-    and C++ share one).
+def _run_languages(problems: ProblemSet | None, samples: str | None) -> set[str]:
+    """The languages of the problems, and of samples that name their own
+    (an unknown name is the samples reader's to report, with its line)."""
+    from .languages import language
+    from .samples import sample_languages
+    named = {p.language for p in problems or ()}
+    for name in sample_languages(samples) if samples else ():
+        with suppress(ConfigError):
+            named.add(language(name).name)
+    return named
+
+
+def _language_image(image: str, languages: Iterable[str]) -> str:
+    """The image for a run's languages: ``image`` for Python alone (or when
+    the user named one), else the compiled language's image, which holds
+    the Python sandbox too (C and C++ share one).
 
     Raises:
         ConfigError: the languages need two different images.
     """
     from .languages import language
     from .sandbox.prereqs import DEFAULT_IMAGE
-    named = {p.language for p in problems or ()}
-    for name in sample_languages:
-        with suppress(ConfigError):  # an unknown one is the samples reader's to report, with its line
-            named.add(language(name).name)
-    images = {language(name).image for name in named if language(name).compiled}
+    images = {language(name).image for name in languages if language(name).compiled}
     if not images:
         return image
     if len(images) > 1:
-        raise ConfigError(f"the problems and samples are in {', '.join(sorted(named))}, which run in different "
-                          f"images: evaluate them in separate runs")
+        raise ConfigError(f"{', '.join(sorted(languages))} run in different images: evaluate them in separate runs")
     return image if image != os.environ.get("HARNESS_IMAGE", DEFAULT_IMAGE) else images.pop()
 
 

@@ -58,17 +58,21 @@ def test_prototype_from_the_prompts_last_line(prompt: str, expected: str) -> Non
     assert prototype(prompt, prompt.split("(")[0].split()[-1]) == expected
 
 
-def test_the_image_follows_the_languages_of_problems_and_samples() -> None:
+def test_the_image_follows_the_languages_of_problems_and_samples(tmp_path) -> None:
+    from harness.cli import _run_languages
     cpp = parse_problem(PACK_ROW, "p:1")
     python = parse_problem({"task_id": "p", "prompt": "def f():\n", "test": "def check(c):\n    pass\n",
                             "entry_point": "f"}, "p:2")
+    samples = tmp_path / "s.jsonl"
+    samples.write_text('{"task_id": "p", "solution": "x", "language": "C++"}\n{"language": "cobol"}\nnot json\n')
+    assert _run_languages(ProblemSet("s", "s", {"b": python}), str(samples)) == {"python", "cpp"}
+    assert _run_languages(ProblemSet("s", "s", {"a": cpp}), None) == {"cpp"}
     default = "harness-sandbox-python:1"
-    assert _language_image(default, ProblemSet("s", "s", {"a": cpp})) == "harness-sandbox-cpp:1"
-    assert _language_image("mine:2", ProblemSet("s", "s", {"a": cpp})) == "mine:2"  # bring your own
+    assert _language_image(default, {"cpp"}) == "harness-sandbox-cpp:1"
+    assert _language_image("mine:2", {"cpp"}) == "mine:2"  # bring your own
     # the C/C++ image holds the Python sandbox too: one run may mix them
-    assert _language_image(default, ProblemSet("s", "s", {"a": cpp, "b": python})) == "harness-sandbox-cpp:1"
-    assert _language_image(default, ProblemSet("s", "s", {"b": python}), {"C++"}) == "harness-sandbox-cpp:1"
-    assert _language_image(default, ProblemSet("s", "s", {"b": python}), {"cobol"}) == default
+    assert _language_image(default, {"python", "cpp", "c"}) == "harness-sandbox-cpp:1"
+    assert _language_image(default, {"python"}) == default
 
 
 PREPROCESSED = '''# 0 "main.cpp"
@@ -264,3 +268,14 @@ def test_a_failed_assertion_longer_than_the_tail_is_still_a_failed_test() -> Non
     assert verdict(crashed, "m" * 32)["outcome"] == "error"
     assert verdict(dict(crashed, outcome="ran", mark="junk"), "m" * 32)["outcome"] == "error"
     assert verdict(dict(crashed, outcome="ran", mark="m" * 32), "m" * 32)["outcome"] == "passed"
+
+
+def test_a_compiler_that_cannot_start_is_an_infra_error_not_the_programs() -> None:
+    from harness.sandbox.agent.native import NativeRun
+    from harness.sandbox.agent.zygote import EXEC_FAILED
+    native = NativeRun(None, "", {}, "key", {"language": "cpp"})
+    ended = {"outcome": "error", "detail": "exit status 127", "anomaly": False, "stderr_tail": "",
+             "stderr_head": EXEC_FAILED + "/usr/bin/g++: [Errno 2] No such file or directory\n"}
+    assert native.build_failure(ended, "compiling")["outcome"] == "infra_error"
+    ended.update(stderr_head="main.cpp:3:1: error: expected ';'\n", detail="exit status 1")
+    assert native.build_failure(ended, "compiling") | {"detail": ""} == native.finished("syntax_error", "")

@@ -91,6 +91,7 @@ def require_docker(image: str = DEFAULT_IMAGE) -> None:
 # (bring your own); pytest and pytest-timeout only for pytest problems.
 MIN_PYTHON = (3, 9)
 PYTEST_MODULES = ("pytest", "pytest_timeout")
+TOOLCHAIN_PATHS = ("/usr/bin/g++", "/usr/bin/gcc")  # what the agent's native module compiles C and C++ with
 PROBE_TIMEOUT_S = 60
 
 # Runs inside the image, on whatever Python it has: stdlib only, no f-strings.
@@ -115,8 +116,9 @@ print(json.dumps({
     "musl": musl,
     "prefix": os.path.commonpath([paths[k] for k in ("purelib", "platlib", "scripts", "data")]),
     "modules": dict((m, importlib.util.find_spec(m) is not None) for m in MODULES),
+    "tools": dict((t, os.access(t, os.X_OK)) for t in TOOLS),
 }))
-""".replace("MODULES", repr(PYTEST_MODULES))
+""".replace("MODULES", repr(PYTEST_MODULES)).replace("TOOLS", repr(TOOLCHAIN_PATHS))
 
 
 @dataclass(frozen=True)
@@ -139,8 +141,9 @@ class ImageProbe:
     def has_pytest(self) -> bool:
         return all(self.modules.get(name, False) for name in PYTEST_MODULES)
 
-    def problems(self, needs_pytest: bool = False) -> list[str]:
-        """One line per thing the sandbox needs and this image lacks, each with its fix."""
+    def problems(self, needs_pytest: bool = False, needs_tools: tuple[str, ...] = ()) -> list[str]:
+        """One line per thing the sandbox needs and this image lacks, each with its fix;
+        ``needs_tools``: the compilers the problems' languages use."""
         if self.failure:
             return [f"cannot run a container of image {self.image}: {self.failure}"]
         found: list[str] = []
@@ -153,6 +156,10 @@ class ImageProbe:
                          f"{MIN_PYTHON[0]}.{MIN_PYTHON[1]} or newer")
         elif needs_pytest and not self.has_pytest:
             found.append(self.pytest_missing())
+        lacking = [tool for tool in needs_tools if not self.facts.get("tools", {}).get(tool)]
+        if self.python is not None and lacking:
+            found.append(f"image {self.image} has no {', '.join(lacking)}, which C and C++ problems need; use the "
+                         f"image `harness sandbox build --languages cpp` makes (harness-sandbox-cpp:1), or add them")
         return found
 
     def pytest_missing(self) -> str:
@@ -226,7 +233,8 @@ def _first_line(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {lines[0] if lines else ''}"[:300]
 
 
-def require_image(image: str, needs_pytest: bool = False, cache_dir: Path | None = None) -> ImageProbe:
+def require_image(image: str, needs_pytest: bool = False, cache_dir: Path | None = None,
+                  needs_tools: tuple[str, ...] = ()) -> ImageProbe:
     """The checks a run makes before it starts: the image has what the
     sandbox needs.  Probes are kept per image id in ``cache_dir/images.json``
     (an image id names its content, so a probe never goes stale).
@@ -244,7 +252,7 @@ def require_image(image: str, needs_pytest: bool = False, cache_dir: Path | None
             raise PrerequisiteError(f"cannot inspect sandbox image {image}: {_first_line(exc)}") from exc
         known = _load_probes(cache_dir)
         entry = known.get(image_id)
-        if isinstance(entry, dict) and isinstance(entry.get("facts"), dict):
+        if isinstance(entry, dict) and isinstance(entry.get("facts"), dict) and "tools" in entry["facts"]:
             probe = ImageProbe(image, image_id, python=entry.get("python"),
                                entrypoint=tuple(entry.get("entrypoint") or ()), facts=entry["facts"])
         else:
@@ -255,7 +263,7 @@ def require_image(image: str, needs_pytest: bool = False, cache_dir: Path | None
                 _save_probes(cache_dir, known)
     finally:
         client.close()
-    problems = probe.problems(needs_pytest)
+    problems = probe.problems(needs_pytest, needs_tools)
     if problems:
         raise PrerequisiteError("; ".join(problems))
     return probe

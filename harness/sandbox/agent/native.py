@@ -29,9 +29,10 @@ import os
 import re
 import struct
 
-from ...protocol import ERROR, FAILED, MEMORY_EXCEEDED, PASSED, RAN, SKIPPED, SYNTAX_ERROR, TIMEOUT
+from ...protocol import ERROR, FAILED, INFRA_ERROR, MEMORY_EXCEEDED, PASSED, RAN, SKIPPED, SYNTAX_ERROR, TIMEOUT
 from .execute import Run
 from .proc import SANDBOX_UID
+from .zygote import EXEC_FAILED
 
 EXEC_ROOT = os.environ.get("HARNESS_EXEC_ROOT", "/exec")  # the one tmpfs a program may be executed from
 MARK_BYTES = 16
@@ -395,6 +396,8 @@ class NativeRun:
 
     def build_failure(self, result, stage):
         outcome, detail = result["outcome"], result["detail"]
+        if result.get("stderr_head", "").startswith(EXEC_FAILED):  # the toolchain, not the program
+            return self.finished(INFRA_ERROR, "%s: %s" % (stage, result["stderr_head"].strip()))
         if outcome == TIMEOUT:
             return self.finished(TIMEOUT, "%s: %s" % (stage, detail))
         if outcome == MEMORY_EXCEEDED:

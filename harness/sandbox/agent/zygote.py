@@ -67,21 +67,26 @@ def spawn_candidate(request, fds):
     os._exit(0)
 
 
+EXEC_FAILED = "harness: cannot run "  # what stderr starts with when the exec itself failed
+
+
 def exec_native(request, fds):
     """The ``exec`` mode's child, after its fork: fds in place, limits set,
     then the sandbox uid and ``execve``.  Never returns."""
-    for target, fd in enumerate(fds):  # 0, 1, 2 and maybe 3
-        os.dup2(fd, target)
-    child_common(range(len(fds)))
-    set_limits(request["limits"])
-    drop_to(SANDBOX_UID)
-    os.chdir(request["workdir"])
-    env = dict(CANDIDATE_ENV, HOME=request["workdir"], TMPDIR=request["workdir"])
     try:
+        for target, fd in enumerate(fds):  # 0, 1, 2 and maybe 3
+            os.dup2(fd, target)
+        child_common(range(len(fds)))
+        set_limits(request["limits"])
+        drop_to(SANDBOX_UID)
+        os.chdir(request["workdir"])
+        env = dict(CANDIDATE_ENV, HOME=request["workdir"], TMPDIR=request["workdir"])
         os.execve(request["argv"][0], request["argv"], env)
-    except OSError as exc:
-        os.write(2, ("cannot run %s: %s\n" % (request["argv"][0], exc.strerror)).encode())
-    os._exit(127)
+    except BaseException as exc:
+        try:
+            os.write(2, ("%s%s: %s\n" % (EXEC_FAILED, request["argv"][0], exc)).encode())
+        finally:
+            os._exit(127)
 
 
 def zygote_main(sock):
