@@ -1,29 +1,30 @@
 """Compiled languages (C, C++): the program with the tests appended, as the
 suites publish them, compiled and run in fresh processes of the sandbox uid.
 
-The candidate shares a process with its tests, so nothing it can print or
+The program shares a process with its tests, so nothing it can print or
 return decides the verdict.  A pass needs exit status 0 *and* a completion
 mark on fd 3: random bytes, new per run, written by a function the judge's
-copy of the tests calls after its last assertion.  The mark is stored split
-in two XOR halves (never whole in the binary), under a random function name,
-and the source is gone before the program starts; the binary itself is
-execute-only.  Around that:
+copy of the tests calls after their last statement, stored as two XOR halves
+under a random name; the source is gone and the binary execute-only when
+the program starts.  Between the program and the tests, the judge's guard:
 
-* the candidate's macros are undefined before the tests (the preprocessor
-  lists them), so ``#define assert(x)`` or ``#define main`` cannot rewrite
-  them, and ``<assert.h>`` is included again with ``NDEBUG`` undefined;
-* the entry point is declared again from the problem's own declaration, so
-  a candidate that changes its signature (to return an always-equal type)
-  does not compile;
-* a program that defines a function of the C or C++ runtime
-  (``__assert_fail``, ``abort``, ``write``...) is refused: in one binary its
-  definition would replace the library's for the tests too.
+* every macro the program defined or undefined is undefined (the
+  preprocessor's own list: digraphs and continuations count), and
+  ``assert`` becomes the judge's, which ``_exit``s without a signal;
+* the entry point is declared again from the prompt and (C++) may not be
+  overloaded, so a changed return type (an always-equal object) fails;
+* (C++) the tests run in a namespace that hides every global operator, so
+  the program's ``operator==`` for ``std::string`` is never what compares.
 
-``exit(0)`` before the tests end, a printed success text or a signal handler
-never produce the mark.  Compiling has its own limits; the measured CPU time
-and memory are the test run's.
+Refused before compiling (``refusal``, ``moves_lines``): line markers, which
+would hide the program's macros from the listing; pragmas other than
+code-generation ones (``redefine_extname`` rebinds the tests' calls);
+operators or function specializations added to ``namespace std``.  Refused
+after linking (``replaced_runtime``): a definition of a function the C or C++
+runtime exports (``strcmp``, ``__assert_fail``...), which the tests would
+call too.  Compiling has its own limits; the measured CPU time and memory
+are the test run's.
 """
-
 import mmap
 import os
 import re
