@@ -276,6 +276,8 @@ def build_parser() -> argparse.ArgumentParser:
                                        "else the offline one, bootstrapped if missing); the tool image uses it too")
     base.add_argument("--offline", action="store_true", help="skip the registry, bootstrap with mmdebstrap")
     check = sandbox_commands.add_parser("check", help="engine reachable? image present, with python3 (and pytest)?")
+    check.add_argument("--languages", default="python", metavar="LANG[,LANG...]",
+                       help="check these languages' images (python, cpp, c or all), compilers included")
     listing_images = sandbox_commands.add_parser("list", help="the images this tool built: tag, id, size, packages")
     listing_images.add_argument("--json", action="store_true", help="one JSON object per image")
     prune = sandbox_commands.add_parser("prune", help="remove every container this tool left behind")
@@ -689,7 +691,7 @@ def cmd_sandbox(args: argparse.Namespace) -> int:
     from .languages import folder_image, image_folders
     from .sandbox.cleanup import prune_containers
     from .sandbox.image import build_image, build_packages_image, choose_base, list_images, remove_image
-    from .sandbox.prereqs import check_image, docker_client
+    from .sandbox.prereqs import TOOLCHAIN_PATHS, check_image, docker_client
     log: Callable[[str], None] = lambda m: print(m, file=sys.stderr)  # noqa: E731
     if args.action == "base":
         print(choose_base(docker_client(), log, offline=args.offline)[0])
@@ -707,14 +709,19 @@ def cmd_sandbox(args: argparse.Namespace) -> int:
                 build_image(tag, base=args.base, offline=args.offline, log=log, folder=folder, if_stale=args.if_stale)
         return 0
     if args.action == "check":
-        found = check_image(args.image)
-        for line in found.missing:
-            print(f"MISSING: {line}")
-        for line in found.notes:
-            print(f"NOTE: {line}")
-        if not found.missing:
-            print(f"ok: engine reachable, image {args.image} (Python {found.python}) runs the sandbox supervisor")
-        return EXIT_CODES[SandboxError] if found.missing else EXIT_OK
+        missing = False
+        for folder in image_folders(args.languages.split(",")):
+            image = args.image if folder == "python" else folder_image(folder)
+            found = check_image(image, needs_tools=() if folder == "python" else TOOLCHAIN_PATHS)
+            for line in found.missing:
+                print(f"MISSING: {line}")
+            for line in found.notes:
+                print(f"NOTE: {line}")
+            if not found.missing:
+                tools = "" if folder == "python" else f", with {' and '.join(TOOLCHAIN_PATHS)}"
+                print(f"ok: engine reachable, image {image} (Python {found.python}{tools}) runs the sandbox supervisor")
+            missing = missing or bool(found.missing)
+        return EXIT_CODES[SandboxError] if missing else EXIT_OK
     if args.action == "list":
         images = list_images()
         if args.json:

@@ -242,3 +242,15 @@ def test_a_run_of_c_problems_on_an_image_without_a_compiler_says_so() -> None:
                                                 r"need; use the image `harness sandbox build --languages cpp`"):
         require_image(IMAGE, needs_tools=TOOLCHAIN_PATHS)
     require_image(language_image("cpp"), needs_tools=TOOLCHAIN_PATHS)
+
+
+def test_sandbox_check_looks_at_the_language_images_and_their_compilers(monkeypatch, capsys) -> None:
+    from harness.cli import main
+
+    from .conftest import IMAGE
+    cpp = language_image("cpp")
+    assert main(["sandbox", "check", "--languages", "c++"]) == 0
+    assert f"ok: engine reachable, image {cpp} (Python" in capsys.readouterr().out
+    monkeypatch.setenv("HARNESS_IMAGE_CPP", IMAGE)  # an image without g++ named as the C/C++ one
+    assert main(["sandbox", "check", "--languages", "cpp"]) == 3
+    assert "MISSING: image " + IMAGE + " has no /usr/bin/g++" in capsys.readouterr().out

@@ -301,9 +301,10 @@ class ImageCheck:
     python: str | None = None
 
 
-def check_image(image: str = DEFAULT_IMAGE) -> ImageCheck:
-    """The engine, the image, what the image holds (python3, pytest), and
-    whether the real supervisor starts in a hardened container of it."""
+def check_image(image: str = DEFAULT_IMAGE, needs_tools: tuple[str, ...] = ()) -> ImageCheck:
+    """The engine, the image, what the image holds (python3, pytest, the
+    compilers in ``needs_tools``), and whether the real supervisor starts in
+    a hardened container of it."""
     missing = check_docker(image)
     if missing:
         return ImageCheck(missing, [])
@@ -311,7 +312,7 @@ def check_image(image: str = DEFAULT_IMAGE) -> ImageCheck:
         probe = probe_image(image)
     except PrerequisiteError as exc:
         return ImageCheck([str(exc)], [])
-    missing = probe.problems()
+    missing = probe.problems(needs_tools=needs_tools)
     if missing:
         return ImageCheck(missing, [], probe.python)
     notes = [] if probe.has_pytest else [probe.pytest_missing()]
