@@ -82,6 +82,10 @@ CASE_OUTCOMES = OUTCOMES + (SKIPPED,)
 OP_HELLO, OP_PROBLEM, OP_RUN, OP_PING, OP_PONG = "hello", "problem", "run", "ping", "pong"
 OP_OK, OP_ERROR, OP_RESULTS, OP_PROGRESS = "ok", "error", "results", "progress"
 
+# The compilers the agent's ``native`` module runs, and the host checks an image for.
+GXX, GCC = "/usr/bin/g++", "/usr/bin/gcc"
+COMPILERS = (GXX, GCC)
+
 MAX_REPLY_BYTES = 64 << 20
 MAX_REQUEST_BYTES = 1 << 30
 DETAIL_CHARS = 600

@@ -15,6 +15,7 @@ import docker.errors
 import requests.exceptions
 
 from ..errors import PrerequisiteError
+from ..protocol import COMPILERS
 
 IMAGE_REPOSITORY = "harness-sandbox-python"
 IMAGE_VERSION = "1"
@@ -91,7 +92,7 @@ def require_docker(image: str = DEFAULT_IMAGE) -> None:
 # (bring your own); pytest and pytest-timeout only for pytest problems.
 MIN_PYTHON = (3, 9)
 PYTEST_MODULES = ("pytest", "pytest_timeout")
-TOOLCHAIN_PATHS = ("/usr/bin/g++", "/usr/bin/gcc")  # what the agent's native module compiles C and C++ with
+TOOLCHAIN_PATHS = COMPILERS  # what C and C++ problems need in an image
 PROBE_TIMEOUT_S = 60
 
 # Runs inside the image, on whatever Python it has: stdlib only, no f-strings.

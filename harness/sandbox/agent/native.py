@@ -30,7 +30,19 @@ import os
 import re
 import struct
 
-from ...protocol import ERROR, FAILED, INFRA_ERROR, MEMORY_EXCEEDED, PASSED, RAN, SKIPPED, SYNTAX_ERROR, TIMEOUT
+from ...protocol import (
+    ERROR,
+    FAILED,
+    GCC,
+    GXX,
+    INFRA_ERROR,
+    MEMORY_EXCEEDED,
+    PASSED,
+    RAN,
+    SKIPPED,
+    SYNTAX_ERROR,
+    TIMEOUT,
+)
 from .execute import Run
 from .proc import SANDBOX_UID
 from .zygote import EXEC_FAILED
@@ -41,11 +53,10 @@ MARK_BYTES = 16
 # Per language: the source file name, how to preprocess (to list the
 # candidate's macros) and how to compile.  OUT is the binary's path.
 TOOLCHAINS = {
-    "cpp": {"source": "main.cpp", "preprocess": ["/usr/bin/g++", "-std=c++17", "-E", "-dD"],
-            "compile": ["/usr/bin/g++", "-std=c++17", "-o", "OUT", "main.cpp",
-                        "-Wl,--as-needed", "-lcrypto", "-lssl", "-lm"]},
-    "c": {"source": "main.c", "preprocess": ["/usr/bin/gcc", "-std=gnu17", "-E", "-dD"],
-          "compile": ["/usr/bin/gcc", "-std=gnu17", "-o", "OUT", "main.c", "-Wl,--as-needed", "-lm"]},
+    "cpp": {"source": "main.cpp", "preprocess": [GXX, "-std=c++17", "-E", "-dD"],
+            "compile": [GXX, "-std=c++17", "-o", "OUT", "main.cpp", "-Wl,--as-needed", "-lcrypto", "-lssl", "-lm"]},
+    "c": {"source": "main.c", "preprocess": [GCC, "-std=gnu17", "-E", "-dD"],
+          "compile": [GCC, "-std=gnu17", "-o", "OUT", "main.c", "-Wl,--as-needed", "-lm"]},
 }
 COMPILE_LIMITS = {"cpu_time_s": 30.0, "wall_time_s": 60.0, "output_bytes": 32 << 20,
                   "file_size_bytes": 256 << 20, "open_files": 256, "address_space_bytes": 2 << 30}
@@ -54,15 +65,14 @@ LIBRARY_DIRS = ("/lib/x86_64-linux-gnu", "/lib/aarch64-linux-gnu", "/usr/lib/x86
                 "/usr/lib/aarch64-linux-gnu", "/lib64", "/usr/lib")
 
 
-def prepare_program(spec):
-    """Refuses a problem whose language this image cannot build."""
+def require_toolchain(spec):
+    """Refuses (ValueError) a problem whose language this image cannot build."""
     tools = TOOLCHAINS.get(spec.get("language"))
     if tools is None:
         raise ValueError("no toolchain for language %r (known: %s)" % (spec.get("language"), ", ".join(TOOLCHAINS)))
     if not os.path.exists(tools["compile"][0]):
         raise ValueError("this image has no %s: build it with `harness sandbox build --languages %s`"
                          % (tools["compile"][0], spec["language"]))
-    return dict(spec)
 
 
 def first_error(text):
@@ -356,12 +366,8 @@ class NativeRun:
             text = compose(program, self.spec, found, names, mark)
         except ValueError as exc:
             return self.finished(ERROR, "the problem's tests cannot be run: %s" % exc)
-        folder = new_exec_dir()
-        binary = folder + "/program"
-        argv = [binary if part == "OUT" else part for part in self.tools["compile"]]
-        built = self.tool(argv, {source: text.encode("utf-8", "surrogateescape")})
-        if built["outcome"] != RAN or not seal(folder, binary):
-            remove_binary(binary)
+        binary, built = self.compile(text)
+        if binary is None:
             return self.build_failure(built, "compiling")
         clash = replaced_runtime(binary, baseline_names(self))
         if clash:
@@ -370,24 +376,31 @@ class NativeRun:
                                         "since the tests would call it too" % ", ".join(clash[:5]))
         return {"binary": binary, "mark": mark}
 
+    def compile(self, text, flags=()):
+        """(the sealed binary's path, the compiler's result), the path None
+        when the compiler made none: ``text`` built on the exec tmpfs."""
+        folder = new_exec_dir()
+        binary = folder + "/program"
+        argv = [binary if part == "OUT" else part for part in self.tools["compile"]] + list(flags)
+        built = self.tool(argv, {self.tools["source"]: text.encode("utf-8", "surrogateescape")})
+        if built["outcome"] == RAN and seal(folder, binary):
+            return binary, built
+        remove_binary(binary)
+        return None, built
+
     def execute_script(self):
         """A stdin/stdout problem: the program compiled as it is (``-O2``, no
         tests in it: the supervisor compares its output), then run once per
         test case by ``Supervisor.run_script``."""
-        source = self.tools["source"]
-        folder = new_exec_dir()
-        binary = folder + "/program"
-        argv = [binary if part == "OUT" else part for part in self.tools["compile"]] + ["-O2"]
-        try:
-            built = self.tool(argv, {source: self.program.encode("utf-8", "surrogateescape")})
-            if built["outcome"] != RAN or not seal(folder, binary):
-                failed = self.build_failure(built, "compiling")
-                failed["tests"] = [failed["outcome"]] + [SKIPPED] * (len(self.spec["cases"]) - 1)
-                result = failed
-            else:
+        binary, built = self.compile(self.program, ["-O2"])
+        if binary is None:
+            result = self.build_failure(built, "compiling")
+            result["tests"] = [result["outcome"]] + [SKIPPED] * (len(self.spec["cases"]) - 1)
+        else:
+            try:
                 result = self.sup.run_script("", self.limits, self.key, self.spec, argv=[binary])
-        finally:
-            remove_binary(binary)
+            finally:
+                remove_binary(binary)
         result["anomaly"] = result["anomaly"] or self.anomaly
         return result
 
@@ -441,15 +454,11 @@ def baseline_names(native):
     """
     key = "baseline-" + native.spec["language"]
     if key not in RUNTIME:
-        folder = new_exec_dir()
-        binary = folder + "/program"
-        source = native.tools["source"]
-        argv = [binary if part == "OUT" else part for part in native.tools["compile"]]
+        binary, built = native.compile("int main(void) { return 0; }\n")
+        if binary is None:
+            raise RuntimeError("the %s toolchain cannot build an empty program: %s"
+                               % (native.spec["language"], built["detail"] or built["stderr_tail"][-200:]))
         try:
-            built = native.tool(argv, {source: b"int main(void) { return 0; }\n"})
-            if built["outcome"] != RAN or not seal(folder, binary):
-                raise RuntimeError("the %s toolchain cannot build an empty program: %s"
-                                   % (native.spec["language"], built["detail"] or built["stderr_tail"][-200:]))
             RUNTIME[key] = {name for name, _ in file_symbols(binary, False)}
         finally:
             remove_binary(binary)

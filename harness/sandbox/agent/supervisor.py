@@ -63,7 +63,7 @@ from ...protocol import (
 from .compare import outputs_match, short
 from .execute import Judge, Run
 from .judge import prepare_spec
-from .native import NativeRun, prepare_program
+from .native import NativeRun, require_toolchain
 from .proc import JUDGE_ROOT, PR_SET_CHILD_SUBREAPER, SANDBOX_UID, WORK_ROOT, _libc, drop_to, oom_kills, remove_tree
 from .zygote import Zygote
 
@@ -235,7 +235,7 @@ class Supervisor:
             try:
                 spec = request["spec"]
                 if spec.get("language", "python") != "python":
-                    prepare_program(spec)  # this image has its toolchain
+                    require_toolchain(spec)
                 self.problems[request["key"]] = dict(spec) if spec.get("kind") == "program" else prepare_spec(spec)
             except (SyntaxError, ValueError, KeyError) as exc:
                 return self.send({"op": OP_ERROR, "error": "problem %s: %s" % (request["key"], exc)})
