@@ -45,15 +45,11 @@ def spawn_candidate(request, fds):
         os.dup2(stdin, 0)
         os.dup2(out_w, 1)
         os.dup2(err_w, 2)
-        child_common(keep)
-        set_limits(request["limits"])
-        drop_to(SANDBOX_UID)
-        workdir = request["workdir"]
-        os.chdir(workdir)
+        workdir = confine(request, keep)
         if not script:
             os.umask(0)  # its work dir is shared with the tests (files they and it make by name)
         os.environ.clear()
-        os.environ.update(CANDIDATE_ENV, HOME=workdir, TMPDIR=workdir)
+        os.environ.update(candidate_env(workdir))
         import tempfile
         tempfile.tempdir = workdir
         sys.argv = ["candidate"]
@@ -67,6 +63,21 @@ def spawn_candidate(request, fds):
     os._exit(0)
 
 
+def confine(request, keep):
+    """What a candidate process gets before it runs anything of its own: no
+    fd but ``keep`` (and 0-2), the limits, the sandbox uid, its work dir
+    (returned)."""
+    child_common(keep)
+    set_limits(request["limits"])
+    drop_to(SANDBOX_UID)
+    os.chdir(request["workdir"])
+    return request["workdir"]
+
+
+def candidate_env(workdir):
+    return dict(CANDIDATE_ENV, HOME=workdir, TMPDIR=workdir)
+
+
 EXEC_FAILED = "harness: cannot run "  # what stderr starts with when the exec itself failed
 
 
@@ -76,12 +87,8 @@ def exec_native(request, fds):
     try:
         for target, fd in enumerate(fds):  # 0, 1, 2 and maybe 3
             os.dup2(fd, target)
-        child_common(range(len(fds)))
-        set_limits(request["limits"])
-        drop_to(SANDBOX_UID)
-        os.chdir(request["workdir"])
-        env = dict(CANDIDATE_ENV, HOME=request["workdir"], TMPDIR=request["workdir"])
-        os.execve(request["argv"][0], request["argv"], env)
+        workdir = confine(request, range(len(fds)))
+        os.execve(request["argv"][0], request["argv"], candidate_env(workdir))
     except BaseException as exc:
         try:
             os.write(2, ("%s%s: %s\n" % (EXEC_FAILED, request["argv"][0], exc)).encode())
