@@ -33,7 +33,7 @@ from typing import Any
 
 from .errors import ConfigError, LimitsError, ProblemError
 from .hub import hub_offline, require_hub
-from .languages import Language, language
+from .languages import LANGUAGES, Language, language
 from .limits import Limits
 from .resources import data_dir
 
@@ -630,6 +630,16 @@ def signature_line(code: str) -> str:
     return lines[-1].strip() if lines else ""
 
 
+def function_name(line: str) -> str:
+    """The function an opening line declares (``bool f(vector<int> x){`` -> ``f``), or ""."""
+    found = re.search(r"([A-Za-z_]\w*)\s*\(", line)
+    return found.group(1) if found else ""
+
+
+def _no_sandbox(where: str, item: str, name: str) -> ProblemError:
+    return ProblemError(f"{where}: {item}: no sandbox for {name} yet (this version runs {', '.join(LANGUAGES)})")
+
+
 def prototype(prompt: str, entry_point: str) -> str:
     """The entry point's declaration, from the prompt's last line, or "" when
     that line is not a plain signature (default arguments cannot be
@@ -651,14 +661,12 @@ def _humanevalpack_row(row: Mapping[str, Any], where: str) -> dict[str, Any]:
     name = PACK_LANGUAGES.get(task_id.split("/")[0], "")
     lang = language(name) if name in ("cpp", "c") else None
     if lang is None:
-        raise ProblemError(f"{where}: {task_id}: no sandbox for {name or task_id.split('/')[0]} yet "
-                           f"(this version runs python, cpp and c)")
+        raise _no_sandbox(where, task_id, name or task_id.split("/")[0])
     declaration = _text_field(row, "declaration", where)
     signature = signature_line(declaration)
     # the function the C++ declares (HumanEvalPack's entry_point field is
     # the Python name, and CPP/156's function is int_to_mini_romank)
-    entry = (re.findall(r"([A-Za-z_]\w*)\s*\(", signature) or [""])[0] or \
-        _text_field(row, "entry_point", where, required=False)
+    entry = function_name(signature) or _text_field(row, "entry_point", where, required=False)
     prompt = _text_field(row, "prompt", where)
     # The declaration's includes the prompt lacks (algorithm, stdlib.h ...),
     # as HumanEvalPack's evaluator adds them; not its helper functions,
@@ -682,14 +690,13 @@ def _multiple_row(row: Mapping[str, Any], where: str) -> dict[str, Any]:
     name = str(row.get("language") or "").split("_")[0]
     lang = language(name) if name in ("cpp", "c") else None
     if lang is None:
-        raise ProblemError(f"{where}: {row.get('name')}: no sandbox for MultiPL-E's {name or '?'} yet "
-                           f"(this version runs python, cpp and c)")
+        raise _no_sandbox(where, str(row.get("name")), f"MultiPL-E's {name or '?'}")
     prompt = _text_field(row, "prompt", where)
     tests = row.get("tests", row.get("test"))
     return {
         "task_id": _text_field(row, "name", where), "language": lang.name, "prompt": prompt,
         "test": tests, "test_kind": TestKind.PROGRAM.value,
-        "entry_point": (re.findall(r"([A-Za-z_]\w*)\s*\(", signature_line(prompt)) or [""])[0],
+        "entry_point": function_name(signature_line(prompt)),
     }
 
 
