@@ -687,8 +687,14 @@ def cmd_validate(args: argparse.Namespace) -> int:
     return _with_backend(args, run, body, problems)
 
 
-def cmd_sandbox(args: argparse.Namespace) -> int:
+def _language_images(args: argparse.Namespace) -> list[tuple[str, str]]:
+    """(folder, image) of each image ``--languages`` names: the Python one is ``--image``."""
     from .languages import folder_image, image_folders
+    return [(folder, args.image if folder == "python" else folder_image(folder))
+            for folder in image_folders(args.languages.split(","))]
+
+
+def cmd_sandbox(args: argparse.Namespace) -> int:
     from .sandbox.cleanup import prune_containers
     from .sandbox.image import build_image, build_packages_image, choose_base, list_images, remove_image
     from .sandbox.prereqs import TOOLCHAIN_PATHS, check_image, docker_client
@@ -704,22 +710,20 @@ def cmd_sandbox(args: argparse.Namespace) -> int:
                                  base=args.base or args.image, build_base=args.base is None,
                                  offline=args.offline, log=log)
         else:
-            for folder in image_folders(args.languages.split(",")):
-                tag = args.image if folder == "python" else folder_image(folder)
+            for folder, tag in _language_images(args):
                 build_image(tag, base=args.base, offline=args.offline, log=log, folder=folder, if_stale=args.if_stale)
         return 0
     if args.action == "check":
         missing = False
-        for folder in image_folders(args.languages.split(",")):
-            image = args.image if folder == "python" else folder_image(folder)
-            found = check_image(image, needs_tools=() if folder == "python" else TOOLCHAIN_PATHS)
+        for folder, tag in _language_images(args):
+            found = check_image(tag, needs_tools=() if folder == "python" else TOOLCHAIN_PATHS)
             for line in found.missing:
                 print(f"MISSING: {line}")
             for line in found.notes:
                 print(f"NOTE: {line}")
             if not found.missing:
                 tools = "" if folder == "python" else f", with {' and '.join(TOOLCHAIN_PATHS)}"
-                print(f"ok: engine reachable, image {image} (Python {found.python}{tools}) runs the sandbox supervisor")
+                print(f"ok: engine reachable, image {tag} (Python {found.python}{tools}) runs the sandbox supervisor")
             missing = missing or bool(found.missing)
         return EXIT_CODES[SandboxError] if missing else EXIT_OK
     if args.action == "list":
