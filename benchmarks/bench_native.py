@@ -1,15 +1,22 @@
 """Compiled languages, side by side in one run: HumanEvalPack's canonical and
-buggy C++ solutions (328 candidates) through ``harness evaluate`` (sandboxed,
-warm containers, the tests' completion mark, the runtime check) against the
-plain toolchain on the host, unsandboxed: ``g++`` then ``./a.out`` per
-candidate, one process each, as HumanEvalPack's evaluator does, as many at a
-time as harness has workers.  Also prints the verdicts' agreement with the
-published labels (canonical passes, buggy fails) for both.
+buggy solutions (328 candidates a language) through ``harness evaluate``
+(sandboxed, warm containers, the tests' completion mark) against the plain
+toolchain on the host, unsandboxed, one process per candidate, as
+HumanEvalPack's evaluator runs it, as many at a time as harness has workers:
 
-Usage: python benchmarks/bench_native.py [--workers 2] [--limit 164]
-Needs: the C/C++ image (`harness sandbox build --languages cpp`), and for the
-host side g++ with the OpenSSL and Boost headers (apt-get install g++
-libssl-dev libboost-dev).
+* C++: ``g++`` then ``./a.out``;
+* Go: ``go test`` on the one file bigcode-evaluation-harness writes (its
+  test_setup, the helper imports it adds, the program, the tests), with a
+  warm build cache, GOPATH mode (testify from Debian).
+
+Also prints each side's agreement with the published labels (canonical
+passes, buggy fails) and the candidates on which the two sides differ.
+
+Usage: python benchmarks/bench_native.py [--language cpp|go] [--workers 2] [--limit 164]
+Needs: the language's image (`harness sandbox build --languages cpp,go`), and
+on the host g++ with the OpenSSL and Boost headers (apt-get install g++
+libssl-dev libboost-dev) or Go with testify (apt-get install golang-go
+golang-github-stretchr-testify-dev).
 """
 
 from __future__ import annotations
@@ -17,6 +24,7 @@ from __future__ import annotations
 import argparse
 import gzip
 import json
+import os
 import subprocess
 import sys
 import tempfile
@@ -29,18 +37,26 @@ sys.path.insert(0, str(ROOT))
 
 from harness.problems import CodeField, load_problems  # noqa: E402
 
-PACK = ROOT / "problems" / "humanevalpack_cpp.jsonl.gz"
 COMPILE = ["g++", "-std=c++17", "-o", "a.out", "main.cpp", "-Wl,--as-needed", "-lcrypto", "-lssl", "-lm"]
+# bigcode-evaluation-harness's IMPORT_HELPER["go"]
+GO_HELPERS = ("math", "strings", "fmt", "strconv", "time", "bytes", "regexp", "sort", "math/rand", "crypto/md5")
+GO_ENV = dict(os.environ, GO111MODULE="off", GOPATH="/usr/share/gocode", GOFLAGS="",
+              GOCACHE=str(Path(tempfile.gettempdir()) / "bench-native-gocache"))
 
 
-def candidates(limit: int) -> list[dict[str, str]]:
-    rows = [json.loads(line) for line in gzip.open(PACK, "rt")][:limit]
-    return [{"task_id": row["task_id"], "completion": row[field], "label": field.split("_")[0]}
-            for row in rows for field in ("canonical_solution", "buggy_solution")]
+def pack(language: str) -> Path:
+    return ROOT / "problems" / f"humanevalpack_{language}.jsonl.gz"
 
 
-def host_run(program: str) -> bool:
+def candidates(language: str, limit: int) -> list[dict[str, str]]:
+    rows = [json.loads(line) for line in gzip.open(pack(language), "rt")][:limit]
+    return [{"task_id": row["task_id"], "completion": row[field], "label": field.split("_")[0],
+             "row": row} for row in rows for field in ("canonical_solution", "buggy_solution")]
+
+
+def host_cpp(row: dict, program: str) -> bool:
     """g++ then the binary, in a fresh dir; passed = exit status 0."""
+    program = program + "\n" + row["test"]
     with tempfile.TemporaryDirectory() as tmp:
         (Path(tmp) / "main.cpp").write_text(program)
         built = subprocess.run(COMPILE, cwd=tmp, capture_output=True)
@@ -52,40 +68,81 @@ def host_run(program: str) -> bool:
             return False
 
 
+def bigcode_go_file(row: dict, program: str) -> str:
+    """The file bigcode-evaluation-harness (humanevalpack.py) tests a Go program in."""
+    setup = row["test_setup"] + "\n"
+    for line in setup.split("\n"):
+        line = line.replace("import", "").replace("(", "").replace(")", "").strip()
+        if line.startswith('"') and line in program:
+            setup = setup.replace(line, "")
+    whole = setup + program + "\n" + row["test"]
+    others = set()
+    for package in GO_HELPERS:
+        short = package.split("/")[-1]
+        if f'"{package}"' not in whole and any(short + "." in line and not line.strip().startswith("//")
+                                               for line in whole.split("\n")):
+            others.add(f'"{short}"')  # sic: the last path element, as bigcode adds it
+    imports = "import (\n" + "\n".join("    " + p for p in others) + "\n)\n" if others else ""
+    if "package main" in program and "package main" in setup:
+        program = program.replace("package main", "")
+    return setup + imports + program + "\n" + row["test"]
+
+
+def host_go(row: dict, program: str) -> bool:
+    """``go test`` in a fresh dir; passed = exit status 0."""
+    with tempfile.TemporaryDirectory() as tmp:
+        (Path(tmp) / "main_test.go").write_text(bigcode_go_file(row, program))
+        try:
+            return subprocess.run(["go", "test", "-count=1", "."], cwd=tmp, capture_output=True, env=GO_ENV,
+                                  timeout=60).returncode == 0
+        except subprocess.TimeoutExpired:
+            return False
+
+
+HOSTS = {"cpp": ("g++ + ./a.out on the host", host_cpp), "go": ("go test on the host", host_go)}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--language", choices=sorted(HOSTS), default="cpp")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--limit", type=int, default=164, help="problems (each: canonical + buggy)")
     args = parser.parse_args()
-    problems = load_problems(str(PACK))
-    rows = candidates(args.limit)
-    programs = [problems.problems[r["task_id"]].program(r["completion"], CodeField.COMPLETION)
-                + "\n" + problems.problems[r["task_id"]].test for r in rows]
+    source = pack(args.language)
+    problems = load_problems(str(source))
+    rows = candidates(args.language, args.limit)
+    programs = [problems.problems[r["task_id"]].program(r["completion"], CodeField.COMPLETION) for r in rows]
+    title, host_run = HOSTS[args.language]
+    if args.language == "go":  # the host side's build cache is warm, as an evaluator's is after its first run
+        host_run(rows[0]["row"], programs[0])
 
     started = time.monotonic()
     with ThreadPoolExecutor(args.workers) as pool:
-        host = list(pool.map(host_run, programs))
+        host = list(pool.map(host_run, [r["row"] for r in rows], programs))
     host_s = time.monotonic() - started
 
     with tempfile.TemporaryDirectory() as tmp:
         samples, out = Path(tmp) / "samples.jsonl", Path(tmp) / "out.jsonl"
-        samples.write_text("".join(json.dumps(r) + "\n" for r in rows))
+        samples.write_text("".join(json.dumps({k: r[k] for k in ("task_id", "completion")}) + "\n" for r in rows))
         started = time.monotonic()
-        subprocess.run([sys.executable, "-m", "harness", "evaluate", str(samples), "--problems", str(PACK),
+        subprocess.run([sys.executable, "-m", "harness", "evaluate", str(samples), "--problems", str(source),
                         "--out", str(out), "--no-cache", "--no-calibrate", "--quiet", "--k", "1",
                         "--workers", str(args.workers)], check=True, stdout=subprocess.DEVNULL)
         ours_s = time.monotonic() - started
         ours = [json.loads(line)["outcome"] == "passed" for line in out.read_text().splitlines()]
 
     def agree(verdicts: list[bool]) -> str:
-        right = sum(v == (r["label"] == "canonical") for v, r in zip(verdicts, rows))
+        right = sum(v == (r["label"] == "canonical") for v, r in zip(verdicts, rows, strict=True))
         return f"{right}/{len(rows)}"
 
     n = len(rows)
-    print(f"HumanEvalPack C++, {n} candidates (canonical + buggy), {args.workers} workers")
+    print(f"HumanEvalPack {args.language}, {n} candidates (canonical + buggy), {args.workers} workers")
     print(f"{'':34}{'seconds':>9}{'cand/s':>9}  agrees with labels")
-    print(f"{'g++ + ./a.out on the host':34}{host_s:9.1f}{n / host_s:9.2f}  {agree(host)}")
+    print(f"{title:34}{host_s:9.1f}{n / host_s:9.2f}  {agree(host)}")
     print(f"{'harness evaluate (sandboxed)':34}{ours_s:9.1f}{n / ours_s:9.2f}  {agree(ours)}")
+    differ = [f"{r['task_id']} {r['label']} (host {'pass' if h else 'fail'})"
+              for r, h, o in zip(rows, host, ours, strict=True) if h != o]
+    print(f"verdicts that differ from the host's: {len(differ)}" + (": " + ", ".join(differ) if differ else ""))
     print(f"sandboxed / unsandboxed time: {ours_s / host_s:.2f}x (target: within 1.5x)")
 
 

@@ -448,15 +448,15 @@ def _with_backend(args: argparse.Namespace, run: RunOptions, body: Callable[[Bac
     from .problems import TestKind
     from .sandbox import get_backend
     from .sandbox.cleanup import prune_containers
-    from .sandbox.prereqs import TOOLCHAIN_PATHS, require_docker, require_image
+    from .sandbox.prereqs import require_docker, require_image
     languages = _run_languages(problems, samples)
     args.image = _language_image(args.image, languages)
     if getattr(args, "ray", None):
         return _with_ray(args, run, body)
     require_docker(args.image)
-    compiled = any(language(name).compiled for name in languages)
+    tools = tuple(tool for name in sorted(languages) for tool in language(name).tools)
     require_image(args.image, needs_pytest=any(p.test_kind is TestKind.PYTEST for p in problems or ()),
-                  cache_dir=run.cache.directory, needs_tools=TOOLCHAIN_PATHS if compiled else ())
+                  cache_dir=run.cache.directory, needs_tools=tuple(dict.fromkeys(tools)))
     prune_containers(only_orphans=True)  # what an earlier, killed run left behind
     backend = get_backend("docker", image=args.image, isolation=run.isolation, run_id=uuid.uuid4().hex[:12])
     try:
@@ -695,9 +695,10 @@ def _language_images(args: argparse.Namespace) -> list[tuple[str, str]]:
 
 
 def cmd_sandbox(args: argparse.Namespace) -> int:
+    from .languages import folder_tools
     from .sandbox.cleanup import prune_containers
     from .sandbox.image import build_image, build_packages_image, choose_base, list_images, remove_image
-    from .sandbox.prereqs import TOOLCHAIN_PATHS, check_image, docker_client
+    from .sandbox.prereqs import check_image, docker_client
     log: Callable[[str], None] = lambda m: print(m, file=sys.stderr)  # noqa: E731
     if args.action == "base":
         print(choose_base(docker_client(), log, offline=args.offline)[0])
@@ -716,13 +717,13 @@ def cmd_sandbox(args: argparse.Namespace) -> int:
     if args.action == "check":
         missing = False
         for folder, tag in _language_images(args):
-            found = check_image(tag, needs_tools=() if folder == "python" else TOOLCHAIN_PATHS)
+            found = check_image(tag, needs_tools=folder_tools(folder))
             for line in found.missing:
                 print(f"MISSING: {line}")
             for line in found.notes:
                 print(f"NOTE: {line}")
             if not found.missing:
-                tools = "" if folder == "python" else f", with {' and '.join(TOOLCHAIN_PATHS)}"
+                tools = f", with {' and '.join(folder_tools(folder))}" if folder_tools(folder) else ""
                 print(f"ok: engine reachable, image {tag} (Python {found.python}{tools}) runs the sandbox supervisor")
             missing = missing or bool(found.missing)
         return EXIT_CODES[SandboxError] if missing else EXIT_OK

@@ -2,9 +2,10 @@
 
 Python problems run in the Python image with the judge/candidate split (see
 ``harness.sandbox.agent``).  Compiled languages run the suites' own way, the
-program with its tests appended, in an image that adds the toolchain to the
-same hardened recipe (``sandboxes/<folder>/Dockerfile``); the agent's
-``native`` module compiles, checks and runs them.  C and C++ share one image.
+program with its tests, in an image that adds the toolchain to the same
+hardened recipe (``sandboxes/<folder>/Dockerfile``); the agent's ``native``
+(C, C++) and ``golang`` modules compile, check and run them.  C and C++ share
+one image.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from .errors import ConfigError
+from .protocol import COMPILERS, GO_TOOLS
 
 
 @dataclass(frozen=True)
@@ -23,6 +25,7 @@ class Language:
     folder: str  # sandboxes/<folder>/ holds the image recipe
     packages: tuple[str, ...] = ()  # Debian packages the offline base adds for the toolchain
     aliases: tuple[str, ...] = ()  # also the Markdown fence tags replies use
+    tools: tuple[str, ...] = ()  # executables the image must have (``sandbox check`` probes them)
 
     @property
     def image(self) -> str:
@@ -38,8 +41,11 @@ class Language:
 GCC_PACKAGES = ("g++", "libssl-dev", "libboost-dev")
 LANGUAGES = {
     "python": Language("python", "Python", "python", aliases=("py", "python3")),
-    "cpp": Language("cpp", "C++", "cpp", packages=GCC_PACKAGES, aliases=("c++", "cxx", "cc")),
-    "c": Language("c", "C", "cpp", packages=GCC_PACKAGES),
+    "cpp": Language("cpp", "C++", "cpp", packages=GCC_PACKAGES, aliases=("c++", "cxx", "cc"), tools=COMPILERS),
+    "c": Language("c", "C", "cpp", packages=GCC_PACKAGES, tools=COMPILERS),
+    # testify: HumanEvalPack's Go tests assert with it.
+    "go": Language("go", "Go", "go", packages=("golang-go", "golang-github-stretchr-testify-dev"),
+                   aliases=("golang",), tools=GO_TOOLS),
 }
 _BY_ALIAS = {alias: lang for lang in LANGUAGES.values() for alias in (lang.name, *lang.aliases)}
 
@@ -74,4 +80,8 @@ def folder_image(folder: str) -> str:
     return next(lang.image for lang in LANGUAGES.values() if lang.folder == folder)
 
 
-__all__ = ["LANGUAGES", "Language", "folder_image", "folder_packages", "image_folders", "language"]
+def folder_tools(folder: str) -> tuple[str, ...]:
+    return next(lang.tools for lang in LANGUAGES.values() if lang.folder == folder)
+
+
+__all__ = ["LANGUAGES", "Language", "folder_image", "folder_packages", "folder_tools", "image_folders", "language"]

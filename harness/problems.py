@@ -114,8 +114,9 @@ class Problem:
 
     def _spec(self) -> dict[str, Any]:
         if self.test_kind is TestKind.PROGRAM:
+            declared = prototype(self.prompt, self.entry_point) if self.language in ("c", "cpp") else ""
             return {"kind": self.test_kind.value, "language": self.language, "test": self.test,
-                    "entry_point": self.entry_point, "prototype": prototype(self.prompt, self.entry_point)}
+                    "entry_point": self.entry_point, "prototype": declared}
         if self.test_kind is TestKind.PYTEST:
             return {"kind": self.test_kind.value, "test": self.test, "module": self.module, "entry_point": ""}
         if self.test_kind.uses_cases:
@@ -178,6 +179,8 @@ BUNDLED = {
                          "(Apache-2.0)"),
     "humanevalpack_cpp": ("humanevalpack_cpp.jsonl.gz", "HumanEvalPack's 164 C++ problems, canonical and buggy "
                           "solutions (MIT / Apache-2.0)"),
+    "humanevalpack_go": ("humanevalpack_go.jsonl.gz", "HumanEvalPack's 164 Go problems (testify tests), canonical "
+                         "and buggy solutions (MIT / Apache-2.0)"),
 }
 
 
@@ -621,6 +624,7 @@ def _classeval_row(row: Mapping[str, Any], where: str) -> dict[str, Any]:
 PACK_ID = re.compile(r"(CPP|C|JavaScript|JS|TypeScript|Go|Java|Rust|Python)/\d+")
 PACK_LANGUAGES = {"CPP": "cpp", "C": "c", "JavaScript": "js", "JS": "js", "TypeScript": "ts", "Go": "go",
                   "Java": "java", "Rust": "rust"}
+PACK_RUNS = ("cpp", "c", "go")  # the HumanEvalPack and MultiPL-E languages this version runs
 
 
 def signature_line(code: str) -> str:
@@ -652,31 +656,38 @@ def prototype(prompt: str, entry_point: str) -> str:
 
 
 def _humanevalpack_row(row: Mapping[str, Any], where: str) -> dict[str, Any]:
-    """HumanEvalPack and HumanEval-X (task_id ``CPP/12``): prompt (docstring,
-    includes, signature), declaration (includes and signature), the body as
-    canonical_solution, test (a ``main`` of asserts).  The program is the
-    declaration's includes, the prompt and the completion, then the tests,
-    as HumanEvalPack's evaluator builds it."""
+    """HumanEvalPack and HumanEval-X (task_id ``CPP/12``, ``Go/3``): prompt
+    (docstring, includes or imports, signature), declaration (the same
+    without the docstring), the body as canonical_solution, test (C++: a
+    ``main`` of asserts; Go: ``TestXxx`` functions, with ``test_setup``, their
+    package clause and imports).  The program is the declaration's includes,
+    the prompt and the completion, then the tests, as HumanEvalPack's
+    evaluator builds it."""
     task_id = str(row.get("task_id"))
     name = PACK_LANGUAGES.get(task_id.split("/")[0], "")
-    lang = language(name) if name in ("cpp", "c") else None
+    lang = language(name) if name in PACK_RUNS else None
     if lang is None:
         raise _no_sandbox(where, task_id, name or task_id.split("/")[0])
     declaration = _text_field(row, "declaration", where)
     signature = signature_line(declaration)
-    # the function the C++ declares (HumanEvalPack's entry_point field is
-    # the Python name, and CPP/156's function is int_to_mini_romank)
+    # the function the declaration declares (HumanEvalPack's entry_point field
+    # is the Python name, and CPP/156's function is int_to_mini_romank)
     entry = function_name(signature) or _text_field(row, "entry_point", where, required=False)
     prompt = _text_field(row, "prompt", where)
-    # The declaration's includes the prompt lacks (algorithm, stdlib.h ...),
-    # as HumanEvalPack's evaluator adds them; not its helper functions,
-    # which the prompt already defines.
-    head = "".join(line + "\n" for line in declaration.splitlines()
-                   if line.strip().startswith(("#include", "using namespace")) and line not in prompt)
+    test = _text_field(row, "test", where)
+    head = ""
+    if lang.name == "go":  # the tests' own file: package clause, testing and testify imports
+        test = _text_field(row, "test_setup", where) + "\n" + test
+    else:
+        # The declaration's includes the prompt lacks (algorithm, stdlib.h ...),
+        # as HumanEvalPack's evaluator adds them; not its helper functions,
+        # which the prompt already defines.
+        head = "".join(line + "\n" for line in declaration.splitlines()
+                       if line.strip().startswith(("#include", "using namespace")) and line not in prompt)
     body = _text_field(row, "canonical_solution", where, required=False)
     return {
         "task_id": task_id, "language": lang.name, "prompt": prompt, "preamble": head,
-        "test": _text_field(row, "test", where), "entry_point": entry,
+        "test": test, "entry_point": entry,
         "test_kind": TestKind.PROGRAM.value, "instruction": str(row.get("instruction") or ""),
         "reference_solution": head + prompt + body if body else "",
     }
@@ -688,7 +699,7 @@ def _multiple_row(row: Mapping[str, Any], where: str) -> dict[str, Any]:
     tests start with the ``}`` that closes it, as MultiPL-E concatenates
     them.  No reference solution: MultiPL-E publishes none."""
     name = str(row.get("language") or "").split("_")[0]
-    lang = language(name) if name in ("cpp", "c") else None
+    lang = language(name) if name in PACK_RUNS else None
     if lang is None:
         raise _no_sandbox(where, str(row.get("name")), f"MultiPL-E's {name or '?'}")
     prompt = _text_field(row, "prompt", where)

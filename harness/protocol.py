@@ -85,6 +85,11 @@ OP_OK, OP_ERROR, OP_RESULTS, OP_PROGRESS = "ok", "error", "results", "progress"
 # The compilers the agent's ``native`` module runs, and the host checks an image for.
 GXX, GCC = "/usr/bin/g++", "/usr/bin/gcc"
 COMPILERS = (GXX, GCC)
+# Go's compiler and linker, and the import config naming every package
+# archive they may use (made by sandboxes/go/Dockerfile; see ``golang``).
+GO_HOME = "/opt/harness-go"
+GO_COMPILE, GO_LINK, GO_IMPORTCFG = GO_HOME + "/compile", GO_HOME + "/link", GO_HOME + "/importcfg"
+GO_TOOLS = (GO_COMPILE, GO_LINK)
 
 MAX_REPLY_BYTES = 64 << 20
 MAX_REQUEST_BYTES = 1 << 30

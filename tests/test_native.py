@@ -235,13 +235,14 @@ def test_curate_keeps_verified_cpp_in_cpp_fences(tmp_path) -> None:
 
 def test_a_run_of_c_problems_on_an_image_without_a_compiler_says_so() -> None:
     from harness.errors import PrerequisiteError
-    from harness.sandbox.prereqs import TOOLCHAIN_PATHS, require_image
+    from harness.protocol import COMPILERS
+    from harness.sandbox.prereqs import require_image
 
     from .conftest import IMAGE
     with pytest.raises(PrerequisiteError, match=r"has no /usr/bin/g\+\+, /usr/bin/gcc, which C and C\+\+ problems "
                                                 r"need; use the image `harness sandbox build --languages cpp`"):
-        require_image(IMAGE, needs_tools=TOOLCHAIN_PATHS)
-    require_image(language_image("cpp"), needs_tools=TOOLCHAIN_PATHS)
+        require_image(IMAGE, needs_tools=COMPILERS)
+    require_image(language_image("cpp"), needs_tools=COMPILERS)
 
 
 def test_sandbox_check_looks_at_the_language_images_and_their_compilers(monkeypatch, capsys) -> None:

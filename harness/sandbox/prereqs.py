@@ -15,7 +15,7 @@ import docker.errors
 import requests.exceptions
 
 from ..errors import PrerequisiteError
-from ..protocol import COMPILERS
+from ..protocol import COMPILERS, GO_TOOLS
 
 IMAGE_REPOSITORY = "harness-sandbox-python"
 IMAGE_VERSION = "1"
@@ -92,7 +92,7 @@ def require_docker(image: str = DEFAULT_IMAGE) -> None:
 # (bring your own); pytest and pytest-timeout only for pytest problems.
 MIN_PYTHON = (3, 9)
 PYTEST_MODULES = ("pytest", "pytest_timeout")
-TOOLCHAIN_PATHS = COMPILERS  # what C and C++ problems need in an image
+TOOLCHAIN_PATHS = COMPILERS + GO_TOOLS  # what the probe looks for; each language needs its own (``Language.tools``)
 PROBE_TIMEOUT_S = 60
 
 # Runs inside the image, on whatever Python it has: stdlib only, no f-strings.
@@ -120,6 +120,16 @@ print(json.dumps({
     "tools": dict((t, os.access(t, os.X_OK)) for t in TOOLS),
 }))
 """.replace("MODULES", repr(PYTEST_MODULES)).replace("TOOLS", repr(TOOLCHAIN_PATHS))
+
+
+def _tools_missing(image: str, lacking: list[str]) -> str:
+    from ..languages import LANGUAGES
+    needing = [lang for lang in LANGUAGES.values() if set(lacking) & set(lang.tools)]
+    titles = " and ".join(sorted(lang.title for lang in needing)) or "compiled"
+    folders = ",".join(dict.fromkeys(lang.folder for lang in needing)) or "all"
+    images = ", ".join(dict.fromkeys(lang.image for lang in needing))
+    return (f"image {image} has no {', '.join(lacking)}, which {titles} problems need; use the image "
+            f"`harness sandbox build --languages {folders}` makes ({images}), or add them")
 
 
 @dataclass(frozen=True)
@@ -159,8 +169,7 @@ class ImageProbe:
             found.append(self.pytest_missing())
         lacking = [tool for tool in needs_tools if not self.facts.get("tools", {}).get(tool)]
         if self.python is not None and lacking:
-            found.append(f"image {self.image} has no {', '.join(lacking)}, which C and C++ problems need; use the "
-                         f"image `harness sandbox build --languages cpp` makes (harness-sandbox-cpp:1), or add them")
+            found.append(_tools_missing(self.image, lacking))
         return found
 
     def pytest_missing(self) -> str:
@@ -253,7 +262,8 @@ def require_image(image: str, needs_pytest: bool = False, cache_dir: Path | None
             raise PrerequisiteError(f"cannot inspect sandbox image {image}: {_first_line(exc)}") from exc
         known = _load_probes(cache_dir)
         entry = known.get(image_id)
-        if isinstance(entry, dict) and isinstance(entry.get("facts"), dict) and "tools" in entry["facts"]:
+        if isinstance(entry, dict) and isinstance(entry.get("facts"), dict) \
+                and set(TOOLCHAIN_PATHS) <= set(entry["facts"].get("tools") or ()):
             probe = ImageProbe(image, image_id, python=entry.get("python"),
                                entrypoint=tuple(entry.get("entrypoint") or ()), facts=entry["facts"])
         else:

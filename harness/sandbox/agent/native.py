@@ -34,6 +34,7 @@ from ...protocol import (
     ERROR,
     FAILED,
     GCC,
+    GO_COMPILE,
     GXX,
     INFRA_ERROR,
     MEMORY_EXCEEDED,
@@ -67,12 +68,13 @@ LIBRARY_DIRS = ("/lib/x86_64-linux-gnu", "/lib/aarch64-linux-gnu", "/usr/lib/x86
 
 def require_toolchain(spec):
     """Refuses (ValueError) a problem whose language this image cannot build."""
-    tools = TOOLCHAINS.get(spec.get("language"))
-    if tools is None:
-        raise ValueError("no toolchain for language %r (known: %s)" % (spec.get("language"), ", ".join(TOOLCHAINS)))
-    if not os.path.exists(tools["compile"][0]):
+    language = spec.get("language")
+    tool = GO_COMPILE if language == "go" else TOOLCHAINS.get(language, {"compile": [None]})["compile"][0]
+    if tool is None:
+        raise ValueError("no toolchain for language %r (known: %s)" % (language, ", ".join(list(TOOLCHAINS) + ["go"])))
+    if not os.path.exists(tool):
         raise ValueError("this image has no %s: build it with `harness sandbox build --languages %s`"
-                         % (tools["compile"][0], spec["language"]))
+                         % (tool, language))
 
 
 def first_error(text):
@@ -328,7 +330,7 @@ class NativeRun:
         self.limits = limits
         self.key = key
         self.spec = spec
-        self.tools = TOOLCHAINS[spec["language"]]
+        self.tools = TOOLCHAINS.get(spec["language"])
         self.anomaly = False  # a compiler run left something behind: the container is retired after
 
     def tool(self, argv, files):
@@ -418,7 +420,11 @@ class NativeRun:
             return self.finished(MEMORY_EXCEEDED, "%s: %s" % (stage, detail))
         if result.get("anomaly"):
             return dict(result, detail="%s: %s" % (stage, detail))
-        return self.finished(SYNTAX_ERROR, first_error(result.get("stderr_head") or detail))
+        return self.finished(SYNTAX_ERROR, self.compiler_message(result))
+
+    def compiler_message(self, result):
+        """The line of a failed build that says why."""
+        return first_error(result.get("stderr_head") or result["detail"])
 
     def finished(self, outcome, detail):
         return {"outcome": outcome, "detail": detail[:600], "wall_time_s": 0.0, "cpu_time_s": 0.0,

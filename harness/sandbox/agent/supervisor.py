@@ -62,6 +62,7 @@ from ...protocol import (
 )
 from .compare import outputs_match, short
 from .execute import Judge, Run
+from .golang import GoRun
 from .judge import prepare_spec
 from .native import NativeRun, require_toolchain
 from .proc import JUDGE_ROOT, PR_SET_CHILD_SUBREAPER, SANDBOX_UID, WORK_ROOT, _libc, drop_to, oom_kills, remove_tree
@@ -191,10 +192,11 @@ class Supervisor:
         return total
 
     def run_one(self, run, key, spec):
+        compiled = GoRun if spec.get("language") == "go" else NativeRun
         if spec.get("kind") == "program":
-            return NativeRun(self, run["program"], run["limits"], key, spec).execute()
+            return compiled(self, run["program"], run["limits"], key, spec).execute()
         if spec.get("kind") == "stdin_stdout" and spec.get("language", "python") != "python":
-            return NativeRun(self, run["program"], run["limits"], key, spec).execute_script()
+            return compiled(self, run["program"], run["limits"], key, spec).execute_script()
         if spec.get("kind") == "stdin_stdout":
             return self.run_script(run["program"], run["limits"], key, spec)
         return Run(self, run["program"], run["limits"], key, spec).execute()

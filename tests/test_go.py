@@ -1,0 +1,144 @@
+"""Go in its sandbox image, against the real engine: hostile programs never
+pass, legitimate ones get what they earn, in HumanEvalPack's and MultiPL-E's
+layouts and as stdin/stdout programs; HumanEvalPack's canonical solutions
+pass and its buggy ones fail; nothing is left behind."""
+
+from __future__ import annotations
+
+import gzip
+import json
+from collections.abc import Iterator, Mapping
+
+import pytest
+
+from harness.limits import Limits
+from harness.problems import CodeField, Problem, load_problems, parse_problem
+from harness.resources import data_dir
+from harness.sandbox.cleanup import count_containers
+from harness.sandbox.docker import DockerBackend
+from harness.sandbox.labels import LABEL_RUN
+
+from .conftest import TEST_LIMITS, language_image
+from .go_cases import (
+    HOSTILE,
+    LEGIT,
+    MULTIPLE,
+    MULTIPLE_PROMPT,
+    MULTIPLE_TESTS,
+    NOT_PASSED,
+    PACK_PROMPT,
+    PACK_SETUP,
+    PACK_TEST,
+    SUM_CASES,
+    SUM_PROGRAMS,
+)
+
+pytestmark = [pytest.mark.docker, pytest.mark.timeout(300)]
+
+
+def run_all(problem: Problem, programs: list[str], limits: Limits, session) -> list:  # type: ignore[no-untyped-def]
+    done: list = []
+    while len(done) < len(programs):  # a retired container leaves the rest to the next one
+        done += session.run(problem.id, problem.test_spec(), programs[len(done):], limits)
+    return done
+
+
+@pytest.fixture(scope="module")
+def verdicts() -> Iterator[Mapping[tuple[str, str], tuple[str, str]]]:
+    """(layout, case) -> (outcome, detail): every case once, one warm
+    container; then no container is left."""
+    pack = parse_problem({"task_id": "Go/add", "language": "go", "test_kind": "program", "prompt": PACK_PROMPT,
+                          "test": PACK_SETUP + PACK_TEST, "entry_point": "Add"}, "go_cases")
+    multiple = parse_problem({"name": "add", "language": "go_test.go", "prompt": MULTIPLE_PROMPT,
+                              "tests": MULTIPLE_TESTS, "stop_tokens": ["\nfunc"]}, "go_cases")
+    cases = {**HOSTILE, **{name: code for name, (code, _) in LEGIT.items()}}
+    backend = DockerBackend(image=language_image("go"))
+    found: dict[tuple[str, str], tuple[str, str]] = {}
+    try:
+        with backend.open_session(TEST_LIMITS) as session:
+            names = list(cases)
+            programs = [pack.program(cases[name], CodeField.SOLUTION) for name in names]
+            for name, ex in zip(names, run_all(pack, programs, TEST_LIMITS, session), strict=True):
+                found[("pack", name)] = (ex.outcome.value, ex.detail)
+            names = list(MULTIPLE)
+            programs = [multiple.program(MULTIPLE[name][0], CodeField.COMPLETION) for name in names]
+            for name, ex in zip(names, run_all(multiple, programs, TEST_LIMITS, session), strict=True):
+                found[("multiple", name)] = (ex.outcome.value, ex.detail)
+        yield found
+    finally:
+        backend.close()
+    assert count_containers(f"{LABEL_RUN}={backend.run_id}") == 0
+
+
+@pytest.mark.parametrize("name", sorted(HOSTILE))
+def test_hostile_go_programs_never_pass(verdicts, name: str) -> None:
+    outcome, detail = verdicts[("pack", name)]
+    assert outcome in NOT_PASSED, detail
+    assert verdicts[("pack", "right")][0] == "passed"  # the same tests pass a right program
+
+
+@pytest.mark.parametrize("name", sorted(LEGIT))
+def test_legitimate_go_programs_get_their_verdict(verdicts, name: str) -> None:
+    outcome, detail = verdicts[("pack", name)]
+    assert outcome == LEGIT[name][1], detail
+
+
+@pytest.mark.parametrize("name", sorted(MULTIPLE))
+def test_multipl_e_layout(verdicts, name: str) -> None:
+    outcome, detail = verdicts[("multiple", name)]
+    assert outcome == MULTIPLE[name][1], detail
+
+
+def test_the_go_verdict_names_the_cause(verdicts) -> None:
+    assert verdicts[("pack", "wrong")][1].startswith("TestAdd failed: ")
+    assert "expected: 3" in verdicts[("pack", "wrong")][1]
+    assert "main_test.go:" in verdicts[("pack", "does_not_compile")][1]
+    assert 'imported and not used: "sort"' in verdicts[("pack", "unused_import")][1]
+    assert "index out of range" in verdicts[("pack", "panics")][1]
+    assert "before the tests finished" in verdicts[("pack", "exit_zero_in_init")][1]
+    assert "declares true at package level" in verdicts[("pack", "redefines_true")][1]
+    assert "imports unsafe" in verdicts[("pack", "imports_unsafe")][1]
+    assert "declares nil" in verdicts[("multiple", "redefines_nil_after_closing")][1]
+
+
+# Floats, slices, strings, a helper function the prompt defines (Go/10), md5 (Go/162).
+# Not Go/95: its canonical solution depends on map iteration order, random in Go.
+PACK_SAMPLE = ("Go/0", "Go/1", "Go/10", "Go/12", "Go/38", "Go/162")
+
+
+def test_humanevalpack_go_canonical_solutions_pass_and_buggy_ones_fail() -> None:
+    problems = load_problems("humanevalpack_go")
+    path = data_dir("problems") / "humanevalpack_go.jsonl.gz"
+    rows = {row["task_id"]: row for row in map(json.loads, gzip.open(path, "rt"))}
+    limits = Limits(cpu_time_s=3.0, wall_time_s=10.0)
+    backend = DockerBackend(image=language_image("go"))
+    try:
+        with backend.open_session(limits) as session:
+            for task_id in PACK_SAMPLE:
+                problem = problems.get(task_id)
+                assert problem is not None
+                programs = [problem.program(rows[task_id][field], CodeField.COMPLETION)
+                            for field in ("canonical_solution", "buggy_solution")]
+                right, buggy = session.run(task_id, problem.test_spec(), programs, limits)
+                assert right.outcome.value == "passed", (task_id, right.detail)
+                assert buggy.outcome.value not in ("passed", "infra_error"), (task_id, buggy.detail)
+    finally:
+        backend.close()
+
+
+@pytest.mark.parametrize("isolation", ["process", "container"])
+def test_go_stdin_stdout_programs(isolation: str) -> None:
+    problem = parse_problem({"task_id": "sum-go", "language": "go", "test_kind": "stdin_stdout",
+                             "test_cases": SUM_CASES, "compare": "tokens"}, "go_cases")
+    backend = DockerBackend(image=language_image("go"), isolation=isolation)
+    try:
+        with backend.open_session(TEST_LIMITS) as session:
+            names = list(SUM_PROGRAMS)
+            done = run_all(problem, [SUM_PROGRAMS[name][0] for name in names], TEST_LIMITS, session)
+    finally:
+        backend.close()
+    for name, execution in zip(names, done, strict=True):
+        _, outcome, cases = SUM_PROGRAMS[name]
+        assert (name, execution.outcome.value) == (name, outcome), execution.detail
+        assert list(execution.test_outcomes) == cases
+    assert count_containers(f"{LABEL_RUN}={backend.run_id}") == 0
