@@ -319,8 +319,8 @@ def go_refusal(program):
         return "the program imports unsafe: refused, since it shares a process with the tests"
     shadowed = sorted(set(go_declared(program)) & GO_UNIVERSE)
     if shadowed:
-        return ("the program declares %s at package level: refused, since the tests would use its %s instead "
-                "of Go's" % (", ".join(shadowed), "ones" if len(shadowed) > 1 else "one"))
+        return ("the program declares %s at package level, which the tests would take for Go's own: refused"
+                % ", ".join(shadowed))
     return ""
 
 
