@@ -7,16 +7,21 @@ HumanEvalPack's evaluator runs it, as many at a time as harness has workers:
 * C++: ``g++`` then ``./a.out``;
 * Go: ``go test`` on the one file bigcode-evaluation-harness writes (its
   test_setup, the helper imports it adds, the program, the tests), with a
-  warm build cache, GOPATH mode (testify from Debian).
+  warm build cache, GOPATH mode (testify from Debian);
+* Rust: ``rustc --test`` (what ``cargo test`` runs, without cargo) on the
+  program and its tests module, with rand, regex and md5 built once with
+  cargo from Debian's crate sources, then the test binary.
 
 Also prints each side's agreement with the published labels (canonical
 passes, buggy fails) and the candidates on which the two sides differ.
 
-Usage: python benchmarks/bench_native.py [--language cpp|go] [--workers 2] [--limit 164]
-Needs: the language's image (`harness sandbox build --languages cpp,go`), and
-on the host g++ with the OpenSSL and Boost headers (apt-get install g++
-libssl-dev libboost-dev) or Go with testify (apt-get install golang-go
-golang-github-stretchr-testify-dev).
+Usage: python benchmarks/bench_native.py [--language cpp|go|rust] [--workers 2] [--limit 164]
+Needs: the language's image (`harness sandbox build --languages cpp,go,rust`),
+and on the host g++ with the OpenSSL and Boost headers (apt-get install g++
+libssl-dev libboost-dev), Go with testify (apt-get install golang-go
+golang-github-stretchr-testify-dev) or Rust (apt-get install rustc cargo
+librust-rand-dev librust-regex-dev librust-md5-dev librust-aho-corasick-dev
+librust-memchr-dev).
 """
 
 from __future__ import annotations
@@ -99,7 +104,45 @@ def host_go(row: dict, program: str) -> bool:
             return False
 
 
-HOSTS = {"cpp": ("g++ + ./a.out on the host", host_cpp), "go": ("go test on the host", host_go)}
+RUST_DEPS = Path(tempfile.gettempdir()) / "bench-native-rust-deps"
+CARGO_CONFIG = ('[source.crates-io]\nreplace-with = "debian"\n[source.debian]\n'
+                'directory = "/usr/share/cargo/registry"\n[net]\noffline = true\n')
+
+
+def rust_crates() -> list[str]:
+    """rustc flags for rand, regex and md5, built once (debug, as cargo test builds them)."""
+    deps = RUST_DEPS / "target" / "debug" / "deps"
+    if not deps.is_dir():
+        (RUST_DEPS / "src").mkdir(parents=True, exist_ok=True)
+        (RUST_DEPS / ".cargo").mkdir(exist_ok=True)
+        (RUST_DEPS / "Cargo.toml").write_text('[package]\nname = "deps"\nversion = "0.0.0"\nedition = "2021"\n\n'
+                                              '[dependencies]\nrand = "0.8"\nregex = "1"\nmd5 = "0.7"\n')
+        (RUST_DEPS / ".cargo" / "config.toml").write_text(CARGO_CONFIG)
+        (RUST_DEPS / "src" / "lib.rs").write_text("")
+        subprocess.run(["/usr/bin/cargo", "build", "--offline", "--quiet"], cwd=RUST_DEPS, check=True,
+                       env=dict(os.environ, RUSTC="/usr/bin/rustc", CARGO_HOME=str(RUST_DEPS / "home")))
+    flags = ["-L", f"dependency={deps}"]
+    for crate in ("rand", "regex", "md5"):
+        flags += ["--extern", f"{crate}={next(deps.glob(f'lib{crate}-*.rlib'))}"]
+    return flags
+
+
+def host_rust(row: dict, program: str) -> bool:
+    """``rustc --test`` then the test binary, in a fresh dir; passed = exit status 0."""
+    with tempfile.TemporaryDirectory() as tmp:
+        (Path(tmp) / "main.rs").write_text(program + "\n" + row["test"])
+        built = subprocess.run(["/usr/bin/rustc", "--edition", "2021", "--test", "-C", "debuginfo=0",
+                                *rust_crates(), "-o", "tests", "main.rs"], cwd=tmp, capture_output=True)
+        if built.returncode != 0:
+            return False
+        try:
+            return subprocess.run(["./tests"], cwd=tmp, capture_output=True, timeout=10).returncode == 0
+        except subprocess.TimeoutExpired:
+            return False
+
+
+HOSTS = {"cpp": ("g++ + ./a.out on the host", host_cpp), "go": ("go test on the host", host_go),
+         "rust": ("rustc --test + binary on the host", host_rust)}
 
 
 def main() -> None:
@@ -113,7 +156,7 @@ def main() -> None:
     rows = candidates(args.language, args.limit)
     programs = [problems.problems[r["task_id"]].program(r["completion"], CodeField.COMPLETION) for r in rows]
     title, host_run = HOSTS[args.language]
-    if args.language == "go":  # the host side's build cache is warm, as an evaluator's is after its first run
+    if args.language in ("go", "rust"):  # warm: Go's build cache, Rust's crates, as after an evaluator's first run
         host_run(rows[0]["row"], programs[0])
 
     started = time.monotonic()

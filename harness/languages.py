@@ -15,7 +15,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from .errors import ConfigError
-from .protocol import COMPILERS, GO_TOOLS
+from .protocol import COMPILERS, GO_TOOLS, RUSTC
 
 
 @dataclass(frozen=True)
@@ -46,6 +46,10 @@ LANGUAGES = {
     # testify: HumanEvalPack's Go tests assert with it.
     "go": Language("go", "Go", "go", packages=("golang-go", "golang-github-stretchr-testify-dev"),
                    aliases=("golang",), tools=GO_TOOLS),
+    # rand, regex and md5: HumanEvalPack's Rust declarations use them (aho-corasick, memchr: regex's defaults).
+    "rust": Language("rust", "Rust", "rust", packages=("rustc", "cargo", "librust-rand-dev", "librust-regex-dev",
+                                                       "librust-md5-dev", "librust-aho-corasick-dev",
+                                                       "librust-memchr-dev"), aliases=("rs",), tools=(RUSTC,)),
 }
 _BY_ALIAS = {alias: lang for lang in LANGUAGES.values() for alias in (lang.name, *lang.aliases)}
 

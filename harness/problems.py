@@ -115,8 +115,12 @@ class Problem:
     def _spec(self) -> dict[str, Any]:
         if self.test_kind is TestKind.PROGRAM:
             declared = prototype(self.prompt, self.entry_point) if self.language in ("c", "cpp") else ""
-            return {"kind": self.test_kind.value, "language": self.language, "test": self.test,
+            spec = {"kind": self.test_kind.value, "language": self.language, "test": self.test,
                     "entry_point": self.entry_point, "prototype": declared}
+            if self.language == "rust":  # the signature line and the prompt's uses (see agent.rust)
+                spec.update(prototype=signature_line(self.prompt),
+                            header=[line.strip() for line in self.prompt.splitlines() if line.startswith("use ")])
+            return spec
         if self.test_kind is TestKind.PYTEST:
             return {"kind": self.test_kind.value, "test": self.test, "module": self.module, "entry_point": ""}
         if self.test_kind.uses_cases:
@@ -181,6 +185,8 @@ BUNDLED = {
                           "solutions (MIT / Apache-2.0)"),
     "humanevalpack_go": ("humanevalpack_go.jsonl.gz", "HumanEvalPack's 164 Go problems (testify tests), canonical "
                          "and buggy solutions (MIT / Apache-2.0)"),
+    "humanevalpack_rust": ("humanevalpack_rust.jsonl.gz", "HumanEvalPack's 164 Rust problems (#[test] modules), "
+                           "canonical and buggy solutions (MIT)"),
 }
 
 
@@ -624,7 +630,7 @@ def _classeval_row(row: Mapping[str, Any], where: str) -> dict[str, Any]:
 PACK_ID = re.compile(r"(CPP|C|JavaScript|JS|TypeScript|Go|Java|Rust|Python)/\d+")
 PACK_LANGUAGES = {"CPP": "cpp", "C": "c", "JavaScript": "js", "JS": "js", "TypeScript": "ts", "Go": "go",
                   "Java": "java", "Rust": "rust"}
-PACK_RUNS = ("cpp", "c", "go")  # the HumanEvalPack and MultiPL-E languages this version runs
+PACK_RUNS = ("cpp", "c", "go", "rust")  # the HumanEvalPack and MultiPL-E languages this version runs
 
 
 def signature_line(code: str) -> str:

@@ -90,6 +90,10 @@ COMPILERS = (GXX, GCC)
 GO_HOME = "/opt/harness-go"
 GO_COMPILE, GO_LINK, GO_IMPORTCFG = GO_HOME + "/compile", GO_HOME + "/link", GO_HOME + "/importcfg"
 GO_TOOLS = (GO_COMPILE, GO_LINK)
+# rustc, and the crates it links tests with (made by sandboxes/rust/Dockerfile; see ``rust``).
+RUST_HOME = "/opt/harness-rust"
+RUSTC = RUST_HOME + "/rustc"
+RUST_CRATES = ("rand", "regex", "md5")
 
 MAX_REPLY_BYTES = 64 << 20
 MAX_REQUEST_BYTES = 1 << 30

@@ -16,7 +16,7 @@ names; shared with the host), ``compare``, ``values`` (how values cross
 between candidate and judge), ``proc`` (process control), ``shared`` (tests
 in the candidate's process, for suites that need it), ``candidate``,
 ``link`` (the judge's end of a candidate), ``judge``, ``zygote``, ``execute`` (one candidate run),
-``native`` (C and C++), ``golang`` (Go) and ``supervisor`` (the request loop and ``main``).
+``native`` (C and C++), ``golang`` (Go), ``rust`` and ``supervisor`` (the request loop and ``main``).
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ import zlib
 from importlib import resources
 
 MODULES = ("harness.protocol", "compare", "values", "proc", "shared", "candidate", "link", "judge", "zygote",
-           "execute", "native", "golang", "supervisor")
+           "execute", "native", "golang", "rust", "supervisor")
 
 
 def module_source(name: str) -> str:

@@ -40,6 +40,7 @@ from ...protocol import (
     MEMORY_EXCEEDED,
     PASSED,
     RAN,
+    RUSTC,
     SKIPPED,
     SYNTAX_ERROR,
     TIMEOUT,
@@ -69,9 +70,10 @@ LIBRARY_DIRS = ("/lib/x86_64-linux-gnu", "/lib/aarch64-linux-gnu", "/usr/lib/x86
 def require_toolchain(spec):
     """Refuses (ValueError) a problem whose language this image cannot build."""
     language = spec.get("language")
-    tool = GO_COMPILE if language == "go" else TOOLCHAINS.get(language, {"compile": [None]})["compile"][0]
+    tools = dict({name: chain["compile"][0] for name, chain in TOOLCHAINS.items()}, go=GO_COMPILE, rust=RUSTC)
+    tool = tools.get(language)
     if tool is None:
-        raise ValueError("no toolchain for language %r (known: %s)" % (language, ", ".join(list(TOOLCHAINS) + ["go"])))
+        raise ValueError("no toolchain for language %r (known: %s)" % (language, ", ".join(tools)))
     if not os.path.exists(tool):
         raise ValueError("this image has no %s: build it with `harness sandbox build --languages %s`"
                          % (tool, language))

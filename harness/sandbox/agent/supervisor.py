@@ -65,6 +65,7 @@ from .execute import Judge, Run
 from .golang import GoRun
 from .judge import prepare_spec
 from .native import NativeRun, require_toolchain
+from .rust import RustRun
 from .proc import JUDGE_ROOT, PR_SET_CHILD_SUBREAPER, SANDBOX_UID, WORK_ROOT, _libc, drop_to, oom_kills, remove_tree
 from .zygote import Zygote
 
@@ -192,7 +193,7 @@ class Supervisor:
         return total
 
     def run_one(self, run, key, spec):
-        compiled = GoRun if spec.get("language") == "go" else NativeRun
+        compiled = {"go": GoRun, "rust": RustRun}.get(spec.get("language"), NativeRun)
         if spec.get("kind") == "program":
             return compiled(self, run["program"], run["limits"], key, spec).execute()
         if spec.get("kind") == "stdin_stdout" and spec.get("language", "python") != "python":

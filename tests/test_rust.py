@@ -1,0 +1,125 @@
+"""Rust in its sandbox image, against the real engine: hostile programs
+never pass, legitimate ones get what they earn, HumanEvalPack's canonical
+solutions pass and its buggy ones fail, stdin/stdout programs run per case;
+nothing is left behind."""
+
+from __future__ import annotations
+
+import gzip
+import json
+from collections.abc import Iterator, Mapping
+
+import pytest
+
+from harness.limits import Limits
+from harness.problems import CodeField, load_problems, parse_problem
+from harness.resources import data_dir
+from harness.sandbox.cleanup import count_containers
+from harness.sandbox.docker import DockerBackend
+from harness.sandbox.labels import LABEL_RUN
+
+from .conftest import TEST_LIMITS, language_image
+from .go_cases import SUM_CASES
+from .rust_cases import HOSTILE, LEGIT, NOT_PASSED, PROMPT, TEST
+
+pytestmark = [pytest.mark.docker, pytest.mark.timeout(300)]
+
+
+@pytest.fixture(scope="module")
+def verdicts() -> Iterator[Mapping[str, tuple[str, str]]]:
+    """case -> (outcome, detail): every case once, one warm container; then
+    no container is left."""
+    problem = parse_problem({"task_id": "Rust/add", "language": "rust", "test_kind": "program", "prompt": PROMPT,
+                             "test": TEST, "entry_point": "add"}, "rust_cases")
+    cases = {**HOSTILE, **{name: code for name, (code, _) in LEGIT.items()}}
+    limits = Limits(cpu_time_s=1.0, wall_time_s=4.0, memory_bytes=256 << 20, output_bytes=1 << 20)
+    backend = DockerBackend(image=language_image("rust"))
+    found: dict[str, tuple[str, str]] = {}
+    try:
+        with backend.open_session(limits) as session:
+            names = list(cases)
+            programs = [problem.program(cases[name], CodeField.SOLUTION) for name in names]
+            done: list = []
+            while len(done) < len(names):  # a retired container leaves the rest to the next one
+                done += session.run(problem.id, problem.test_spec(), programs[len(done):], limits)
+            for name, ex in zip(names, done, strict=True):
+                found[name] = (ex.outcome.value, ex.detail)
+        yield found
+    finally:
+        backend.close()
+    assert count_containers(f"{LABEL_RUN}={backend.run_id}") == 0
+
+
+@pytest.mark.parametrize("name", sorted(HOSTILE))
+def test_hostile_rust_programs_never_pass(verdicts, name: str) -> None:
+    outcome, detail = verdicts[name]
+    assert outcome in NOT_PASSED, detail
+    assert verdicts["right"][0] == "passed"  # the same tests pass a right program
+
+
+@pytest.mark.parametrize("name", sorted(LEGIT))
+def test_legitimate_rust_programs_get_their_verdict(verdicts, name: str) -> None:
+    outcome, detail = verdicts[name]
+    assert outcome == LEGIT[name][1], detail
+
+
+def test_the_rust_verdict_names_the_cause(verdicts) -> None:
+    assert verdicts["wrong"][1].startswith("tests::test_add failed: assertion failed")
+    assert verdicts["does_not_compile"][1].startswith("error")
+    assert "overflow" in verdicts["overflows"][1]
+    assert "before the tests finished" in verdicts["exit_zero_in_function"][1]
+    assert "uses unsafe" in verdicts["uses_unsafe"][1]
+    assert "include_str" in verdicts["reads_its_source"][1]
+    assert "#[no_mangle]" in verdicts["replaces_a_c_function"][1]
+    assert "mismatched types" in verdicts["changed_return_type"][1]
+    assert "ambiguous" in verdicts["shadows_string_and_format"][1]
+
+
+# Floats, strings, vectors, md5 (Rust/162) and a helper the prompt defines (Rust/10).
+PACK_SAMPLE = ("Rust/0", "Rust/1", "Rust/10", "Rust/12", "Rust/38", "Rust/162")
+
+
+def test_humanevalpack_rust_canonical_solutions_pass_and_buggy_ones_fail() -> None:
+    problems = load_problems("humanevalpack_rust")
+    path = data_dir("problems") / "humanevalpack_rust.jsonl.gz"
+    rows = {row["task_id"]: row for row in map(json.loads, gzip.open(path, "rt"))}
+    limits = Limits(cpu_time_s=3.0, wall_time_s=10.0)
+    backend = DockerBackend(image=language_image("rust"))
+    try:
+        with backend.open_session(limits) as session:
+            for task_id in PACK_SAMPLE:
+                problem = problems.get(task_id)
+                assert problem is not None
+                programs = [problem.program(rows[task_id][field], CodeField.COMPLETION)
+                            for field in ("canonical_solution", "buggy_solution")]
+                right, buggy = session.run(task_id, problem.test_spec(), programs, limits)
+                assert right.outcome.value == "passed", (task_id, right.detail)
+                assert buggy.outcome.value not in ("passed", "infra_error"), (task_id, buggy.detail)
+    finally:
+        backend.close()
+
+
+SUM_PROGRAMS = {  # name -> (program, outcome, per-case outcomes)
+    "right": ("use std::io::Read;\nfn main() {\n    let mut s = String::new();\n"
+              "    std::io::stdin().read_to_string(&mut s).unwrap();\n"
+              "    let v: Vec<i64> = s.split_whitespace().map(|x| x.parse().unwrap()).collect();\n"
+              "    println!(\"{}\", v[0] + v[1]);\n}\n", "passed", ["passed"] * 3),
+    "uses_unsafe": ("fn main() {\n    unsafe { std::process::exit(0) }\n}\n", "error", ["error", "skipped", "skipped"]),
+}
+
+
+def test_rust_stdin_stdout_programs() -> None:
+    problem = parse_problem({"task_id": "sum-rust", "language": "rust", "test_kind": "stdin_stdout",
+                             "test_cases": SUM_CASES, "compare": "tokens"}, "rust_cases")
+    backend = DockerBackend(image=language_image("rust"))
+    try:
+        with backend.open_session(TEST_LIMITS) as session:
+            names = list(SUM_PROGRAMS)
+            done = session.run(problem.id, problem.test_spec(), [SUM_PROGRAMS[n][0] for n in names], TEST_LIMITS)
+    finally:
+        backend.close()
+    for name, execution in zip(names, done, strict=True):
+        _, outcome, cases = SUM_PROGRAMS[name]
+        assert (name, execution.outcome.value) == (name, outcome), execution.detail
+        assert list(execution.test_outcomes) == cases
+    assert count_containers(f"{LABEL_RUN}={backend.run_id}") == 0
