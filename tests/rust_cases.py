@@ -64,3 +64,17 @@ LEGIT = {
     "memory_hog": ("fn add(a: i32, b: i32) -> i32 {\n    let mut keep = Vec::new();\n    loop {\n"
                    "        keep.push(vec![1u8; 1 << 20]);\n    }\n}\n", "memory_exceeded"),
 }
+
+# MultiPL-E's layout: the completion continues the prompt's function; the
+# tests close it, then a `fn main` of asserts.
+MULTIPLE_PROMPT = "/// Add two numbers x and y\nfn add(x: isize, y: isize) -> isize {\n"
+MULTIPLE_TESTS = ("}\n\nfn main() {\n    let candidate = add;\n    assert_eq!(candidate(0, 1), 1);\n"
+                  "    assert_eq!(candidate(5, 7), 12);\n}\n")
+# name -> (completion, outcome)
+MULTIPLE = {
+    "right": ("    x + y\n", "passed"),
+    "wrong": ("    x * y\n", "failed"),
+    "exits": ("    std::process::exit(0)\n", "error"),
+    "shadows_assert_after_closing": ("    0\n}\nmacro_rules! assert_eq { ($($t:tt)*) => {} }\nfn unused() {\n",
+                                     "failed"),
+}

@@ -142,3 +142,18 @@ def test_go_stdin_stdout_programs(isolation: str) -> None:
         assert (name, execution.outcome.value) == (name, outcome), execution.detail
         assert list(execution.test_outcomes) == cases
     assert count_containers(f"{LABEL_RUN}={backend.run_id}") == 0
+
+
+def test_sandbox_check_looks_at_the_go_and_rust_images_and_their_toolchains(monkeypatch, capsys) -> None:
+    from harness.cli import main
+
+    from .conftest import IMAGE
+    go, rust = language_image("go"), language_image("rust")
+    assert main(["sandbox", "check", "--languages", "golang,rust"]) == 0
+    out = capsys.readouterr().out
+    assert f"image {go} (Python" in out and "/opt/harness-go/compile and /opt/harness-go/link" in out
+    assert f"image {rust} (Python" in out and "with /opt/harness-rust/rustc" in out
+    monkeypatch.setenv("HARNESS_IMAGE_GO", IMAGE)  # an image without Go named as the Go one
+    assert main(["sandbox", "check", "--languages", "go"]) == 3
+    assert (f"MISSING: image {IMAGE} has no /opt/harness-go/compile, /opt/harness-go/link, which Go problems need; "
+            "use the image `harness sandbox build --languages go` makes") in capsys.readouterr().out

@@ -24,7 +24,7 @@ PACK_ROW = {
 
 def test_languages_by_name_and_alias() -> None:
     assert language("C++").name == "cpp" and language("c").folder == "cpp"
-    assert image_folders(["c", "cpp"]) == ["cpp"] and image_folders(["all"]) == ["python", "cpp", "go"]
+    assert image_folders(["c", "cpp"]) == ["cpp"] and image_folders(["all"]) == ["python", "cpp", "go", "rust"]
     with pytest.raises(ConfigError, match="no sandbox for language 'cobol'"):
         language("cobol")
 
@@ -41,8 +41,8 @@ def test_humanevalpack_rows_become_program_problems() -> None:
 
 
 def test_a_language_without_a_sandbox_is_a_one_line_problem_error() -> None:
-    with pytest.raises(ProblemError, match=r"pack.jsonl:3: Rust/1: no sandbox for rust yet"):
-        parse_problem(dict(PACK_ROW, task_id="Rust/1"), "pack.jsonl:3")
+    with pytest.raises(ProblemError, match=r"pack.jsonl:3: Java/1: no sandbox for java yet"):
+        parse_problem(dict(PACK_ROW, task_id="Java/1"), "pack.jsonl:3")
     with pytest.raises(ProblemError, match="not python"):
         parse_problem({"task_id": "x", "language": "python", "test_kind": "program", "test": "}"}, "f:1")
 

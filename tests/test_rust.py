@@ -20,7 +20,7 @@ from harness.sandbox.labels import LABEL_RUN
 
 from .conftest import TEST_LIMITS, language_image
 from .go_cases import SUM_CASES
-from .rust_cases import HOSTILE, LEGIT, NOT_PASSED, PROMPT, TEST
+from .rust_cases import HOSTILE, LEGIT, MULTIPLE, MULTIPLE_PROMPT, MULTIPLE_TESTS, NOT_PASSED, PROMPT, TEST
 
 pytestmark = [pytest.mark.docker, pytest.mark.timeout(300)]
 
@@ -44,6 +44,12 @@ def verdicts() -> Iterator[Mapping[str, tuple[str, str]]]:
                 done += session.run(problem.id, problem.test_spec(), programs[len(done):], limits)
             for name, ex in zip(names, done, strict=True):
                 found[name] = (ex.outcome.value, ex.detail)
+            multiple = parse_problem({"name": "add", "language": "rs", "prompt": MULTIPLE_PROMPT,
+                                      "tests": MULTIPLE_TESTS, "stop_tokens": ["\n}"]}, "rust_cases")
+            names = list(MULTIPLE)
+            programs = [multiple.program(MULTIPLE[name][0], CodeField.COMPLETION) for name in names]
+            for name, ex in zip(names, session.run(multiple.id, multiple.test_spec(), programs, limits), strict=True):
+                found["multiple:" + name] = (ex.outcome.value, ex.detail)
         yield found
     finally:
         backend.close()
@@ -61,6 +67,12 @@ def test_hostile_rust_programs_never_pass(verdicts, name: str) -> None:
 def test_legitimate_rust_programs_get_their_verdict(verdicts, name: str) -> None:
     outcome, detail = verdicts[name]
     assert outcome == LEGIT[name][1], detail
+
+
+@pytest.mark.parametrize("name", sorted(MULTIPLE))
+def test_multipl_e_rust_layout(verdicts, name: str) -> None:
+    outcome, detail = verdicts["multiple:" + name]
+    assert outcome == MULTIPLE[name][1], detail
 
 
 def test_the_rust_verdict_names_the_cause(verdicts) -> None:

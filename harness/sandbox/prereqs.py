@@ -92,7 +92,8 @@ def require_docker(image: str = DEFAULT_IMAGE) -> None:
 # (bring your own); pytest and pytest-timeout only for pytest problems.
 MIN_PYTHON = (3, 9)
 PYTEST_MODULES = ("pytest", "pytest_timeout")
-TOOLCHAIN_PATHS = COMPILERS + GO_TOOLS + (RUSTC,)  # what the probe looks for; each language needs its own (``Language.tools``)
+# What the probe looks for; each language needs its own (``Language.tools``).
+TOOLCHAIN_PATHS = COMPILERS + GO_TOOLS + (RUSTC,)
 PROBE_TIMEOUT_S = 60
 
 # Runs inside the image, on whatever Python it has: stdlib only, no f-strings.

@@ -134,7 +134,16 @@ def guarded_tests(tests):
     return "".join(out) + tests[last:]
 
 
-def test_names(tests):
+def multiple_tests(rest):
+    """MultiPL-E's tests (``fn main() { assert...; }`` at the crate root) as
+    a test module of the judge's: its ``main`` one ``#[test]``, its names
+    seen through ``use super::*`` (and the prelude globs) like HumanEvalPack's."""
+    body = re.sub(r"\bfn\s+main\s*\(", "pub fn main(", rest, count=1)
+    return ("\n#[cfg(test)]\nmod harness_multiple {\n    use super::*;\n%s\n"
+            "    #[test]\n    fn multiple() {\n        main()\n    }\n}\n" % body)
+
+
+def libtest_names(tests):
     """The ``#[test]`` functions of the judge's copy: libtest's names for them (``tests::test_x``)."""
     names, path, depth, pending = [], [], 0, None
     texts = [token[3] for token in rust_tokens(tests)]
@@ -250,7 +259,9 @@ class RustRun(NativeRun):
         if refused:
             return self.finished(ERROR, refused + ": refused, since it shares a process with the tests")
         tests = self.spec["test"]
-        names = test_names(tests)
+        if tests.lstrip().startswith("}"):  # MultiPL-E: the tests close the function, then a main of asserts
+            program, tests = program + "\n}\n", multiple_tests(tests.lstrip()[1:])
+        names = libtest_names(tests)
         if not names:
             return self.finished(ERROR, "the problem's tests cannot be run: they have no #[test] function")
         # What HumanEvalPack's evaluator adds to a program without them: the
@@ -263,8 +274,8 @@ class RustRun(NativeRun):
         runner, crate = "harness_run_" + tag, "harness_test_" + tag
         mark = os.urandom(16).hex()
         # The program's own inner attributes (lint levels) may follow the judge's: no item comes before it.
-        text = ("#![feature(custom_test_frameworks, test)]\n#![test_runner(%s)]\n%s\n%s\n%s\nextern crate test as %s;\n%s"
-                % (runner, program, guarded_tests(tests),
+        text = ("#![feature(custom_test_frameworks, test)]\n#![test_runner(%s)]\n%s\n%s\n%s\n"
+                "extern crate test as %s;\n%s" % (runner, program, guarded_tests(tests),
                    signature_guard(self.spec.get("prototype") or "", self.spec.get("entry_point")), crate,
                    rust_runner(runner, crate, names, mark)))
         binary, built = self.compile(text, ["--test"])

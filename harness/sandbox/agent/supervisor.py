@@ -65,8 +65,8 @@ from .execute import Judge, Run
 from .golang import GoRun
 from .judge import prepare_spec
 from .native import NativeRun, require_toolchain
-from .rust import RustRun
 from .proc import JUDGE_ROOT, PR_SET_CHILD_SUBREAPER, SANDBOX_UID, WORK_ROOT, _libc, drop_to, oom_kills, remove_tree
+from .rust import RustRun
 from .zygote import Zygote
 
 FLUSH_S = 0.25  # results wait at most this long before going to the host
