@@ -59,18 +59,21 @@ def candidates(language: str, limit: int) -> list[dict[str, str]]:
              "row": row} for row in rows for field in ("canonical_solution", "buggy_solution")]
 
 
-def host_cpp(row: dict, program: str) -> bool:
-    """g++ then the binary, in a fresh dir; passed = exit status 0."""
-    program = program + "\n" + row["test"]
+def compile_and_run(source: str, text: str, compile_argv: list[str], binary: str) -> bool:
+    """In a fresh dir: ``text`` as ``source``, compiled, then ``binary`` run; passed = exit status 0."""
     with tempfile.TemporaryDirectory() as tmp:
-        (Path(tmp) / "main.cpp").write_text(program)
-        built = subprocess.run(COMPILE, cwd=tmp, capture_output=True)
-        if built.returncode != 0:
+        (Path(tmp) / source).write_text(text)
+        if subprocess.run(compile_argv, cwd=tmp, capture_output=True).returncode != 0:
             return False
         try:
-            return subprocess.run(["./a.out"], cwd=tmp, capture_output=True, timeout=10).returncode == 0
+            return subprocess.run([binary], cwd=tmp, capture_output=True, timeout=10).returncode == 0
         except subprocess.TimeoutExpired:
             return False
+
+
+def host_cpp(row: dict, program: str) -> bool:
+    """g++ then the binary."""
+    return compile_and_run("main.cpp", program + "\n" + row["test"], COMPILE, "./a.out")
 
 
 def bigcode_go_file(row: dict, program: str) -> str:
@@ -128,17 +131,10 @@ def rust_crates() -> list[str]:
 
 
 def host_rust(row: dict, program: str) -> bool:
-    """``rustc --test`` then the test binary, in a fresh dir; passed = exit status 0."""
-    with tempfile.TemporaryDirectory() as tmp:
-        (Path(tmp) / "main.rs").write_text(program + "\n" + row["test"])
-        built = subprocess.run(["/usr/bin/rustc", "--edition", "2021", "--test", "-C", "debuginfo=0",
-                                *rust_crates(), "-o", "tests", "main.rs"], cwd=tmp, capture_output=True)
-        if built.returncode != 0:
-            return False
-        try:
-            return subprocess.run(["./tests"], cwd=tmp, capture_output=True, timeout=10).returncode == 0
-        except subprocess.TimeoutExpired:
-            return False
+    """``rustc --test`` then the test binary."""
+    argv = ["/usr/bin/rustc", "--edition", "2021", "--test", "-C", "debuginfo=0", *rust_crates(), "-o", "tests",
+            "main.rs"]
+    return compile_and_run("main.rs", program + "\n" + row["test"], argv, "./tests")
 
 
 HOSTS = {"cpp": ("g++ + ./a.out on the host", host_cpp), "go": ("go test on the host", host_go),

@@ -82,3 +82,32 @@ def docker_backend() -> Iterator[object]:
     backend = DockerBackend(image=IMAGE, isolation="process")
     yield backend
     backend.close()
+
+
+def check_pack_sample(set_name: str, language: str, task_ids: tuple[str, ...]) -> None:
+    """HumanEvalPack's canonical solution of each task passes and its buggy
+    one neither passes nor is an infra_error, in one warm container of the
+    language's image."""
+    import gzip
+    import json
+
+    from harness.problems import CodeField, load_problems
+    from harness.resources import data_dir
+    from harness.sandbox.docker import DockerBackend
+    problems = load_problems(set_name)
+    path = data_dir("problems") / f"{set_name}.jsonl.gz"
+    rows = {row["task_id"]: row for row in map(json.loads, gzip.open(path, "rt"))}
+    limits = Limits(cpu_time_s=3.0, wall_time_s=10.0)
+    backend = DockerBackend(image=language_image(language))
+    try:
+        with backend.open_session(limits) as session:
+            for task_id in task_ids:
+                problem = problems.get(task_id)
+                assert problem is not None
+                programs = [problem.program(rows[task_id][field], CodeField.COMPLETION)
+                            for field in ("canonical_solution", "buggy_solution")]
+                right, buggy = session.run(task_id, problem.test_spec(), programs, limits)
+                assert right.outcome.value == "passed", (task_id, right.detail)
+                assert buggy.outcome.value not in ("passed", "infra_error"), (task_id, buggy.detail)
+    finally:
+        backend.close()

@@ -5,20 +5,17 @@ pass and its buggy ones fail; nothing is left behind."""
 
 from __future__ import annotations
 
-import gzip
-import json
 from collections.abc import Iterator, Mapping
 
 import pytest
 
 from harness.limits import Limits
-from harness.problems import CodeField, Problem, load_problems, parse_problem
-from harness.resources import data_dir
+from harness.problems import CodeField, Problem, parse_problem
 from harness.sandbox.cleanup import count_containers
 from harness.sandbox.docker import DockerBackend
 from harness.sandbox.labels import LABEL_RUN
 
-from .conftest import TEST_LIMITS, language_image
+from .conftest import TEST_LIMITS, check_pack_sample, language_image
 from .go_cases import (
     HOSTILE,
     LEGIT,
@@ -107,23 +104,7 @@ PACK_SAMPLE = ("Go/0", "Go/1", "Go/10", "Go/12", "Go/38", "Go/162")
 
 
 def test_humanevalpack_go_canonical_solutions_pass_and_buggy_ones_fail() -> None:
-    problems = load_problems("humanevalpack_go")
-    path = data_dir("problems") / "humanevalpack_go.jsonl.gz"
-    rows = {row["task_id"]: row for row in map(json.loads, gzip.open(path, "rt"))}
-    limits = Limits(cpu_time_s=3.0, wall_time_s=10.0)
-    backend = DockerBackend(image=language_image("go"))
-    try:
-        with backend.open_session(limits) as session:
-            for task_id in PACK_SAMPLE:
-                problem = problems.get(task_id)
-                assert problem is not None
-                programs = [problem.program(rows[task_id][field], CodeField.COMPLETION)
-                            for field in ("canonical_solution", "buggy_solution")]
-                right, buggy = session.run(task_id, problem.test_spec(), programs, limits)
-                assert right.outcome.value == "passed", (task_id, right.detail)
-                assert buggy.outcome.value not in ("passed", "infra_error"), (task_id, buggy.detail)
-    finally:
-        backend.close()
+    check_pack_sample("humanevalpack_go", "go", PACK_SAMPLE)
 
 
 @pytest.mark.parametrize("isolation", ["process", "container"])

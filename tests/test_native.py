@@ -10,14 +10,13 @@ from collections.abc import Iterator, Mapping
 
 import pytest
 
-from harness.limits import Limits
-from harness.problems import CodeField, Problem, load_problems, parse_problem
+from harness.problems import CodeField, Problem, parse_problem
 from harness.resources import data_dir
 from harness.sandbox.cleanup import count_containers
 from harness.sandbox.docker import DockerBackend
 from harness.sandbox.labels import LABEL_RUN
 
-from .conftest import TEST_LIMITS, language_image
+from .conftest import TEST_LIMITS, check_pack_sample, language_image
 from .native_cases import (
     ADD_PROMPT,
     ADD_TEST,
@@ -119,24 +118,7 @@ PACK_SAMPLE = ("CPP/0", "CPP/1", "CPP/12", "CPP/38", "CPP/95", "CPP/162")
 
 
 def test_humanevalpack_canonical_solutions_pass_and_buggy_ones_fail() -> None:
-    problems = load_problems("humanevalpack_cpp")
-    path = data_dir("problems") / "humanevalpack_cpp.jsonl.gz"
-    rows = {row["task_id"]: row for row in map(json.loads, gzip.open(path, "rt"))}
-    limits = Limits(cpu_time_s=3.0, wall_time_s=10.0)
-    backend = DockerBackend(image=language_image("cpp"))
-    try:
-        with backend.open_session(limits) as session:
-            for task_id in PACK_SAMPLE:
-                problem = problems.get(task_id)
-                assert problem is not None
-                programs = [problem.program(rows[task_id][field], CodeField.COMPLETION)
-                            for field in ("canonical_solution", "buggy_solution")]
-                right, buggy = session.run(task_id, problem.test_spec(), programs, limits)
-                assert right.outcome.value == "passed", (task_id, right.detail)
-                assert buggy.outcome.value != "passed", (task_id, buggy.detail)
-                assert buggy.outcome.value != "infra_error", (task_id, buggy.detail)
-    finally:
-        backend.close()
+    check_pack_sample("humanevalpack_cpp", "cpp", PACK_SAMPLE)
 
 
 SUM_CASES = [{"input": "1 2\n", "output": "3\n"}, {"input": "-5 5\n", "output": "0\n"},

@@ -5,20 +5,17 @@ nothing is left behind."""
 
 from __future__ import annotations
 
-import gzip
-import json
 from collections.abc import Iterator, Mapping
 
 import pytest
 
 from harness.limits import Limits
-from harness.problems import CodeField, load_problems, parse_problem
-from harness.resources import data_dir
+from harness.problems import CodeField, parse_problem
 from harness.sandbox.cleanup import count_containers
 from harness.sandbox.docker import DockerBackend
 from harness.sandbox.labels import LABEL_RUN
 
-from .conftest import TEST_LIMITS, language_image
+from .conftest import TEST_LIMITS, check_pack_sample, language_image
 from .go_cases import SUM_CASES
 from .rust_cases import HOSTILE, LEGIT, MULTIPLE, MULTIPLE_PROMPT, MULTIPLE_TESTS, NOT_PASSED, PROMPT, TEST
 
@@ -92,23 +89,7 @@ PACK_SAMPLE = ("Rust/0", "Rust/1", "Rust/10", "Rust/12", "Rust/38", "Rust/162")
 
 
 def test_humanevalpack_rust_canonical_solutions_pass_and_buggy_ones_fail() -> None:
-    problems = load_problems("humanevalpack_rust")
-    path = data_dir("problems") / "humanevalpack_rust.jsonl.gz"
-    rows = {row["task_id"]: row for row in map(json.loads, gzip.open(path, "rt"))}
-    limits = Limits(cpu_time_s=3.0, wall_time_s=10.0)
-    backend = DockerBackend(image=language_image("rust"))
-    try:
-        with backend.open_session(limits) as session:
-            for task_id in PACK_SAMPLE:
-                problem = problems.get(task_id)
-                assert problem is not None
-                programs = [problem.program(rows[task_id][field], CodeField.COMPLETION)
-                            for field in ("canonical_solution", "buggy_solution")]
-                right, buggy = session.run(task_id, problem.test_spec(), programs, limits)
-                assert right.outcome.value == "passed", (task_id, right.detail)
-                assert buggy.outcome.value not in ("passed", "infra_error"), (task_id, buggy.detail)
-    finally:
-        backend.close()
+    check_pack_sample("humanevalpack_rust", "rust", PACK_SAMPLE)
 
 
 SUM_PROGRAMS = {  # name -> (program, outcome, per-case outcomes)

@@ -25,9 +25,8 @@ through ``/proc/self/mem`` is the documented boundary of a shared process.
 import os
 import re
 
-from ...protocol import ERROR, FAILED, GO_COMPILE, GO_IMPORTCFG, GO_LINK, RAN, SKIPPED
-from .execute import Run
-from .native import NativeRun, new_exec_dir, remove_binary, seal, verdict
+from ...protocol import ERROR, FAILED, GO_COMPILE, GO_IMPORTCFG, GO_LINK, RAN
+from .native import NativeRun, new_exec_dir, remove_binary, seal, split_mark
 
 GO_PACKAGE = "harness/judged"  # the import path the program (and the tests) compile as
 # TestXxx (Xxx not lower-case) with the one *testing.T parameter: what ``go test`` runs.
@@ -189,16 +188,14 @@ def go_file(program, tests):
 
 def go_mark_function(name, mark):
     """Go source of ``func NAME()``, which writes ``mark`` to fd 3."""
-    mark = mark.encode()
-    mask = os.urandom(len(mark))
-    half = bytes(m ^ k for m, k in zip(mark, mask))  # noqa: B905 (equal lengths; old Pythons)
+    half, mask = split_mark(mark)
     return (
         "func %s() {\n"
         "\ta, b := []byte{%s}, []byte{%s}\n"
         "\tfor i := range a {\n\t\ta[i] ^= b[i]\n\t}\n"
         "\tif f := h_os.NewFile(3, \"mark\"); f == nil {\n\t\th_os.Exit(70)\n"
         "\t} else if _, err := f.Write(a); err != nil {\n\t\th_os.Exit(70)\n\t}\n"
-        "}\n" % (name, ",".join(map(str, half)), ",".join(map(str, mask))))
+        "}\n" % (name, half, mask))
 
 
 def go_test_main(tests, mark, done):
@@ -246,7 +243,7 @@ class GoRun(NativeRun):
         tests = self.spec["test"]
         refused = go_refusal(program)
         if refused:
-            return self.finished(ERROR, refused)
+            return self.finished(ERROR, refused + ": refused, since it shares a process with the tests")
         names = GO_TEST_FUNC.findall(tests)
         if not names:
             return self.finished(ERROR, "the problem's tests cannot be run: they define no func TestXxx(t *testing.T)")
@@ -257,13 +254,8 @@ class GoRun(NativeRun):
             return self.build_failure(built, "compiling")
         return {"binary": binary, "mark": mark}
 
-    def execute_script(self):
-        refused = go_refusal(self.program)
-        if refused:
-            result = self.finished(ERROR, refused)
-            result["tests"] = [ERROR] + [SKIPPED] * (len(self.spec["cases"]) - 1)
-            return result
-        return NativeRun.execute_script(self)
+    def refusal(self, program):
+        return go_refusal(program)
 
     def compile(self, text, flags=()):
         """A stdin/stdout program (``package main``; Go always optimizes, so
@@ -305,10 +297,8 @@ class GoRun(NativeRun):
         return go_first_error((result.get("stderr_head") or "") + "\n" + (result.get("stdout") or "")
                               or result["detail"])
 
-    def run(self, binary, mark):
-        result = Run(self.sup, "", self.limits, self.key, self.spec, stdin="", argv=[binary], mark=True).execute()
-        out, head = result.get("stdout", ""), result.get("stderr_head", "")
-        return go_verdict(verdict(result, mark), out, head)
+    def failure_wording(self, result, out, err):
+        return go_verdict(result, out, err)
 
 
 def go_refusal(program):
@@ -316,11 +306,11 @@ def go_refusal(program):
     "": it imports unsafe, or it declares a predeclared name (``true``,
     ``len``, ``int``...) at package level, which the tests would then use."""
     if "unsafe" in go_imports(in_package(program, "p")):
-        return "the program imports unsafe: refused, since it shares a process with the tests"
+        return "the program imports unsafe"
     shadowed = sorted(set(go_declared(program)) & GO_UNIVERSE)
     if shadowed:
-        return ("the program declares %s at package level, which the tests would take for Go's own: refused"
-                % ", ".join(shadowed))
+        return "the program declares %s at package level, which the tests would take for Go's own" % (
+            ", ".join(shadowed))
     return ""
 
 

@@ -193,19 +193,26 @@ def hiders(tag):
     return "\n".join(lines)
 
 
-def mark_function(name, mark):
-    """C source of ``static void NAME(void)``, which writes ``mark`` to fd 3."""
+def split_mark(mark):
+    """``mark`` as two comma-separated byte lists whose XOR it is: neither
+    half, in a binary's data, is the mark (or looks like it)."""
     mark = mark.encode()
     mask = os.urandom(len(mark))
     half = bytes(m ^ k for m, k in zip(mark, mask))  # noqa: B905 (equal lengths; old Pythons)
+    return ",".join(map(str, half)), ",".join(map(str, mask))
+
+
+def mark_function(name, mark):
+    """C source of ``static void NAME(void)``, which writes ``mark`` to fd 3."""
+    half, mask = split_mark(mark)
+    mark = mark.encode()
     return (
         "static void %s(void) {\n"
         "  static const volatile unsigned char a[] = {%s}, b[] = {%s};\n"
         "  char text[%d]; unsigned i;\n"
         "  for (i = 0; i < %d; i++) text[i] = (char)(a[i] ^ b[i]);\n"
         "  if (write(3, text, %d) != %d) _exit(70);\n"
-        "}\n" % (name, ",".join(map(str, half)), ",".join(map(str, mask)), len(mark), len(mark), len(mark),
-                 len(mark)))
+        "}\n" % (name, half, mask, len(mark), len(mark), len(mark), len(mark)))
 
 
 def fail_function(name):
@@ -396,6 +403,11 @@ class NativeRun:
         """A stdin/stdout problem: the program compiled as it is (``-O2``, no
         tests in it: the supervisor compares its output), then run once per
         test case by ``Supervisor.run_script``."""
+        refused = self.refusal(self.program)
+        if refused:
+            result = self.finished(ERROR, refused + ": refused")
+            result["tests"] = [ERROR] + [SKIPPED] * (len(self.spec["cases"]) - 1)
+            return result
         binary, built = self.compile(self.program, ["-O2"])
         if binary is None:
             result = self.build_failure(built, "compiling")
@@ -408,9 +420,20 @@ class NativeRun:
         result["anomaly"] = result["anomaly"] or self.anomaly
         return result
 
+    def refusal(self, program):
+        """Why a stdin/stdout program is refused before compiling, or "" (a
+        language whose tests share its process refuses what it refuses there)."""
+        return ""
+
     def run(self, binary, mark):
         result = Run(self.sup, "", self.limits, self.key, self.spec, stdin="", argv=[binary], mark=True).execute()
-        return verdict(result, mark)
+        out, err = result.get("stdout", ""), result.get("stderr_head", "")
+        return self.failure_wording(verdict(result, mark), out, err)
+
+    def failure_wording(self, result, out, err):
+        """The result with the language's test runner's account of a failure
+        (``out``/``err``: the run's stdout and the head of its stderr)."""
+        return result
 
     def build_failure(self, result, stage):
         outcome, detail = result["outcome"], result["detail"]

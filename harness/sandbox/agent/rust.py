@@ -31,9 +31,8 @@ C's: a program that writes its own memory through ``/proc/self/mem``.
 import os
 import re
 
-from ...protocol import ERROR, FAILED, RAN, RUST_CRATES, RUST_HOME, RUSTC, SKIPPED
-from .execute import Run
-from .native import NativeRun, new_exec_dir, remove_binary, seal, verdict
+from ...protocol import ERROR, FAILED, RAN, RUST_CRATES, RUST_HOME, RUSTC
+from .native import NativeRun, new_exec_dir, remove_binary, seal, split_mark
 
 RUST_TOKEN = re.compile(r"""
     (?P<raw>b?r(?P<hashes>\#*)"[\s\S]*?"(?P=hashes))
@@ -208,9 +207,7 @@ def signature_guard(prototype, entry):
 def rust_runner(name, crate, names, mark):
     """The judge's ``#![test_runner]``: libtest over every test, the mark
     after; a test of the judge's copy missing from the binary is an error."""
-    mark = mark.encode()
-    mask = os.urandom(len(mark))
-    half = bytes(m ^ k for m, k in zip(mark, mask))  # noqa: B905 (equal lengths; old Pythons)
+    half, mask = split_mark(mark)
     return (
         "fn %(name)s(tests: &[&%(crate)s::TestDescAndFn]) {\n"
         "    let owned: ::std::vec::Vec<%(crate)s::TestDescAndFn> = tests.iter().map(|t| match t.testfn {\n"
@@ -229,7 +226,7 @@ def rust_runner(name, crate, names, mark):
         "    let mut out = ::std::mem::ManuallyDrop::new(unsafe { ::std::fs::File::from_raw_fd(3) });\n"
         "    if out.write_all(&text).is_err() { ::std::process::exit(70); }\n"
         "}\n" % {"name": name, "crate": crate, "names": ", ".join('"%s"' % n for n in names),
-                 "half": ",".join(map(str, half)), "mask": ",".join(map(str, mask))})
+                 "half": half, "mask": mask})
 
 
 def rust_first_error(text):
@@ -283,13 +280,8 @@ class RustRun(NativeRun):
             return self.build_failure(built, "compiling")
         return {"binary": binary, "mark": mark}
 
-    def execute_script(self):
-        refused = rust_refusal(self.program)
-        if refused:
-            result = self.finished(ERROR, refused + ": refused")
-            result["tests"] = [ERROR] + [SKIPPED] * (len(self.spec["cases"]) - 1)
-            return result
-        return NativeRun.execute_script(self)
+    def refusal(self, program):
+        return rust_refusal(program)
 
     def compile(self, text, flags=()):
         """rustc on ``text`` (``--test``: with the tests; C's ``-O2``: a
@@ -308,10 +300,8 @@ class RustRun(NativeRun):
     def compiler_message(self, result):
         return rust_first_error(result.get("stderr_head") or result["detail"])
 
-    def run(self, binary, mark):
-        result = Run(self.sup, "", self.limits, self.key, self.spec, stdin="", argv=[binary], mark=True).execute()
-        out = result.get("stdout", "")
-        return rust_verdict(verdict(result, mark), out)
+    def failure_wording(self, result, out, err):
+        return rust_verdict(result, out)
 
 
 def rust_verdict(result, out):
