@@ -85,11 +85,12 @@ OP_OK, OP_ERROR, OP_RESULTS, OP_PROGRESS = "ok", "error", "results", "progress"
 # The compilers the agent's ``native`` module runs, and the host checks an image for.
 GXX, GCC = "/usr/bin/g++", "/usr/bin/gcc"
 COMPILERS = (GXX, GCC)
-# Go's compiler and linker, and the import config naming every package
+# Go's compiler, linker and vet, and the import config naming every package
 # archive they may use (made by sandboxes/go/Dockerfile; see ``golang``).
 GO_HOME = "/opt/harness-go"
-GO_COMPILE, GO_LINK, GO_IMPORTCFG = GO_HOME + "/compile", GO_HOME + "/link", GO_HOME + "/importcfg"
-GO_TOOLS = (GO_COMPILE, GO_LINK)
+GO_COMPILE, GO_LINK, GO_VET = GO_HOME + "/compile", GO_HOME + "/link", GO_HOME + "/vet"
+GO_IMPORTCFG = GO_HOME + "/importcfg"
+GO_TOOLS = (GO_COMPILE, GO_LINK, GO_VET)
 # rustc, and the crates it links tests with (made by sandboxes/rust/Dockerfile; see ``rust``).
 RUST_HOME = "/opt/harness-rust"
 RUSTC = RUST_HOME + "/rustc"

@@ -60,6 +60,8 @@ LEGIT = {
                                                "    return len\n}\n", "passed"),
     "does_not_compile": ("func Add(a, b int) int {\n    return a +\n}\n", "syntax_error"),
     "unused_import": ('import "sort"\n\n' + RIGHT, "syntax_error"),
+    "vet_finding": ('import "fmt"\n\nfunc Add(a, b int) int {\n    _ = fmt.Sprintf("%s", a)\n    return a + b\n}\n',
+                    "syntax_error"),  # go test runs vet first: a printf misuse fails there
     "panics": ("func Add(a, b int) int {\n    var s []int\n    return s[a+5]\n}\n", "error"),
     "endless": ("func Add(a, b int) int {\n    for {\n        a++\n    }\n}\n", "timeout"),
     "memory_hog": ("var keep [][]byte\n\nfunc Add(a, b int) int {\n    for {\n"

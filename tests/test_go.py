@@ -93,6 +93,8 @@ def test_the_go_verdict_names_the_cause(verdicts) -> None:
     assert "expected: 3" in verdicts[("pack", "wrong")][1]
     assert "main_test.go:" in verdicts[("pack", "does_not_compile")][1]
     assert 'imported and not used: "sort"' in verdicts[("pack", "unused_import")][1]
+    assert verdicts[("pack", "vet_finding")][1].startswith("go vet: main_test.go:")
+    assert "Sprintf format %s has arg a of wrong type int" in verdicts[("pack", "vet_finding")][1]
     assert "index out of range" in verdicts[("pack", "panics")][1]
     assert "before the tests finished" in verdicts[("pack", "exit_zero_in_init")][1]
     assert "declares true at package level" in verdicts[("pack", "redefines_true")][1]
@@ -134,11 +136,13 @@ def test_sandbox_check_looks_at_the_go_and_rust_images_and_their_toolchains(monk
     go, rust = language_image("go"), language_image("rust")
     assert main(["sandbox", "check", "--languages", "golang,rust"]) == 0
     out = capsys.readouterr().out
-    assert f"image {go} (Python" in out and "/opt/harness-go/compile and /opt/harness-go/link" in out
+    assert f"image {go} (Python" in out
+    assert "/opt/harness-go/compile and /opt/harness-go/link and /opt/harness-go/vet" in out
     assert f"image {rust} (Python" in out and "with /opt/harness-rust/rustc" in out
     monkeypatch.setenv("HARNESS_IMAGE_GO", IMAGE)  # an image without Go named as the Go one
     assert main(["sandbox", "check", "--languages", "go"]) == 3
-    assert (f"MISSING: image {IMAGE} has no /opt/harness-go/compile, /opt/harness-go/link, which Go problems need; "
+    assert (f"MISSING: image {IMAGE} has no /opt/harness-go/compile, /opt/harness-go/link, /opt/harness-go/vet, "
+            "which Go problems need; "
             "use the image `harness sandbox build --languages go` makes") in capsys.readouterr().out
 
 

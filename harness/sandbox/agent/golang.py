@@ -1,5 +1,6 @@
-"""Go: the program's package and the suite's ``TestXxx`` functions, compiled
-and linked here, then run by Go's own test runner from a ``main`` the judge
+"""Go: the program's package and the suite's ``TestXxx`` functions, compiled,
+vetted (``go test``'s analyzers: a finding fails the build there too) and
+linked here, then run by Go's own test runner from a ``main`` the judge
 writes.
 
 Never the ``go`` command: its build cache would be shared by every candidate
@@ -22,10 +23,11 @@ printed ``PASS`` or ``ok``: none writes it.  Refused before compiling: an
 judge's variables).  As in C, a program that reads or writes its own memory
 through ``/proc/self/mem`` is the documented boundary of a shared process.
 """
+import json
 import os
 import re
 
-from ...protocol import ERROR, FAILED, GO_COMPILE, GO_IMPORTCFG, GO_LINK, RAN
+from ...protocol import ERROR, FAILED, GO_COMPILE, GO_IMPORTCFG, GO_LINK, GO_VET, RAN
 from .native import NativeRun, new_exec_dir, remove_binary, seal, split_mark
 
 GO_PACKAGE = "harness/judged"  # the import path the program (and the tests) compile as
@@ -223,6 +225,25 @@ def go_test_main(tests, mark, done):
         "}\n\n%s" % (GO_PACKAGE, cases, done, go_mark_function(done, mark)))
 
 
+# cmd/go's defaults for `go test` (its testVetFlags).
+GO_TEST_VET = ("atomic", "bool", "buildtags", "errorsas", "ifaceassert", "nilfunc", "printf", "stringintconv")
+
+
+def vet_config(files):
+    """The unit-checker config ``go vet`` is driven by: the package's files
+    and the archive of every import, from the image's import config."""
+    archives = {}
+    for line in go_import_config().decode().splitlines():
+        if line.startswith("packagefile "):
+            path, _, archive = line[len("packagefile "):].partition("=")
+            archives[path] = archive
+    return json.dumps({
+        "ID": GO_PACKAGE, "Compiler": "gc", "Dir": ".", "ImportPath": GO_PACKAGE, "GoFiles": files,
+        "NonGoFiles": [], "ImportMap": {path: path for path in archives}, "PackageFile": archives,
+        "Standard": {path: True for path in archives if "." not in path.split("/")[0]}, "PackageVetx": {},
+        "VetxOnly": False, "VetxOutput": "vet.out", "SucceedOnTypecheckFailure": False})
+
+
 def go_import_config(extra=None):
     """The image's import config, plus ``extra`` {import path: archive}."""
     if "importcfg" not in GO_STATE:
@@ -272,6 +293,10 @@ class GoRun(NativeRun):
             extra[GO_PACKAGE] = folder + "/judged.a"
             steps.append(([GO_COMPILE, "-p", GO_PACKAGE, "-complete", "-importcfg", "importcfg", "-pack",
                            "-o", extra[GO_PACKAGE]] + sorted(files), files))
+            # What `go test` checks before it runs the tests: vet's default
+            # analyzers for tests; a finding fails the build there and here.
+            steps.append(([GO_VET] + ["-" + name for name in GO_TEST_VET] + ["vet.cfg"],
+                          dict(files, **{"vet.cfg": vet_config(sorted(files))})))
         steps.append(([GO_COMPILE, "-p", "main", "-complete", "-importcfg", "importcfg", "-pack",
                        "-o", folder + "/main.a", "harness_main.go"], {"harness_main.go": main}))
         steps.append(([GO_LINK, "-importcfg", "importcfg", "-buildmode=exe", "-s", "-w", "-o", binary,
@@ -281,7 +306,7 @@ class GoRun(NativeRun):
         for argv, sources in steps:
             given = {name: text.encode("utf-8", "surrogateescape") for name, text in sources.items()}
             given["importcfg"] = config
-            result = self.tool(argv, given)
+            result = dict(self.tool(argv, given), argv0=argv[0])
             if result["outcome"] != RAN:
                 remove_binary(binary)
                 return None, result
@@ -294,8 +319,9 @@ class GoRun(NativeRun):
         return binary, result
 
     def compiler_message(self, result):
-        return go_first_error((result.get("stderr_head") or "") + "\n" + (result.get("stdout") or "")
+        said = go_first_error((result.get("stderr_head") or "") + "\n" + (result.get("stdout") or "")
                               or result["detail"])
+        return ("go vet: " + said) if result.get("argv0") == GO_VET else said
 
     def failure_wording(self, result, out, err):
         return go_verdict(result, out, err)
