@@ -705,10 +705,11 @@ def _multiple_row(row: Mapping[str, Any], where: str) -> dict[str, Any]:
     tests start with the ``}`` that closes it, as MultiPL-E concatenates
     them.  No reference solution: MultiPL-E publishes none."""
     name = str(row.get("language") or "").split("_")[0]
-    known = name and name.lower() in {alias for lang in LANGUAGES.values() for alias in (lang.name, *lang.aliases)}
-    lang = language(name) if known else None
-    lang = lang if lang is not None and lang.name in PACK_RUNS else None
-    if lang is None:
+    try:
+        lang: Language | None = language(name)
+    except ConfigError:
+        lang = None
+    if lang is None or lang.name not in PACK_RUNS:
         raise _no_sandbox(where, str(row.get("name")), f"MultiPL-E's {name or '?'}")
     prompt = _text_field(row, "prompt", where)
     tests = row.get("tests", row.get("test"))

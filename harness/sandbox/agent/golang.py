@@ -28,7 +28,7 @@ import os
 import re
 
 from ...protocol import ERROR, FAILED, GO_COMPILE, GO_IMPORTCFG, GO_LINK, GO_VET, RAN
-from .native import NativeRun, new_exec_dir, remove_binary, seal, split_mark
+from .native import MARK_BYTES, NativeRun, new_exec_dir, remove_binary, seal, split_mark
 
 GO_PACKAGE = "harness/judged"  # the import path the program (and the tests) compile as
 # TestXxx (Xxx not lower-case) with the one *testing.T parameter: what ``go test`` runs.
@@ -232,11 +232,13 @@ GO_TEST_VET = ("atomic", "bool", "buildtags", "errorsas", "ifaceassert", "nilfun
 def vet_config(files):
     """The unit-checker config ``go vet`` is driven by: the package's files
     and the archive of every import, from the image's import config."""
-    archives = {}
-    for line in go_import_config().decode().splitlines():
-        if line.startswith("packagefile "):
-            path, _, archive = line[len("packagefile "):].partition("=")
-            archives[path] = archive
+    if "archives" not in GO_STATE:  # read once per container, not per candidate
+        archives = GO_STATE["archives"] = {}
+        for line in go_import_config().decode().splitlines():
+            if line.startswith("packagefile "):
+                path, _, archive = line[len("packagefile "):].partition("=")
+                archives[path] = archive
+    archives = GO_STATE["archives"]
     return json.dumps({
         "ID": GO_PACKAGE, "Compiler": "gc", "Dir": ".", "ImportPath": GO_PACKAGE, "GoFiles": files,
         "NonGoFiles": [], "ImportMap": {path: path for path in archives}, "PackageFile": archives,
@@ -268,7 +270,7 @@ class GoRun(NativeRun):
         names = GO_TEST_FUNC.findall(tests)
         if not names:
             return self.finished(ERROR, "the problem's tests cannot be run: they define no func TestXxx(t *testing.T)")
-        mark = os.urandom(16).hex()
+        mark = os.urandom(MARK_BYTES).hex()
         done = "harness_done_%s" % os.urandom(8).hex()
         binary, built = self.link({"main_test.go": go_file(program, tests)}, go_test_main(names, mark, done))
         if binary is None:

@@ -32,7 +32,7 @@ import os
 import re
 
 from ...protocol import ERROR, FAILED, RAN, RUST_CRATES, RUST_HOME, RUSTC
-from .native import NativeRun, new_exec_dir, remove_binary, seal, split_mark
+from .native import MARK_BYTES, NativeRun, new_exec_dir, remove_binary, seal, split_mark
 
 RUST_TOKEN = re.compile(r"""
     (?P<raw>b?r(?P<hashes>\#*)"[\s\S]*?"(?P=hashes))
@@ -269,7 +269,7 @@ class RustRun(NativeRun):
             program = program[:at] + "\n" + missing + program[at:]
         tag = os.urandom(8).hex()
         runner, crate = "harness_run_" + tag, "harness_test_" + tag
-        mark = os.urandom(16).hex()
+        mark = os.urandom(MARK_BYTES).hex()
         # The program's own inner attributes (lint levels) may follow the judge's: no item comes before it.
         text = ("#![feature(custom_test_frameworks, test)]\n#![test_runner(%s)]\n%s\n%s\n%s\n"
                 "extern crate test as %s;\n%s" % (runner, program, guarded_tests(tests),
