@@ -10,18 +10,21 @@ HumanEvalPack's evaluator runs it, as many at a time as harness has workers:
   warm build cache, GOPATH mode (testify from Debian);
 * Rust: ``rustc --test`` (what ``cargo test`` runs, without cargo) on the
   program and its tests module, with rand, regex and md5 built once with
-  cargo from Debian's crate sources, then the test binary.
+  cargo from Debian's crate sources, then the test binary;
+* JavaScript: ``node`` on the program with its tests appended (passed: exit
+  status 0 and an empty stderr, since a false ``console.assert`` only prints).
 
 Also prints each side's agreement with the published labels (canonical
 passes, buggy fails) and the candidates on which the two sides differ.
 
-Usage: python benchmarks/bench_native.py [--language cpp|go|rust] [--workers 2] [--limit 164]
-Needs: the language's image (`harness sandbox build --languages cpp,go,rust`),
+Usage: python benchmarks/bench_native.py [--language cpp|go|rust|javascript] [--workers 2] [--limit 164]
+Needs: the language's image (`harness sandbox build --languages cpp,go,rust,javascript`),
 and on the host g++ with the OpenSSL and Boost headers (apt-get install g++
 libssl-dev libboost-dev), Go with testify (apt-get install golang-go
 golang-github-stretchr-testify-dev) or Rust (apt-get install rustc cargo
 librust-rand-dev librust-regex-dev librust-md5-dev librust-aho-corasick-dev
-librust-memchr-dev).
+librust-memchr-dev) or Node.js (apt-get install nodejs; JavaScript/162
+needs the js-md5 package: npm install -g js-md5, or leave it failing).
 """
 
 from __future__ import annotations
@@ -50,7 +53,7 @@ GO_ENV = dict(os.environ, GO111MODULE="off", GOPATH="/usr/share/gocode", GOFLAGS
 
 
 def pack(language: str) -> Path:
-    return ROOT / "problems" / f"humanevalpack_{language}.jsonl.gz"
+    return ROOT / "problems" / f"humanevalpack_{ {'javascript': 'js'}.get(language, language)}.jsonl.gz"
 
 
 def candidates(language: str, limit: int) -> list[dict[str, str]]:
@@ -137,8 +140,32 @@ def host_rust(row: dict, program: str) -> bool:
     return compile_and_run("main.rs", program + "\n" + row["test"], argv, "./tests")
 
 
+def node_env() -> dict[str, str]:
+    """The environment with npm's global modules (js-md5) on NODE_PATH."""
+    try:
+        root = subprocess.run(["npm", "root", "-g"], capture_output=True, text=True).stdout.strip()
+    except OSError:
+        root = ""
+    return dict(os.environ, NODE_PATH=root) if root else dict(os.environ)
+
+
+NODE_ENV = node_env()
+
+
+def host_js(row: dict, program: str) -> bool:
+    """``node`` on the program and its tests in one file; passed = exit
+    status 0 and nothing on stderr (a false console.assert only prints)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        (Path(tmp) / "main.js").write_text(program + "\n" + row["test"])
+        try:
+            done = subprocess.run(["node", "main.js"], cwd=tmp, capture_output=True, timeout=10, env=NODE_ENV)
+        except subprocess.TimeoutExpired:
+            return False
+        return done.returncode == 0 and not done.stderr
+
+
 HOSTS = {"cpp": ("g++ + ./a.out on the host", host_cpp), "go": ("go test on the host", host_go),
-         "rust": ("rustc --test + binary on the host", host_rust)}
+         "rust": ("rustc --test + binary on the host", host_rust), "javascript": ("node on the host", host_js)}
 
 
 def main() -> None:

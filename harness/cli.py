@@ -487,7 +487,7 @@ def _language_image(image: str, languages: Iterable[str]) -> str:
     """
     from .languages import language
     from .sandbox.prereqs import DEFAULT_IMAGE
-    images = {language(name).image for name in languages if language(name).compiled}
+    images = {language(name).image for name in languages if language(name).own_image}
     if not images:
         return image
     if len(images) > 1:

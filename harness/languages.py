@@ -15,7 +15,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from .errors import ConfigError
-from .protocol import COMPILERS, GO_TOOLS, RUSTC
+from .protocol import COMPILERS, GO_TOOLS, NODE, RUSTC
 
 
 @dataclass(frozen=True)
@@ -33,7 +33,9 @@ class Language:
         return os.environ.get(f"HARNESS_IMAGE_{self.name.upper()}", f"harness-sandbox-{self.folder}:1")
 
     @property
-    def compiled(self) -> bool:
+    def own_image(self) -> bool:
+        """Not Python: the language's own image, and only whole programs
+        (``program``: with the suite's tests; ``stdin_stdout``)."""
         return self.name != "python"
 
 
@@ -50,6 +52,8 @@ LANGUAGES = {
     "rust": Language("rust", "Rust", "rust", packages=("rustc", "cargo", "librust-rand-dev", "librust-regex-dev",
                                                        "librust-md5-dev", "librust-aho-corasick-dev",
                                                        "librust-memchr-dev"), aliases=("rs",), tools=(RUSTC,)),
+    "javascript": Language("javascript", "JavaScript", "javascript", packages=("nodejs",),
+                           aliases=("js", "node", "nodejs"), tools=(NODE,)),
 }
 _BY_ALIAS = {alias: lang for lang in LANGUAGES.values() for alias in (lang.name, *lang.aliases)}
 

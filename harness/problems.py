@@ -46,7 +46,7 @@ class TestKind(str, enum.Enum):
     PYTEST = "pytest"  # a pytest module importing the candidate's module
     STDIN_STDOUT = "stdin_stdout"  # a whole program per test case: input on stdin, output compared
     IO_PAIRS = "io_pairs"  # call the entry point on each input, compare with the expected value
-    PROGRAM = "program"  # compiled languages: the tests appended to the program, one binary (HumanEvalPack)
+    PROGRAM = "program"  # other languages: the program with the suite's tests (HumanEvalPack, MultiPL-E)
 
     @property
     def uses_cases(self) -> bool:
@@ -187,6 +187,8 @@ BUNDLED = {
                          "and buggy solutions (MIT / Apache-2.0)"),
     "humanevalpack_rust": ("humanevalpack_rust.jsonl.gz", "HumanEvalPack's 164 Rust problems (#[test] modules), "
                            "canonical and buggy solutions (MIT)"),
+    "humanevalpack_js": ("humanevalpack_js.jsonl.gz", "HumanEvalPack's 164 JavaScript problems (console.assert "
+                         "tests), canonical and buggy solutions (MIT)"),
 }
 
 
@@ -628,9 +630,10 @@ def _classeval_row(row: Mapping[str, Any], where: str) -> dict[str, Any]:
 
 # HumanEvalPack / HumanEval-X task ids: "CPP/12", "JavaScript/0", "Go/3" ...
 PACK_ID = re.compile(r"(CPP|C|JavaScript|JS|TypeScript|Go|Java|Rust|Python)/\d+")
-PACK_LANGUAGES = {"CPP": "cpp", "C": "c", "JavaScript": "js", "JS": "js", "TypeScript": "ts", "Go": "go",
-                  "Java": "java", "Rust": "rust"}
-PACK_RUNS = ("cpp", "c", "go", "rust")  # the HumanEvalPack and MultiPL-E languages this version runs
+PACK_LANGUAGES = {"CPP": "cpp", "C": "c", "JavaScript": "javascript", "JS": "javascript", "TypeScript": "ts",
+                  "Go": "go", "Java": "java", "Rust": "rust"}
+# the HumanEvalPack and MultiPL-E languages this version runs
+PACK_RUNS = ("cpp", "c", "go", "rust", "javascript")
 
 
 def signature_line(code: str) -> str:
@@ -679,6 +682,10 @@ def _humanevalpack_row(row: Mapping[str, Any], where: str) -> dict[str, Any]:
     # the function the declaration declares (HumanEvalPack's entry_point field
     # is the Python name, and CPP/156's function is int_to_mini_romank)
     entry = function_name(signature) or _text_field(row, "entry_point", where, required=False)
+    if lang.name == "javascript":  # ``const f = (x) => {`` (the field is wrong for JavaScript/114)
+        named = re.match(r"\s*(?:(?:const|let|var)\s+([\w$]+)\s*=|(?:async\s+)?function\s*\*?\s*([\w$]+))", signature)
+        entry = next(filter(None, named.groups()), "") if named else ""
+        entry = entry or _text_field(row, "entry_point", where, required=False)
     prompt = _text_field(row, "prompt", where)
     test = _text_field(row, "test", where)
     head = ""
@@ -863,18 +870,20 @@ def _language(row: Mapping[str, Any], where: str, kind: TestKind) -> Language:
         lang = language(str(row.get("language") or "python"))
     except ConfigError as exc:
         raise ProblemError(f"{where}: {exc}") from None
-    if lang.compiled and kind not in (TestKind.PROGRAM, TestKind.STDIN_STDOUT):
+    if lang.own_image and kind not in (TestKind.PROGRAM, TestKind.STDIN_STDOUT):
         raise ProblemError(f"{where}: test_kind {kind.value} runs Python; a {lang.title} problem takes "
                            f"test_kind program or stdin_stdout")
-    if not lang.compiled and kind is TestKind.PROGRAM:
-        raise ProblemError(f"{where}: test_kind program is for compiled languages, not {lang.name}")
+    if not lang.own_image and kind is TestKind.PROGRAM:
+        raise ProblemError(f"{where}: test_kind program is for languages other than Python, not {lang.name}")
     return lang
 
 
 def _program_problem(row: Mapping[str, Any], where: str) -> Problem:
     task_id, test = _task_id(row, where), row.get("test")
     lang = _language(row, where, TestKind.PROGRAM)
-    if not isinstance(test, str) or "}" not in test:
+    if not isinstance(test, str) or not test.strip():
+        raise ProblemError(f"{where}: a program problem needs 'test': the code that tests the program")
+    if lang.name in ("c", "cpp") and "}" not in test:
         raise ProblemError(f"{where}: a program problem needs 'test': code with a main() the program ends with")
     return Problem(id=task_id, prompt=str(row.get("prompt", "")), test=test,
                    entry_point=str(row.get("entry_point") or ""), test_kind=TestKind.PROGRAM, language=lang.name,

@@ -95,6 +95,8 @@ GO_TOOLS = (GO_COMPILE, GO_LINK, GO_VET)
 RUST_HOME = "/opt/harness-rust"
 RUSTC = RUST_HOME + "/rustc"
 RUST_CRATES = ("rand", "regex", "md5")
+# Node.js, which runs both a JavaScript candidate and its judge (see ``javascript``).
+NODE = "/usr/bin/node"
 
 MAX_REPLY_BYTES = 64 << 20
 MAX_REQUEST_BYTES = 1 << 30

@@ -146,22 +146,26 @@ def test_sandbox_check_looks_at_the_go_and_rust_images_and_their_toolchains(monk
             "use the image `harness sandbox build --languages go` makes") in capsys.readouterr().out
 
 
-@pytest.mark.parametrize(("language", "tasks"), [("go", ("Go/0", "Go/2")), ("rust", ("Rust/0", "Rust/2"))])
-def test_curate_keeps_verified_go_and_rust_in_their_fences(tmp_path, language: str, tasks: tuple[str, str]) -> None:
-    """The whole command on Go and Rust samples: the image is the problems'
-    own, buggy programs are not kept, the dataset says the language."""
+@pytest.mark.parametrize(("language", "tasks"), [("go", ("Go/0", "Go/2")), ("rust", ("Rust/0", "Rust/2")),
+                                               ("javascript", ("JavaScript/0", "JavaScript/2"))])
+def test_curate_keeps_verified_programs_in_their_language_fences(tmp_path, language: str,
+                                                                 tasks: tuple[str, str]) -> None:
+    """The whole command on Go, Rust and JavaScript samples: the image is
+    the problems' own, buggy programs are not kept, the dataset says the
+    language."""
     import subprocess
     import sys
 
     from harness.resources import data_dir
-    path = data_dir("problems") / f"humanevalpack_{language}.jsonl.gz"
+    set_name = "humanevalpack_" + {"javascript": "js"}.get(language, language)
+    path = data_dir("problems") / f"{set_name}.jsonl.gz"
     rows = {row["task_id"]: row for row in map(json.loads, gzip.open(path, "rt"))}
     samples = tmp_path / "samples.jsonl"
     lines = [{"task_id": task_id, "completion": rows[task_id][field], "model": field}
              for task_id in tasks for field in ("canonical_solution", "buggy_solution")]
     samples.write_text("".join(json.dumps(line) + "\n" for line in lines))
     out = tmp_path / "verified"
-    command = ["curate", "--samples", str(samples), "--problems", f"humanevalpack_{language}", "--top-k", "1",
+    command = ["curate", "--samples", str(samples), "--problems", set_name, "--top-k", "1",
                "--out", str(out), "--quiet"]
     proc = subprocess.run([sys.executable, "-m", "harness", *command], capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr

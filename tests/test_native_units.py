@@ -24,7 +24,8 @@ PACK_ROW = {
 
 def test_languages_by_name_and_alias() -> None:
     assert language("C++").name == "cpp" and language("c").folder == "cpp"
-    assert image_folders(["c", "cpp"]) == ["cpp"] and image_folders(["all"]) == ["python", "cpp", "go", "rust"]
+    assert image_folders(["c", "cpp"]) == ["cpp"] and image_folders(["all"]) == ["python", "cpp", "go", "rust",
+                                                                                   "javascript"]
     with pytest.raises(ConfigError, match="no sandbox for language 'cobol'"):
         language("cobol")
 
@@ -239,8 +240,23 @@ def test_multiple_rows_close_the_function_the_completion_left_open() -> None:
     text = compose(program, problem.test_spec(), Listing("", "main.cpp"), ("d", "f", "t"), "m" * 32)
     # the tests' leading brace closes the function before the guard, not after it
     assert text.index("return s.size();\n\n}") < text.index("#include <unistd.h>") < text.index("auto candidate")
-    with pytest.raises(ProblemError, match="no sandbox for MultiPL-E's js yet"):
-        parse_problem(dict(MULTIPLE_ROW, language="js"), "multiple.jsonl:2")
+    with pytest.raises(ProblemError, match="no sandbox for MultiPL-E's java yet"):
+        parse_problem(dict(MULTIPLE_ROW, language="java"), "multiple.jsonl:2")
+
+
+def test_javascript_rows_name_the_function_their_declaration_declares() -> None:
+    """HumanEvalPack's entry_point field misnames JavaScript/114's function
+    (minSubarraySum for minSubArraySum): the declaration's line decides."""
+    row = {"task_id": "JavaScript/114", "prompt": "/* doc */\nconst minSubArraySum = (nums) => {\n",
+           "declaration": "\nconst minSubArraySum = (nums) => {\n", "entry_point": "minSubarraySum",
+           "test": "console.assert(minSubArraySum([1]) === 1)\n", "canonical_solution": "  return 1\n}\n"}
+    problem = parse_problem(row, "pack.jsonl:1")
+    assert (problem.language, problem.entry_point, problem.test_kind) == ("javascript", "minSubArraySum",
+                                                                          TestKind.PROGRAM)
+    declared = dict(row, declaration="function addAll(xs) {\n", prompt="function addAll(xs) {\n")
+    assert parse_problem(declared, "pack.jsonl:2").entry_point == "addAll"
+    multiple = parse_problem(dict(MULTIPLE_ROW, language="js", prompt="function string_length(s){\n"), "m.jsonl:1")
+    assert (multiple.language, multiple.entry_point) == ("javascript", "string_length")
 
 
 def test_pairs_and_repair_rows_fence_code_in_the_problems_language() -> None:

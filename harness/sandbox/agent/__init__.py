@@ -16,7 +16,8 @@ names; shared with the host), ``compare``, ``values`` (how values cross
 between candidate and judge), ``proc`` (process control), ``shared`` (tests
 in the candidate's process, for suites that need it), ``candidate``,
 ``link`` (the judge's end of a candidate), ``judge``, ``zygote``, ``execute`` (one candidate run),
-``native`` (C and C++), ``golang`` (Go), ``rust`` and ``supervisor`` (the request loop and ``main``).
+``native`` (C and C++), ``golang`` (Go), ``rust``, ``jsfiles`` (the JavaScript sources
+in ``js/``, as literals), ``javascript`` and ``supervisor`` (the request loop and ``main``).
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ import zlib
 from importlib import resources
 
 MODULES = ("harness.protocol", "compare", "values", "proc", "shared", "candidate", "link", "judge", "zygote",
-           "execute", "native", "golang", "rust", "supervisor")
+           "execute", "native", "golang", "rust", "jsfiles", "javascript", "supervisor")
 
 
 def module_source(name: str) -> str:
@@ -51,8 +52,15 @@ def strip_relative_imports(source: str) -> str:
 
 
 def joined_source() -> str:
-    parts = [f"# ---- {name} ----\n" + strip_relative_imports(module_source(name)) for name in MODULES]
+    parts = [f"# ---- {name} ----\n" + (js_literals() if name == "jsfiles" else
+                                          strip_relative_imports(module_source(name))) for name in MODULES]
     return "\n".join(parts)  # supervisor.py ends with the ``__main__`` call
+
+
+def js_literals() -> str:
+    """``jsfiles`` in the joined agent: its mapping as literals."""
+    from .jsfiles import JS
+    return f"JS = {JS!r}\n"
 
 
 SOURCE = joined_source()

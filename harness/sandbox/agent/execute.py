@@ -238,8 +238,11 @@ class Run:
     ``files``, and with ``mark`` it also gets a pipe as fd 3, whose content
     comes back as ``mark``."""
 
-    def __init__(self, supervisor, program, limits, key, spec, stdin=None, argv=None, mark=False, files=None):
+    def __init__(self, supervisor, program, limits, key, spec, stdin=None, argv=None, mark=False, files=None,
+                 peer=None, syntax_exit=False):
         self.sup = supervisor
+        self.syntax_exit = syntax_exit or argv is None  # exit status SYNTAX_EXIT means a syntax error
+        self.peer = peer  # a judge of another language's (``javascript``): its verdict, on its own fd
         self.program = program
         self.limits = limits
         self.key = key
@@ -255,14 +258,14 @@ class Run:
     def execute(self):
         limits, judge, zygote = self.limits, self.sup.judge, self.sup.zygote
         script = self.stdin is not None
-        if not script:
+        if not script and self.peer is None:
             judge.ensure(self.key, self.spec)
         workdir = self.sup.make_workdir()
         for name, data in self.files.items():
             with open(os.path.join(workdir, name), "wb") as handle:
                 handle.write(data)
         REAPED.__init__()
-        REAPED.exclude.update((judge.pid, zygote.pid))
+        REAPED.exclude.update((judge.pid, zygote.pid, self.peer and self.peer.pid))
         out_r, out_w = os.pipe()
         err_r, err_w = os.pipe()
         mark_r, mark_w = os.pipe() if self.mark else (None, None)
@@ -281,6 +284,12 @@ class Run:
             # Its exit may have come in the same read as its pid: then it
             # waits in the zygote handle's buffer, and the socket stays quiet.
             zygote.pump()
+        elif self.peer is not None:
+            fds = self.peer.candidate_fds(out_w, err_w)
+            zygote.spawn(self.program, workdir, limits, "exec", fds, argv=self.argv)
+            for fd in fds:
+                os.close(fd)
+            self.peer.start(self.key, self.spec, limits)
         else:
             req_r, req_w = os.pipe()
             rep_r, rep_w = os.pipe()
@@ -314,7 +323,9 @@ class Run:
         # The zygote may be what the OOM killer took: then the sandbox is done.
         clean = self.sup.clean_workdir(workdir) and clean and is_running(zygote.pid)
         judged = self.verdict is not None and self.verdict.get("outcome") in JUDGE_VERDICTS
-        if not script and (self.killed_for or not judged):
+        if self.peer is not None:
+            self.peer.finish(keep=judged and not self.killed_for)
+        elif not script and (self.killed_for or not judged):
             judge.stop()  # it may be stuck or broken: the next run gets a new one
         oom = self.sup.oom_happened()
         if script:
@@ -350,7 +361,10 @@ class Run:
         wall_deadline = started + limits["wall_time_s"]
         cpu_limit = limits["cpu_time_s"]
         out_cap = limits["output_bytes"]
-        judge_fd = -1 if self.stdin is not None else self.sup.judge.sock.fileno()
+        if self.peer is not None:
+            judge_fd = self.peer.fd
+        else:
+            judge_fd = -1 if self.stdin is not None else self.sup.judge.sock.fileno()
         verdict = FrameBuffer(MAX_REPLY_BYTES)
         poller = select.poll()
         for fd in streams:
@@ -396,9 +410,12 @@ class Run:
                         return
                     verdict.feed(chunk)
                     payload = verdict.next()
-                    if payload is not None:
-                        self.verdict = json.loads(payload)
-                        return
+                    while payload is not None:
+                        message = json.loads(payload)
+                        if self.peer is None or self.peer.is_verdict(message):
+                            self.verdict = message
+                            return
+                        payload = verdict.next()
                     continue
                 if not chunk:
                     poller.unregister(fd)
@@ -438,7 +455,7 @@ class Run:
         if os.WIFSIGNALED(status):
             return ERROR, "killed by %s" % signal_name(os.WTERMSIG(status))
         code = os.WEXITSTATUS(status)
-        if code == SYNTAX_EXIT and self.argv is None:
+        if code == SYNTAX_EXIT and self.syntax_exit:
             return SYNTAX_ERROR, tail
         if code != 0:
             return ERROR, "exit status %d%s" % (code, (": " + tail) if tail else "")

@@ -38,6 +38,7 @@ from ...protocol import (
     GXX,
     INFRA_ERROR,
     MEMORY_EXCEEDED,
+    NODE,
     PASSED,
     RAN,
     RUSTC,
@@ -70,7 +71,8 @@ LIBRARY_DIRS = ("/lib/x86_64-linux-gnu", "/lib/aarch64-linux-gnu", "/usr/lib/x86
 def require_toolchain(spec):
     """Refuses (ValueError) a problem whose language this image cannot build."""
     language = spec.get("language")
-    tools = dict({name: chain["compile"][0] for name, chain in TOOLCHAINS.items()}, go=GO_COMPILE, rust=RUSTC)
+    tools = dict({name: chain["compile"][0] for name, chain in TOOLCHAINS.items()}, go=GO_COMPILE, rust=RUSTC,
+                 javascript=NODE)
     tool = tools.get(language)
     if tool is None:
         raise ValueError("no toolchain for language %r (known: %s)" % (language, ", ".join(tools)))

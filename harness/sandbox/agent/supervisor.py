@@ -63,6 +63,7 @@ from ...protocol import (
 from .compare import outputs_match, short
 from .execute import Judge, Run
 from .golang import GoRun
+from .javascript import JsJudge, JsRun
 from .judge import prepare_spec
 from .native import NativeRun, require_toolchain
 from .proc import JUDGE_ROOT, PR_SET_CHILD_SUBREAPER, SANDBOX_UID, WORK_ROOT, _libc, drop_to, oom_kills, remove_tree
@@ -87,6 +88,7 @@ class Supervisor:
         self.counter = 0
         self.last_sent = time.monotonic()
         self.judge = Judge()
+        self.js_judge = JsJudge()
         self.oom_seen = oom_kills()
         self.wake_r, self.wake_w = os.pipe()
         os.set_blocking(self.wake_r, False)
@@ -150,12 +152,13 @@ class Supervisor:
         except OSError:
             return []
 
-    def run_script(self, program, limits, key, spec, argv=None):
+    def run_script(self, program, limits, key, spec, argv=None, syntax_exit=False):
         """A stdin/stdout problem: a fresh process per test case, its output
         compared here, by the supervisor.  Stops at the first timeout or
         memory kill, or when the container became suspect: a case that did
         not run is never a pass.  ``argv``: a compiled program to execute
-        instead of the Python ``program``."""
+        instead of the Python ``program`` (``syntax_exit``: which says a
+        syntax error with ``SYNTAX_EXIT``, as the Python candidate does)."""
         cases, tests, first = spec["cases"], [], None
         total = {"cpu_time_s": 0.0, "wall_time_s": 0.0, "peak_memory_bytes": 0, "stdout_bytes": 0,
                  "stderr_bytes": 0, "anomaly": False}
@@ -163,7 +166,8 @@ class Supervisor:
         lenient = spec.get("compat") == "apps"
         for number, case in enumerate(cases, 1):
             self.heartbeat()
-            last = Run(self, program, limits, key, spec, stdin=case["input"], argv=argv).execute()
+            last = Run(self, program, limits, key, spec, stdin=case["input"], argv=argv,
+                       syntax_exit=syntax_exit).execute()
             for field in ("cpu_time_s", "wall_time_s", "stdout_bytes", "stderr_bytes"):
                 total[field] += last[field]
             total["peak_memory_bytes"] = max(total["peak_memory_bytes"], last["peak_memory_bytes"])
@@ -193,7 +197,7 @@ class Supervisor:
         return total
 
     def run_one(self, run, key, spec):
-        compiled = {"go": GoRun, "rust": RustRun}.get(spec.get("language"), NativeRun)
+        compiled = {"go": GoRun, "rust": RustRun, "javascript": JsRun}.get(spec.get("language"), NativeRun)
         if spec.get("kind") == "program":
             return compiled(self, run["program"], run["limits"], key, spec).execute()
         if spec.get("kind") == "stdin_stdout" and spec.get("language", "python") != "python":

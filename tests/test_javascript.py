@@ -1,0 +1,173 @@
+"""JavaScript in its sandbox image, against the real engine: the program in
+one node process, the tests in the judge's; hostile programs never pass,
+legitimate ones get what they earn, values cross as the same plain data, in
+HumanEvalPack's and MultiPL-E's layouts and as stdin/stdout programs;
+HumanEvalPack's canonical solutions pass and its buggy ones fail; nothing is
+left behind."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+
+import pytest
+
+from harness.limits import Limits
+from harness.problems import CodeField, Problem, parse_problem
+from harness.sandbox.cleanup import count_containers
+from harness.sandbox.docker import DockerBackend
+from harness.sandbox.labels import LABEL_RUN
+
+from .conftest import TEST_LIMITS, check_pack_sample, language_image
+from .js_cases import (
+    ECHO,
+    ECHO_PROMPT,
+    ECHO_TEST,
+    HOSTILE,
+    LEGIT,
+    MULTIPLE,
+    MULTIPLE_PROMPT,
+    MULTIPLE_TESTS,
+    NOT_PASSED,
+    PACK_PROMPT,
+    PACK_TEST,
+    SUM_CASES,
+    SUM_PROGRAMS,
+)
+
+pytestmark = [pytest.mark.docker, pytest.mark.timeout(300)]
+
+
+def run_all(problem: Problem, programs: list[str], limits: Limits, session) -> list:  # type: ignore[no-untyped-def]
+    done: list = []
+    while len(done) < len(programs):  # a retired container leaves the rest to the next one
+        done += session.run(problem.id, problem.test_spec(), programs[len(done):], limits)
+    return done
+
+
+def pack_problem(task_id: str, prompt: str, test: str, entry_point: str) -> Problem:
+    return parse_problem({"task_id": task_id, "language": "javascript", "test_kind": "program", "prompt": prompt,
+                          "test": test, "entry_point": entry_point}, "js_cases")
+
+
+@pytest.fixture(scope="module")
+def verdicts() -> Iterator[Mapping[tuple[str, str], tuple[str, str]]]:
+    """(layout, case) -> (outcome, detail): every case once, one warm
+    container; then no container is left."""
+    layouts = [
+        ("pack", pack_problem("JavaScript/add", PACK_PROMPT, PACK_TEST, "add"), CodeField.SOLUTION,
+         {**HOSTILE, **{name: code for name, (code, _) in LEGIT.items()}}),
+        ("echo", pack_problem("JavaScript/echo", ECHO_PROMPT, ECHO_TEST, "echo"), CodeField.SOLUTION,
+         {name: code for name, (code, _) in ECHO.items()}),
+        ("multiple", parse_problem({"name": "add", "language": "js", "prompt": MULTIPLE_PROMPT,
+                                    "tests": MULTIPLE_TESTS, "stop_tokens": ["\nfunction "]}, "js_cases"),
+         CodeField.COMPLETION, {name: code for name, (code, _) in MULTIPLE.items()}),
+    ]
+    backend = DockerBackend(image=language_image("javascript"))
+    found: dict[tuple[str, str], tuple[str, str]] = {}
+    try:
+        with backend.open_session(TEST_LIMITS) as session:
+            for layout, problem, field, cases in layouts:
+                names = list(cases)
+                programs = [problem.program(cases[name], field) for name in names]
+                for name, ex in zip(names, run_all(problem, programs, TEST_LIMITS, session), strict=True):
+                    found[(layout, name)] = (ex.outcome.value, ex.detail)
+        yield found
+    finally:
+        backend.close()
+    assert count_containers(f"{LABEL_RUN}={backend.run_id}") == 0
+
+
+@pytest.mark.parametrize("name", sorted(HOSTILE))
+def test_hostile_javascript_programs_never_pass(verdicts, name: str) -> None:
+    outcome, detail = verdicts[("pack", name)]
+    assert outcome in NOT_PASSED, detail
+    assert verdicts[("pack", "right")][0] == "passed"  # the same tests pass a right program
+
+
+@pytest.mark.parametrize("name", sorted(LEGIT))
+def test_legitimate_javascript_programs_get_their_verdict(verdicts, name: str) -> None:
+    outcome, detail = verdicts[("pack", name)]
+    assert outcome == LEGIT[name][1], detail
+
+
+@pytest.mark.parametrize("name", sorted(ECHO))
+def test_values_cross_as_the_same_plain_data(verdicts, name: str) -> None:
+    outcome, detail = verdicts[("echo", name)]
+    assert outcome == ECHO[name][1], detail
+
+
+@pytest.mark.parametrize("name", sorted(MULTIPLE))
+def test_multipl_e_layout(verdicts, name: str) -> None:
+    outcome, detail = verdicts[("multiple", name)]
+    assert outcome == MULTIPLE[name][1], detail
+
+
+def test_the_javascript_verdict_names_the_cause(verdicts) -> None:
+    assert verdicts[("pack", "wrong")][1] == "console.assert failed at line 2 of the tests: " \
+                                             "console.assert(add(1, 2) === 3)"
+    assert verdicts[("pack", "does_not_parse")][1] == "Unexpected token '}'"
+    assert verdicts[("pack", "throws")][1] == "the program raised RangeError: out of range"
+    assert verdicts[("pack", "defines_another_name")][1] == "the program does not define add"
+    assert verdicts[("pack", "exit_zero_in_function")][1] == "candidate process exited with status 0 during the tests"
+    assert verdicts[("pack", "memory_hog")][1].startswith("memory limit of")
+    assert verdicts[("multiple", "wrong")][1].startswith("threw AssertionError [ERR_ASSERTION]: Expected values")
+    assert "cannot cross" in verdicts[("echo", "returns_a_function")][1]
+
+
+# Numbers, arrays, a helper function the prompt defines and Math.random in the
+# tests (JavaScript/38), js-md5 (JavaScript/162), an entry_point field that
+# misnames the function (JavaScript/114).
+PACK_SAMPLE = ("JavaScript/0", "JavaScript/12", "JavaScript/38", "JavaScript/114", "JavaScript/162")
+
+
+def test_humanevalpack_javascript_canonical_solutions_pass_and_buggy_ones_fail() -> None:
+    check_pack_sample("humanevalpack_js", "javascript", PACK_SAMPLE)
+
+
+@pytest.mark.parametrize("isolation", ["process", "container"])
+def test_javascript_stdin_stdout_programs(isolation: str) -> None:
+    problem = parse_problem({"task_id": "sum-js", "language": "javascript", "test_kind": "stdin_stdout",
+                             "test_cases": SUM_CASES, "compare": "tokens"}, "js_cases")
+    backend = DockerBackend(image=language_image("javascript"), isolation=isolation)
+    try:
+        with backend.open_session(TEST_LIMITS) as session:
+            names = list(SUM_PROGRAMS)
+            done = run_all(problem, [SUM_PROGRAMS[name][0] for name in names], TEST_LIMITS, session)
+    finally:
+        backend.close()
+    for name, execution in zip(names, done, strict=True):
+        _, outcome, cases = SUM_PROGRAMS[name]
+        assert (name, execution.outcome.value) == (name, outcome), execution.detail
+        assert list(execution.test_outcomes) == cases
+    assert "SyntaxError" in done[names.index("does_not_parse")].detail
+    assert count_containers(f"{LABEL_RUN}={backend.run_id}") == 0
+
+
+def test_javascript_in_container_isolation() -> None:
+    """A container per candidate: the judge starts in each one, and the
+    verdicts are the same."""
+    problem = pack_problem("JavaScript/add", PACK_PROMPT, PACK_TEST, "add")
+    names = ["right", "wrong", "exit_zero_in_function", "overrides_console_assert"]
+    code = {**HOSTILE, **{name: program for name, (program, _) in LEGIT.items()}}
+    backend = DockerBackend(image=language_image("javascript"), isolation="container")
+    try:
+        with backend.open_session(TEST_LIMITS) as session:
+            done = run_all(problem, [problem.program(code[name], CodeField.SOLUTION) for name in names],
+                           TEST_LIMITS, session)
+    finally:
+        backend.close()
+    assert [ex.outcome.value for ex in done] == ["passed", "failed", "error", "failed"]
+    assert count_containers(f"{LABEL_RUN}={backend.run_id}") == 0
+
+
+def test_sandbox_check_looks_at_the_javascript_image_and_node(monkeypatch, capsys) -> None:
+    from harness.cli import main
+
+    from .conftest import IMAGE
+    image = language_image("javascript")
+    assert main(["sandbox", "check", "--languages", "js"]) == 0
+    assert f"image {image} (Python" in capsys.readouterr().out
+    monkeypatch.setenv("HARNESS_IMAGE_JAVASCRIPT", IMAGE)  # an image without node named as the JavaScript one
+    assert main(["sandbox", "check", "--languages", "javascript"]) == 3
+    assert (f"MISSING: image {IMAGE} has no /usr/bin/node, which JavaScript problems need; "
+            "use the image `harness sandbox build --languages javascript` makes") in capsys.readouterr().out
