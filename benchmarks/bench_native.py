@@ -12,24 +12,28 @@ HumanEvalPack's evaluator runs it, as many at a time as harness has workers:
   program and its tests module, with rand, regex and md5 built once with
   cargo from Debian's crate sources, then the test binary;
 * JavaScript: ``node`` on the program with its tests appended (passed: exit
-  status 0 and an empty stderr, since a false ``console.assert`` only prints).
+  status 0 and an empty stderr, since a false ``console.assert`` only prints);
+* Java: ``javac`` on the program with its tests appended, in one Main.java,
+  then ``java -ea Main``.
 
 Also prints each side's agreement with the published labels (canonical
 passes, buggy fails) and the candidates on which the two sides differ.
 
-Usage: python benchmarks/bench_native.py [--language cpp|go|rust|javascript] [--workers 2] [--limit 164]
-Needs: the language's image (`harness sandbox build --languages cpp,go,rust,javascript`),
+Usage: python benchmarks/bench_native.py [--language cpp|go|rust|javascript|java] [--workers 2] [--limit 164]
+Needs: the language's image (`harness sandbox build --languages cpp,go,rust,javascript,java`),
 and on the host g++ with the OpenSSL and Boost headers (apt-get install g++
 libssl-dev libboost-dev), Go with testify (apt-get install golang-go
 golang-github-stretchr-testify-dev) or Rust (apt-get install rustc cargo
 librust-rand-dev librust-regex-dev librust-md5-dev librust-aho-corasick-dev
 librust-memchr-dev) or Node.js (apt-get install nodejs; JavaScript/162
-needs the js-md5 package: npm install -g js-md5, or leave it failing).
+needs the js-md5 package: npm install -g js-md5, or leave it failing) or a JDK
+(apt-get install openjdk-17-jdk-headless libjavatuples-java).
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
 import gzip
 import json
 import os
@@ -140,6 +144,7 @@ def host_rust(row: dict, program: str) -> bool:
     return compile_and_run("main.rs", program + "\n" + row["test"], argv, "./tests")
 
 
+@functools.cache
 def node_env() -> dict[str, str]:
     """The environment with npm's global modules (js-md5) on NODE_PATH."""
     try:
@@ -149,7 +154,6 @@ def node_env() -> dict[str, str]:
     return dict(os.environ, NODE_PATH=root) if root else dict(os.environ)
 
 
-NODE_ENV = node_env()
 
 
 def host_js(row: dict, program: str) -> bool:
@@ -158,14 +162,30 @@ def host_js(row: dict, program: str) -> bool:
     with tempfile.TemporaryDirectory() as tmp:
         (Path(tmp) / "main.js").write_text(program + "\n" + row["test"])
         try:
-            done = subprocess.run(["node", "main.js"], cwd=tmp, capture_output=True, timeout=10, env=NODE_ENV)
+            done = subprocess.run(["node", "main.js"], cwd=tmp, capture_output=True, timeout=10, env=node_env())
         except subprocess.TimeoutExpired:
             return False
         return done.returncode == 0 and not done.stderr
 
 
+def host_java(row: dict, program: str) -> bool:
+    """``javac`` on the program and its tests in one Main.java (as
+    HumanEvalPack's evaluator writes it), then ``java -ea Main``."""
+    classpath = ".:/usr/share/java/javatuples.jar"
+    with tempfile.TemporaryDirectory() as tmp:
+        (Path(tmp) / "Main.java").write_text(program + "\n" + row["test"])
+        if subprocess.run(["javac", "-cp", classpath, "Main.java"], cwd=tmp, capture_output=True).returncode != 0:
+            return False
+        try:
+            return subprocess.run(["java", "-ea", "-cp", classpath, "Main"], cwd=tmp, capture_output=True,
+                                  timeout=10).returncode == 0
+        except subprocess.TimeoutExpired:
+            return False
+
+
 HOSTS = {"cpp": ("g++ + ./a.out on the host", host_cpp), "go": ("go test on the host", host_go),
-         "rust": ("rustc --test + binary on the host", host_rust), "javascript": ("node on the host", host_js)}
+         "rust": ("rustc --test + binary on the host", host_rust), "javascript": ("node on the host", host_js),
+         "java": ("javac + java -ea on the host", host_java)}
 
 
 def main() -> None:

@@ -15,7 +15,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from .errors import ConfigError
-from .protocol import COMPILERS, GO_TOOLS, NODE, RUSTC
+from .protocol import COMPILERS, GO_TOOLS, JAVA_TOOLS, NODE, RUSTC, TYPESCRIPT
 
 
 @dataclass(frozen=True)
@@ -41,6 +41,7 @@ class Language:
 
 # g++ brings gcc; OpenSSL and Boost headers: HumanEvalPack's string_to_md5 and boost::any.
 GCC_PACKAGES = ("g++", "libssl-dev", "libboost-dev")
+NODE_PACKAGES = ("nodejs", "node-typescript")
 LANGUAGES = {
     "python": Language("python", "Python", "python", aliases=("py", "python3")),
     "cpp": Language("cpp", "C++", "cpp", packages=GCC_PACKAGES, aliases=("c++", "cxx", "cc"), tools=COMPILERS),
@@ -52,8 +53,14 @@ LANGUAGES = {
     "rust": Language("rust", "Rust", "rust", packages=("rustc", "cargo", "librust-rand-dev", "librust-regex-dev",
                                                        "librust-md5-dev", "librust-aho-corasick-dev",
                                                        "librust-memchr-dev"), aliases=("rs",), tools=(RUSTC,)),
-    "javascript": Language("javascript", "JavaScript", "javascript", packages=("nodejs",),
+    # TypeScript runs as JavaScript does, in the same image, once Debian's compiler checked and transpiled it.
+    "javascript": Language("javascript", "JavaScript", "javascript", packages=NODE_PACKAGES,
                            aliases=("js", "node", "nodejs"), tools=(NODE,)),
+    "typescript": Language("typescript", "TypeScript", "javascript", packages=NODE_PACKAGES, aliases=("ts",),
+                           tools=(NODE, TYPESCRIPT)),
+    # javatuples: MultiPL-E's Java tests use it.
+    "java": Language("java", "Java", "java", packages=("openjdk-17-jdk-headless", "libjavatuples-java"),
+                     tools=JAVA_TOOLS),
 }
 _BY_ALIAS = {alias: lang for lang in LANGUAGES.values() for alias in (lang.name, *lang.aliases)}
 

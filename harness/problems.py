@@ -120,6 +120,9 @@ class Problem:
             if self.language == "rust":  # the signature line and the prompt's uses (see agent.rust)
                 spec.update(prototype=signature_line(self.prompt),
                             header=[line.strip() for line in self.prompt.splitlines() if line.startswith("use ")])
+            if self.language == "java":  # the prompt's imports: the tests' too (see agent.java)
+                spec.update(header=[line.strip() for line in self.prompt.splitlines()
+                                    if line.strip().startswith("import ")])
             return spec
         if self.test_kind is TestKind.PYTEST:
             return {"kind": self.test_kind.value, "test": self.test, "module": self.module, "entry_point": ""}
@@ -187,6 +190,8 @@ BUNDLED = {
                          "and buggy solutions (MIT / Apache-2.0)"),
     "humanevalpack_rust": ("humanevalpack_rust.jsonl.gz", "HumanEvalPack's 164 Rust problems (#[test] modules), "
                            "canonical and buggy solutions (MIT)"),
+    "humanevalpack_java": ("humanevalpack_java.jsonl.gz", "HumanEvalPack's 164 Java problems (a Main class of "
+                           "checks), canonical and buggy solutions (MIT / Apache-2.0)"),
     "humanevalpack_js": ("humanevalpack_js.jsonl.gz", "HumanEvalPack's 164 JavaScript problems (console.assert "
                          "tests), canonical and buggy solutions (MIT)"),
 }
@@ -630,10 +635,10 @@ def _classeval_row(row: Mapping[str, Any], where: str) -> dict[str, Any]:
 
 # HumanEvalPack / HumanEval-X task ids: "CPP/12", "JavaScript/0", "Go/3" ...
 PACK_ID = re.compile(r"(CPP|C|JavaScript|JS|TypeScript|Go|Java|Rust|Python)/\d+")
-PACK_LANGUAGES = {"CPP": "cpp", "C": "c", "JavaScript": "javascript", "JS": "javascript", "TypeScript": "ts",
+PACK_LANGUAGES = {"CPP": "cpp", "C": "c", "JavaScript": "javascript", "JS": "javascript", "TypeScript": "typescript",
                   "Go": "go", "Java": "java", "Rust": "rust"}
 # the HumanEvalPack and MultiPL-E languages this version runs
-PACK_RUNS = ("cpp", "c", "go", "rust", "javascript")
+PACK_RUNS = ("cpp", "c", "go", "rust", "javascript", "typescript", "java")
 
 
 def signature_line(code: str) -> str:

@@ -97,6 +97,11 @@ RUSTC = RUST_HOME + "/rustc"
 RUST_CRATES = ("rand", "regex", "md5")
 # Node.js, which runs both a JavaScript candidate and its judge (see ``javascript``).
 NODE = "/usr/bin/node"
+TYPESCRIPT = "/usr/share/nodejs/typescript/lib/typescript.js"  # Debian's node-typescript: `require('typescript')`
+# The JDK's compiler and launcher, and javatuples (see ``java``).
+JAVAC, JAVA = "/usr/bin/javac", "/usr/bin/java"
+JAVA_TOOLS = (JAVAC, JAVA)
+JAVATUPLES = "/usr/share/java/javatuples.jar"
 
 MAX_REPLY_BYTES = 64 << 20
 MAX_REQUEST_BYTES = 1 << 30

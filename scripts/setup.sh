@@ -20,9 +20,9 @@ if ! harness sandbox check >/dev/null 2>&1; then
   harness sandbox build
 fi
 harness sandbox check
-# C and C++ (one image), Go, Rust and JavaScript, each rebuilt only when its recipe changed
+# C and C++ (one image), Go, Rust, JavaScript and Java, each rebuilt only when its recipe changed
 ensure_mmdebstrap
-harness sandbox build --languages cpp,go,rust,javascript --if-stale
+harness sandbox build --languages cpp,go,rust,javascript,java --if-stale
 if ! command -v chromium >/dev/null 2>&1; then
   echo "installing chromium (headless, for the report test) ..." >&2
   export DEBIAN_FRONTEND=noninteractive

@@ -10,6 +10,8 @@ from collections.abc import Iterator
 import pytest
 
 from harness.limits import Limits
+from harness.problems import CodeField, Problem
+from harness.run import Execution
 from harness.sandbox.prereqs import DEFAULT_IMAGE, check_docker
 
 IMAGE = os.environ.get("HARNESS_IMAGE", DEFAULT_IMAGE)
@@ -111,3 +113,38 @@ def check_pack_sample(set_name: str, language: str, task_ids: tuple[str, ...]) -
                 assert buggy.outcome.value not in ("passed", "infra_error"), (task_id, buggy.detail)
     finally:
         backend.close()
+
+
+def run_all(problem: Problem, programs: list[str], limits: Limits, session: object) -> list[Execution]:
+    """Every program judged, across containers: a retired container leaves
+    the rest of a batch to the next one."""
+    done: list[Execution] = []
+    while len(done) < len(programs):
+        done += session.run(problem.id, problem.test_spec(), programs[len(done):], limits)  # type: ignore[attr-defined]
+    return done
+
+
+Layout = tuple[str, Problem, CodeField, dict[str, str]]  # name, problem, what the programs are, case -> program
+
+
+def layout_verdicts(language: str, limits: Limits,
+                    layouts: list[Layout]) -> Iterator[dict[tuple[str, str], tuple[str, str]]]:
+    """(layout, case) -> (outcome, detail) for each layout's cases (name ->
+    program or completion), all in one warm container of the language's
+    image; afterwards, no container is left.  A generator, for fixtures."""
+    from harness.sandbox.cleanup import count_containers
+    from harness.sandbox.docker import DockerBackend
+    from harness.sandbox.labels import LABEL_RUN
+    backend = DockerBackend(image=language_image(language))
+    found: dict[tuple[str, str], tuple[str, str]] = {}
+    try:
+        with backend.open_session(limits) as session:
+            for layout, problem, field, cases in layouts:
+                names = list(cases)
+                programs = [problem.program(cases[name], field) for name in names]
+                for name, ex in zip(names, run_all(problem, programs, limits, session), strict=True):
+                    found[(layout, name)] = (ex.outcome.value, ex.detail)
+        yield found
+    finally:
+        backend.close()
+    assert count_containers(f"{LABEL_RUN}={backend.run_id}") == 0

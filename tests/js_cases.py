@@ -133,3 +133,29 @@ SUM_PROGRAMS = {
                           "  console.log(BigInt(a) + BigInt(b.trim()) + '')\n}\nif (require.main === module) main()\n",
                           "passed", ["passed"] * 3),
 }
+
+# MultiPL-E's TypeScript layout: the program type-checked with the tests
+# appended (a type error fails, as under MultiPL-E's `tsc`), then run as
+# JavaScript against the tests, which the judge transpiles itself.
+TS_PROMPT = "//Add two numbers x and y\nfunction add(x: number, y: number): number {\n"
+TS_TESTS = ("declare var require: any;\nconst assert = require('node:assert');\n\n\nfunction test() {\n"
+            "  let candidate = add;\n  assert.deepEqual(candidate(0, 1),1);\n  assert.deepEqual(candidate(5, 7),12);\n"
+            "}\n\ntest();\n")
+# name -> (completion, outcome)
+TS_MULTIPLE = {
+    "right": ("  return x + y;\n}\n", "passed"),
+    "wrong": ("  return x * y;\n}\n", "failed"),
+    "type_error": ("  return String(x + y);\n}\n", "syntax_error"),
+    "any_is_fine": ("  const sum: any = x + y;\n  return sum;\n}\n", "passed"),
+    "exits": ("  (globalThis as any).process.exit(0);\n  return 0;\n}\n", "error"),
+    "patches_assert": ("  require('node:assert').deepEqual = () => {};\n  return 0;\n}\n", "failed"),
+    "interfaces_and_generics": ("  return pick<number>([x + y]);\n}\ninterface Box<T> { v: T }\n"
+                                "function pick<T>(xs: T[]): T { const b: Box<T> = {v: xs[0]}; return b.v; }\n",
+                                "passed"),
+}
+TS_SUM_PROGRAMS = {
+    "right": ("declare var require: any;\n"
+              "const [a, b] = require('fs').readFileSync(0, 'utf8').trim().split(/\\s+/).map(BigInt);\n"
+              "console.log(String(a + b));\n", "passed", ["passed"] * 3),
+    "type_error": ("const n: number = 'x';\nconsole.log(n);\n", "syntax_error", ["syntax_error", "skipped", "skipped"]),
+}

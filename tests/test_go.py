@@ -11,13 +11,12 @@ from collections.abc import Iterator, Mapping
 
 import pytest
 
-from harness.limits import Limits
-from harness.problems import CodeField, Problem, parse_problem
+from harness.problems import CodeField, parse_problem
 from harness.sandbox.cleanup import count_containers
 from harness.sandbox.docker import DockerBackend
 from harness.sandbox.labels import LABEL_RUN
 
-from .conftest import TEST_LIMITS, check_pack_sample, language_image
+from .conftest import TEST_LIMITS, check_pack_sample, language_image, layout_verdicts, run_all
 from .go_cases import (
     HOSTILE,
     LEGIT,
@@ -35,38 +34,17 @@ from .go_cases import (
 pytestmark = [pytest.mark.docker, pytest.mark.timeout(300)]
 
 
-def run_all(problem: Problem, programs: list[str], limits: Limits, session) -> list:  # type: ignore[no-untyped-def]
-    done: list = []
-    while len(done) < len(programs):  # a retired container leaves the rest to the next one
-        done += session.run(problem.id, problem.test_spec(), programs[len(done):], limits)
-    return done
-
-
 @pytest.fixture(scope="module")
 def verdicts() -> Iterator[Mapping[tuple[str, str], tuple[str, str]]]:
-    """(layout, case) -> (outcome, detail): every case once, one warm
-    container; then no container is left."""
+    """(layout, case) -> (outcome, detail): every case once, one warm container."""
     pack = parse_problem({"task_id": "Go/add", "language": "go", "test_kind": "program", "prompt": PACK_PROMPT,
                           "test": PACK_SETUP + PACK_TEST, "entry_point": "Add"}, "go_cases")
     multiple = parse_problem({"name": "add", "language": "go_test.go", "prompt": MULTIPLE_PROMPT,
                               "tests": MULTIPLE_TESTS, "stop_tokens": ["\nfunc"]}, "go_cases")
-    cases = {**HOSTILE, **{name: code for name, (code, _) in LEGIT.items()}}
-    backend = DockerBackend(image=language_image("go"))
-    found: dict[tuple[str, str], tuple[str, str]] = {}
-    try:
-        with backend.open_session(TEST_LIMITS) as session:
-            names = list(cases)
-            programs = [pack.program(cases[name], CodeField.SOLUTION) for name in names]
-            for name, ex in zip(names, run_all(pack, programs, TEST_LIMITS, session), strict=True):
-                found[("pack", name)] = (ex.outcome.value, ex.detail)
-            names = list(MULTIPLE)
-            programs = [multiple.program(MULTIPLE[name][0], CodeField.COMPLETION) for name in names]
-            for name, ex in zip(names, run_all(multiple, programs, TEST_LIMITS, session), strict=True):
-                found[("multiple", name)] = (ex.outcome.value, ex.detail)
-        yield found
-    finally:
-        backend.close()
-    assert count_containers(f"{LABEL_RUN}={backend.run_id}") == 0
+    yield from layout_verdicts("go", TEST_LIMITS, [
+        ("pack", pack, CodeField.SOLUTION, {**HOSTILE, **{name: code for name, (code, _) in LEGIT.items()}}),
+        ("multiple", multiple, CodeField.COMPLETION, {name: code for name, (code, _) in MULTIPLE.items()}),
+    ])
 
 
 @pytest.mark.parametrize("name", sorted(HOSTILE))
@@ -147,12 +125,13 @@ def test_sandbox_check_looks_at_the_go_and_rust_images_and_their_toolchains(monk
 
 
 @pytest.mark.parametrize(("language", "tasks"), [("go", ("Go/0", "Go/2")), ("rust", ("Rust/0", "Rust/2")),
-                                               ("javascript", ("JavaScript/0", "JavaScript/2"))])
+                                               ("javascript", ("JavaScript/0", "JavaScript/2")),
+                                               ("java", ("Java/0", "Java/2"))])
 def test_curate_keeps_verified_programs_in_their_language_fences(tmp_path, language: str,
                                                                  tasks: tuple[str, str]) -> None:
-    """The whole command on Go, Rust and JavaScript samples: the image is
-    the problems' own, buggy programs are not kept, the dataset says the
-    language."""
+    """The whole command on Go, Rust, JavaScript and Java samples: the
+    image is the problems' own, buggy programs are not kept, the dataset
+    says the language."""
     import subprocess
     import sys
 

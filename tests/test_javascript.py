@@ -11,13 +11,12 @@ from collections.abc import Iterator, Mapping
 
 import pytest
 
-from harness.limits import Limits
 from harness.problems import CodeField, Problem, parse_problem
 from harness.sandbox.cleanup import count_containers
 from harness.sandbox.docker import DockerBackend
 from harness.sandbox.labels import LABEL_RUN
 
-from .conftest import TEST_LIMITS, check_pack_sample, language_image
+from .conftest import TEST_LIMITS, check_pack_sample, language_image, layout_verdicts, run_all
 from .js_cases import (
     ECHO,
     ECHO_PROMPT,
@@ -32,16 +31,13 @@ from .js_cases import (
     PACK_TEST,
     SUM_CASES,
     SUM_PROGRAMS,
+    TS_MULTIPLE,
+    TS_PROMPT,
+    TS_SUM_PROGRAMS,
+    TS_TESTS,
 )
 
 pytestmark = [pytest.mark.docker, pytest.mark.timeout(300)]
-
-
-def run_all(problem: Problem, programs: list[str], limits: Limits, session) -> list:  # type: ignore[no-untyped-def]
-    done: list = []
-    while len(done) < len(programs):  # a retired container leaves the rest to the next one
-        done += session.run(problem.id, problem.test_spec(), programs[len(done):], limits)
-    return done
 
 
 def pack_problem(task_id: str, prompt: str, test: str, entry_point: str) -> Problem:
@@ -51,9 +47,8 @@ def pack_problem(task_id: str, prompt: str, test: str, entry_point: str) -> Prob
 
 @pytest.fixture(scope="module")
 def verdicts() -> Iterator[Mapping[tuple[str, str], tuple[str, str]]]:
-    """(layout, case) -> (outcome, detail): every case once, one warm
-    container; then no container is left."""
-    layouts = [
+    """(layout, case) -> (outcome, detail): every case once, one warm container."""
+    yield from layout_verdicts("javascript", TEST_LIMITS, [
         ("pack", pack_problem("JavaScript/add", PACK_PROMPT, PACK_TEST, "add"), CodeField.SOLUTION,
          {**HOSTILE, **{name: code for name, (code, _) in LEGIT.items()}}),
         ("echo", pack_problem("JavaScript/echo", ECHO_PROMPT, ECHO_TEST, "echo"), CodeField.SOLUTION,
@@ -61,20 +56,10 @@ def verdicts() -> Iterator[Mapping[tuple[str, str], tuple[str, str]]]:
         ("multiple", parse_problem({"name": "add", "language": "js", "prompt": MULTIPLE_PROMPT,
                                     "tests": MULTIPLE_TESTS, "stop_tokens": ["\nfunction "]}, "js_cases"),
          CodeField.COMPLETION, {name: code for name, (code, _) in MULTIPLE.items()}),
-    ]
-    backend = DockerBackend(image=language_image("javascript"))
-    found: dict[tuple[str, str], tuple[str, str]] = {}
-    try:
-        with backend.open_session(TEST_LIMITS) as session:
-            for layout, problem, field, cases in layouts:
-                names = list(cases)
-                programs = [problem.program(cases[name], field) for name in names]
-                for name, ex in zip(names, run_all(problem, programs, TEST_LIMITS, session), strict=True):
-                    found[(layout, name)] = (ex.outcome.value, ex.detail)
-        yield found
-    finally:
-        backend.close()
-    assert count_containers(f"{LABEL_RUN}={backend.run_id}") == 0
+        ("typescript", parse_problem({"name": "add_ts", "language": "ts", "prompt": TS_PROMPT, "tests": TS_TESTS,
+                                      "stop_tokens": ["\nfunction "]}, "js_cases"),
+         CodeField.COMPLETION, {name: code for name, (code, _) in TS_MULTIPLE.items()}),
+    ])
 
 
 @pytest.mark.parametrize("name", sorted(HOSTILE))
@@ -102,6 +87,12 @@ def test_multipl_e_layout(verdicts, name: str) -> None:
     assert outcome == MULTIPLE[name][1], detail
 
 
+@pytest.mark.parametrize("name", sorted(TS_MULTIPLE))
+def test_typescript_in_multipl_e_layout(verdicts, name: str) -> None:
+    outcome, detail = verdicts[("typescript", name)]
+    assert outcome == TS_MULTIPLE[name][1], detail
+
+
 def test_the_javascript_verdict_names_the_cause(verdicts) -> None:
     assert verdicts[("pack", "wrong")][1] == "console.assert failed at line 2 of the tests: " \
                                              "console.assert(add(1, 2) === 3)"
@@ -112,6 +103,8 @@ def test_the_javascript_verdict_names_the_cause(verdicts) -> None:
     assert verdicts[("pack", "memory_hog")][1].startswith("memory limit of")
     assert verdicts[("multiple", "wrong")][1].startswith("threw AssertionError [ERR_ASSERTION]: Expected values")
     assert "cannot cross" in verdicts[("echo", "returns_a_function")][1]
+    assert verdicts[("typescript", "type_error")][1] == ("main.ts(3,3): error TS2322: Type 'string' is not "
+                                                         "assignable to type 'number'.")
 
 
 # Numbers, arrays, a helper function the prompt defines and Math.random in the
@@ -124,22 +117,25 @@ def test_humanevalpack_javascript_canonical_solutions_pass_and_buggy_ones_fail()
     check_pack_sample("humanevalpack_js", "javascript", PACK_SAMPLE)
 
 
-@pytest.mark.parametrize("isolation", ["process", "container"])
-def test_javascript_stdin_stdout_programs(isolation: str) -> None:
-    problem = parse_problem({"task_id": "sum-js", "language": "javascript", "test_kind": "stdin_stdout",
+@pytest.mark.parametrize(("language", "isolation"), [("javascript", "process"), ("javascript", "container"),
+                                                     ("typescript", "process")])
+def test_javascript_and_typescript_stdin_stdout_programs(language: str, isolation: str) -> None:
+    problem = parse_problem({"task_id": "sum-" + language, "language": language, "test_kind": "stdin_stdout",
                              "test_cases": SUM_CASES, "compare": "tokens"}, "js_cases")
-    backend = DockerBackend(image=language_image("javascript"), isolation=isolation)
+    programs = SUM_PROGRAMS if language == "javascript" else TS_SUM_PROGRAMS
+    backend = DockerBackend(image=language_image(language), isolation=isolation)
     try:
         with backend.open_session(TEST_LIMITS) as session:
-            names = list(SUM_PROGRAMS)
-            done = run_all(problem, [SUM_PROGRAMS[name][0] for name in names], TEST_LIMITS, session)
+            names = list(programs)
+            done = run_all(problem, [programs[name][0] for name in names], TEST_LIMITS, session)
     finally:
         backend.close()
     for name, execution in zip(names, done, strict=True):
-        _, outcome, cases = SUM_PROGRAMS[name]
+        _, outcome, cases = programs[name]
         assert (name, execution.outcome.value) == (name, outcome), execution.detail
         assert list(execution.test_outcomes) == cases
-    assert "SyntaxError" in done[names.index("does_not_parse")].detail
+    said = done[names.index("does_not_parse" if language == "javascript" else "type_error")].detail
+    assert "SyntaxError" in said or "error TS2322" in said
     assert count_containers(f"{LABEL_RUN}={backend.run_id}") == 0
 
 
@@ -169,5 +165,5 @@ def test_sandbox_check_looks_at_the_javascript_image_and_node(monkeypatch, capsy
     assert f"image {image} (Python" in capsys.readouterr().out
     monkeypatch.setenv("HARNESS_IMAGE_JAVASCRIPT", IMAGE)  # an image without node named as the JavaScript one
     assert main(["sandbox", "check", "--languages", "javascript"]) == 3
-    assert (f"MISSING: image {IMAGE} has no /usr/bin/node, which JavaScript problems need; "
+    assert (f"MISSING: image {IMAGE} has no /usr/bin/node, which JavaScript and TypeScript problems need; "
             "use the image `harness sandbox build --languages javascript` makes") in capsys.readouterr().out

@@ -25,7 +25,7 @@ PACK_ROW = {
 def test_languages_by_name_and_alias() -> None:
     assert language("C++").name == "cpp" and language("c").folder == "cpp"
     assert image_folders(["c", "cpp"]) == ["cpp"] and image_folders(["all"]) == ["python", "cpp", "go", "rust",
-                                                                                   "javascript"]
+                                                                                   "javascript", "java"]
     with pytest.raises(ConfigError, match="no sandbox for language 'cobol'"):
         language("cobol")
 
@@ -42,8 +42,8 @@ def test_humanevalpack_rows_become_program_problems() -> None:
 
 
 def test_a_language_without_a_sandbox_is_a_one_line_problem_error() -> None:
-    with pytest.raises(ProblemError, match=r"pack.jsonl:3: Java/1: no sandbox for java yet"):
-        parse_problem(dict(PACK_ROW, task_id="Java/1"), "pack.jsonl:3")
+    with pytest.raises(ProblemError, match=r"m.jsonl:3: HumanEval_23_strlen: no sandbox for MultiPL-E's lua yet"):
+        parse_problem(dict(MULTIPLE_ROW, language="lua"), "m.jsonl:3")
     with pytest.raises(ProblemError, match="not python"):
         parse_problem({"task_id": "x", "language": "python", "test_kind": "program", "test": "}"}, "f:1")
 
@@ -240,8 +240,8 @@ def test_multiple_rows_close_the_function_the_completion_left_open() -> None:
     text = compose(program, problem.test_spec(), Listing("", "main.cpp"), ("d", "f", "t"), "m" * 32)
     # the tests' leading brace closes the function before the guard, not after it
     assert text.index("return s.size();\n\n}") < text.index("#include <unistd.h>") < text.index("auto candidate")
-    with pytest.raises(ProblemError, match="no sandbox for MultiPL-E's java yet"):
-        parse_problem(dict(MULTIPLE_ROW, language="java"), "multiple.jsonl:2")
+    with pytest.raises(ProblemError, match="no sandbox for MultiPL-E.s kt yet"):
+        parse_problem(dict(MULTIPLE_ROW, language="kt"), "multiple.jsonl:2")
 
 
 def test_javascript_rows_name_the_function_their_declaration_declares() -> None:

@@ -15,7 +15,7 @@ from harness.sandbox.cleanup import count_containers
 from harness.sandbox.docker import DockerBackend
 from harness.sandbox.labels import LABEL_RUN
 
-from .conftest import TEST_LIMITS, check_pack_sample, language_image
+from .conftest import TEST_LIMITS, check_pack_sample, language_image, run_all
 from .go_cases import SUM_CASES
 from .rust_cases import HOSTILE, LEGIT, MULTIPLE, MULTIPLE_PROMPT, MULTIPLE_TESTS, NOT_PASSED, PROMPT, TEST
 
@@ -36,10 +36,7 @@ def verdicts() -> Iterator[Mapping[str, tuple[str, str]]]:
         with backend.open_session(limits) as session:
             names = list(cases)
             programs = [problem.program(cases[name], CodeField.SOLUTION) for name in names]
-            done: list = []
-            while len(done) < len(names):  # a retired container leaves the rest to the next one
-                done += session.run(problem.id, problem.test_spec(), programs[len(done):], limits)
-            for name, ex in zip(names, done, strict=True):
+            for name, ex in zip(names, run_all(problem, programs, limits, session), strict=True):
                 found[name] = (ex.outcome.value, ex.detail)
             multiple = parse_problem({"name": "add", "language": "rs", "prompt": MULTIPLE_PROMPT,
                                       "tests": MULTIPLE_TESTS, "stop_tokens": ["\n}"]}, "rust_cases")

@@ -15,7 +15,7 @@ import docker.errors
 import requests.exceptions
 
 from ..errors import PrerequisiteError
-from ..protocol import COMPILERS, GO_TOOLS, NODE, RUSTC
+from ..protocol import COMPILERS, GO_TOOLS, JAVA_TOOLS, NODE, RUSTC, TYPESCRIPT
 
 IMAGE_REPOSITORY = "harness-sandbox-python"
 IMAGE_VERSION = "1"
@@ -93,7 +93,7 @@ def require_docker(image: str = DEFAULT_IMAGE) -> None:
 MIN_PYTHON = (3, 9)
 PYTEST_MODULES = ("pytest", "pytest_timeout")
 # What the probe looks for; each language needs its own (``Language.tools``).
-TOOLCHAIN_PATHS = COMPILERS + GO_TOOLS + (RUSTC, NODE)
+TOOLCHAIN_PATHS = COMPILERS + GO_TOOLS + (RUSTC, NODE, TYPESCRIPT) + JAVA_TOOLS
 PROBE_TIMEOUT_S = 60
 
 # Runs inside the image, on whatever Python it has: stdlib only, no f-strings.

@@ -16,7 +16,7 @@ names; shared with the host), ``compare``, ``values`` (how values cross
 between candidate and judge), ``proc`` (process control), ``shared`` (tests
 in the candidate's process, for suites that need it), ``candidate``,
 ``link`` (the judge's end of a candidate), ``judge``, ``zygote``, ``execute`` (one candidate run),
-``native`` (C and C++), ``golang`` (Go), ``rust``, ``jsfiles`` (the JavaScript sources
+``native`` (C and C++), ``golang`` (Go), ``rust``, ``java``, ``jsfiles`` (the JavaScript sources
 in ``js/``, as literals), ``javascript`` and ``supervisor`` (the request loop and ``main``).
 """
 
@@ -32,7 +32,7 @@ import zlib
 from importlib import resources
 
 MODULES = ("harness.protocol", "compare", "values", "proc", "shared", "candidate", "link", "judge", "zygote",
-           "execute", "native", "golang", "rust", "jsfiles", "javascript", "supervisor")
+           "execute", "native", "golang", "rust", "java", "jsfiles", "javascript", "supervisor")
 
 
 def module_source(name: str) -> str:

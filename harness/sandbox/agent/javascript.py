@@ -21,11 +21,11 @@ import json
 import os
 import signal
 
-from ...protocol import NODE, json_frame, write_all
+from ...protocol import NODE, RAN, SKIPPED, json_frame, write_all
 from .candidate import SYNTAX_EXIT
 from .execute import JUDGE_MAX_USES, Run
 from .jsfiles import JS
-from .native import new_exec_dir, remove_binary
+from .native import COMPILE_LIMITS, NativeRun, new_exec_dir, remove_binary
 from .proc import JUDGE_ROOT, JUDGE_UID, REAPED, child_common, drop_to
 
 JS_FIFO_ROOT = JUDGE_ROOT + "/js"  # root's, mode 0711: the judge opens its FIFOs by name, lists nothing
@@ -101,7 +101,7 @@ class JsJudge:
     def start(self, key, spec, limits):
         self.uses += 1
         message = {"op": "run", "id": self.runs, "dir": self.folder, "key": key, "test": spec["test"],
-                   "entry": spec.get("entry_point") or ""}
+                   "entry": spec.get("entry_point") or "", "typescript": spec.get("language") == "typescript"}
         write_all(self.control, json_frame(message))
 
     def is_verdict(self, message):
@@ -150,34 +150,72 @@ class JsJudge:
         self.pid = self.control = self.fd = None
 
 
-class JsRun:
+class JsRun(NativeRun):
     """One candidate of a JavaScript ``program`` problem, or a JavaScript
     stdin/stdout program (``node main.js``, once per case)."""
 
-    def __init__(self, supervisor, program, limits, key, spec):
-        self.sup = supervisor
-        self.program = program
-        self.limits = limits
-        self.key = key
-        self.spec = spec
-
     def execute(self):
-        files = {"main.js": self.program.encode("utf-8", "surrogateescape")}
+        return self.run_js(self.program)
+
+    def run_js(self, code):
+        """``code`` (JavaScript) against the tests, in the judge's node."""
+        files = {"main.js": code.encode("utf-8", "surrogateescape")}
         return Run(self.sup, "", self.limits, self.key, self.spec, argv=[NODE, "-e", candidate_source()],
                    files=files, peer=self.sup.js_judge).execute()
 
     def execute_script(self):
-        """The program as a file on the exec tmpfs, root's and read-only."""
+        return self.run_script_js(self.program)
+
+    def run_script_js(self, code):
+        """``code`` as a file on the exec tmpfs, root's and read-only, run per case."""
         folder = new_exec_dir()
         path = folder + "/main.js"
         try:
             os.chown(folder, 0, 0)
             os.chmod(folder, 0o755)
             with open(path, "wb") as handle:
-                handle.write(self.program.encode("utf-8", "surrogateescape"))
+                handle.write(code.encode("utf-8", "surrogateescape"))
             os.chmod(path, 0o444)
             boot = "const SYNTAX_EXIT = %d;\n%s" % (SYNTAX_EXIT, JS["script"])
             return self.sup.run_script("", self.limits, self.key, self.spec, argv=[NODE, "-e", boot, path],
                                        syntax_exit=True)
         finally:
             remove_binary(path)
+
+
+class TsRun(JsRun):
+    """TypeScript: the program type-checked with the tests appended and
+    transpiled (``js/typescript.js``, a compile step of the sandbox uid),
+    then run as JavaScript; the judge transpiles the tests itself."""
+
+    def execute(self):
+        compiled = self.transpile(self.spec["test"])
+        result = compiled if "outcome" in compiled else self.run_js(compiled["code"])
+        result["anomaly"] = result["anomaly"] or self.anomaly
+        return result
+
+    def execute_script(self):
+        compiled = self.transpile("")
+        if "outcome" in compiled:
+            compiled["tests"] = [compiled["outcome"]] + [SKIPPED] * (len(self.spec["cases"]) - 1)
+            return compiled
+        result = self.run_script_js(compiled["code"])
+        result["anomaly"] = result["anomaly"] or self.anomaly
+        return result
+
+    def transpile(self, tests):
+        """{"code": the program as JavaScript}, or a finished result."""
+        files = {"main.ts": self.program.encode("utf-8", "surrogateescape")}
+        if tests:
+            files["tests.ts"] = tests.encode("utf-8", "surrogateescape")
+        # V8 reserves far more address space than it uses: the memory limit is the cgroup's.
+        built = self.tool([NODE, "-e", JS["typescript"]], files, limits=dict(COMPILE_LIMITS, address_space_bytes=0))
+        if built["outcome"] != RAN:
+            return self.build_failure(built, "type-checking")
+        return {"code": built.get("stdout", "")}
+
+    def compiler_message(self, result):
+        """tsc's first error (``main.ts(3,5): error TS2322: ...``)."""
+        lines = [line.strip() for line in (result.get("stderr_head") or result["detail"]).splitlines() if line.strip()]
+        found = [line for line in lines if "error TS" in line]
+        return (found or lines or ["the TypeScript compiler failed without a message"])[0]

@@ -5,5 +5,5 @@ sandbox."""
 
 from importlib import resources
 
-JS_NAMES = ("codec", "candidate", "judge", "script")
+JS_NAMES = ("codec", "candidate", "judge", "script", "typescript")
 JS = {name: resources.files(__package__).joinpath("js", name + ".js").read_text() for name in JS_NAMES}

@@ -37,6 +37,7 @@ from ...protocol import (
     GO_COMPILE,
     GXX,
     INFRA_ERROR,
+    JAVAC,
     MEMORY_EXCEEDED,
     NODE,
     PASSED,
@@ -45,6 +46,7 @@ from ...protocol import (
     SKIPPED,
     SYNTAX_ERROR,
     TIMEOUT,
+    TYPESCRIPT,
 )
 from .execute import Run
 from .proc import SANDBOX_UID
@@ -72,7 +74,7 @@ def require_toolchain(spec):
     """Refuses (ValueError) a problem whose language this image cannot build."""
     language = spec.get("language")
     tools = dict({name: chain["compile"][0] for name, chain in TOOLCHAINS.items()}, go=GO_COMPILE, rust=RUSTC,
-                 javascript=NODE)
+                 javascript=NODE, typescript=TYPESCRIPT, java=JAVAC)
     tool = tools.get(language)
     if tool is None:
         raise ValueError("no toolchain for language %r (known: %s)" % (language, ", ".join(tools)))
@@ -344,9 +346,9 @@ class NativeRun:
         self.tools = TOOLCHAINS.get(spec["language"])
         self.anomaly = False  # a compiler run left something behind: the container is retired after
 
-    def tool(self, argv, files):
+    def tool(self, argv, files, limits=None):
         """A compiler run: a fresh sandbox-uid process with the compile limits."""
-        result = Run(self.sup, "", dict(COMPILE_LIMITS), self.key, self.spec, stdin="", argv=argv,
+        result = Run(self.sup, "", dict(limits or COMPILE_LIMITS), self.key, self.spec, stdin="", argv=argv,
                      files=files).execute()
         self.anomaly = self.anomaly or result["anomaly"]
         return result
@@ -428,7 +430,11 @@ class NativeRun:
         return ""
 
     def run(self, binary, mark):
-        result = Run(self.sup, "", self.limits, self.key, self.spec, stdin="", argv=[binary], mark=True).execute()
+        return self.run_argv([binary], mark)
+
+    def run_argv(self, argv, mark):
+        """The tests' run (``argv``), judged by the mark and the language's wording."""
+        result = Run(self.sup, "", self.limits, self.key, self.spec, stdin="", argv=argv, mark=True).execute()
         out, err = result.get("stdout", ""), result.get("stderr_head", "")
         return self.failure_wording(verdict(result, mark), out, err)
 

@@ -63,7 +63,8 @@ from ...protocol import (
 from .compare import outputs_match, short
 from .execute import Judge, Run
 from .golang import GoRun
-from .javascript import JsJudge, JsRun
+from .java import JavaRun
+from .javascript import JsJudge, JsRun, TsRun
 from .judge import prepare_spec
 from .native import NativeRun, require_toolchain
 from .proc import JUDGE_ROOT, PR_SET_CHILD_SUBREAPER, SANDBOX_UID, WORK_ROOT, _libc, drop_to, oom_kills, remove_tree
@@ -197,7 +198,8 @@ class Supervisor:
         return total
 
     def run_one(self, run, key, spec):
-        compiled = {"go": GoRun, "rust": RustRun, "javascript": JsRun}.get(spec.get("language"), NativeRun)
+        runs = {"go": GoRun, "rust": RustRun, "javascript": JsRun, "typescript": TsRun, "java": JavaRun}
+        compiled = runs.get(spec.get("language"), NativeRun)
         if spec.get("kind") == "program":
             return compiled(self, run["program"], run["limits"], key, spec).execute()
         if spec.get("kind") == "stdin_stdout" and spec.get("language", "python") != "python":

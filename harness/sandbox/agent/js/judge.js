@@ -141,8 +141,21 @@
     return testConsole;
   }
 
-  const problems = {key: null, run: null, own: null, lines: []};
+  const problems = {key: null, run: null, own: null, lines: [], typescript: null};
   let transport = null;
+  let typescript = null;
+
+  // TypeScript tests, as JavaScript: transpiled here, by the judge (their
+  // types were checked with the program's in the compile step).
+  function testSource(message) {
+    if (!message.typescript) return message.test;
+    if (problems.typescript && problems.typescript.key === message.key) return problems.typescript.test;
+    typescript = typescript || require('typescript');
+    const test = typescript.transpileModule(message.test, {compilerOptions: {
+      target: typescript.ScriptTarget.ESNext, module: typescript.ModuleKind.CommonJS}}).outputText;
+    problems.typescript = {key: message.key, test};
+    return test;
+  }
 
   function runnerFor(key, test) {
     if (problems.key !== key) {
@@ -198,9 +211,10 @@
       }
     };
     try {
-      const run = runnerFor(message.key, message.test);
-      const names = asked(message.test, message.entry);
-      return run(message.test, transport(JSON.stringify({op: 'names', names})), message.entry || '', names);
+      const test = testSource(message);
+      const run = runnerFor(message.key, test);
+      const names = asked(test, message.entry);
+      return run(test, transport(JSON.stringify({op: 'names', names})), message.entry || '', names);
     } finally {
       transport = null;
       fs.closeSync(requests);
