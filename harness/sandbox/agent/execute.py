@@ -36,6 +36,7 @@ from .proc import (
     child_common,
     drop_to,
     is_running,
+    kill_helper,
     kill_uid,
     memory_file,
     reap_all,
@@ -182,12 +183,7 @@ class Judge:
         if self.pid is None:
             return
         self.sock.close()
-        try:
-            os.kill(self.pid, signal.SIGKILL)
-            os.waitpid(self.pid, 0)
-        except (OSError, ChildProcessError):
-            pass
-        REAPED.exclude.discard(self.pid)
+        kill_helper(self.pid)
         self.pid = self.sock = self.key = None
 
 

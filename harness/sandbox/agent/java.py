@@ -378,20 +378,14 @@ class JavaRun(NativeRun):
         # The JVM reserves far more address space than it uses: the memory limit is the cgroup's.
         return self.tool(argv + sorted(files), given, limits=dict(COMPILE_LIMITS, address_space_bytes=0))
 
-    def execute(self):
-        compiled = self.build(self.program)
-        if "outcome" in compiled:
-            result = compiled
-        else:
-            try:
-                folder = compiled["binary"]
-                argv = jvm_argv(self.limits, [folder + "/judge", folder + "/program", JAVATUPLES],
-                                compiled["main"], guarded=True)
-                result = self.run_argv(argv, compiled["mark"])
-            finally:
-                remove_classes(compiled["binary"])
-        result["anomaly"] = result["anomaly"] or self.anomaly
-        return result
+    def run_built(self, compiled):
+        folder = compiled["binary"]
+        argv = jvm_argv(self.limits, [folder + "/judge", folder + "/program", JAVATUPLES], compiled["main"],
+                        guarded=True)
+        return self.run_argv(argv, compiled["mark"])
+
+    def discard(self, compiled):
+        remove_classes(compiled["binary"])
 
     def execute_script(self):
         """A stdin/stdout program: compiled alone, then its main class run

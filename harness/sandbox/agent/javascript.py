@@ -19,14 +19,13 @@ candidate never holds.
 """
 import json
 import os
-import signal
 
 from ...protocol import NODE, RAN, SKIPPED, json_frame, write_all
 from .candidate import SYNTAX_EXIT
 from .execute import JUDGE_MAX_USES, Run
 from .jsfiles import JS
 from .native import COMPILE_LIMITS, NativeRun, new_exec_dir, remove_binary
-from .proc import JUDGE_ROOT, JUDGE_UID, REAPED, child_common, drop_to
+from .proc import JUDGE_ROOT, JUDGE_UID, REAPED, child_common, drop_to, kill_helper
 
 JS_FIFO_ROOT = JUDGE_ROOT + "/js"  # root's, mode 0711: the judge opens its FIFOs by name, lists nothing
 JS_ENV = {"PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8", "LC_ALL": "C.UTF-8", "TZ": "UTC"}
@@ -141,12 +140,7 @@ class JsJudge:
             return
         for fd in (self.control, self.fd):
             os.close(fd)
-        try:
-            os.kill(self.pid, signal.SIGKILL)
-            os.waitpid(self.pid, 0)
-        except (OSError, ChildProcessError):
-            pass
-        REAPED.exclude.discard(self.pid)
+        kill_helper(self.pid)
         self.pid = self.control = self.fd = None
 
 

@@ -359,11 +359,18 @@ class NativeRun:
             result = compiled
         else:
             try:
-                result = self.run(compiled["binary"], compiled["mark"])
+                result = self.run_built(compiled)
             finally:
-                remove_binary(compiled["binary"])
+                self.discard(compiled)
         result["anomaly"] = result["anomaly"] or self.anomaly
         return result
+
+    def run_built(self, compiled):
+        """The tests' run of what ``build`` made."""
+        return self.run_argv([compiled["binary"]], compiled["mark"])
+
+    def discard(self, compiled):
+        remove_binary(compiled["binary"])
 
     def build(self, program):
         """{"binary", "mark"}, or a finished result (the build failed)."""
@@ -428,9 +435,6 @@ class NativeRun:
         """Why a stdin/stdout program is refused before compiling, or "" (a
         language whose tests share its process refuses what it refuses there)."""
         return ""
-
-    def run(self, binary, mark):
-        return self.run_argv([binary], mark)
 
     def run_argv(self, argv, mark):
         """The tests' run (``argv``), judged by the mark and the language's wording."""

@@ -124,6 +124,17 @@ def reaped():
         yield pid, status, usage.ru_utime + usage.ru_stime, usage.ru_maxrss * 1024
 
 
+def kill_helper(pid):
+    """Kills a helper process of the supervisor's (a judge) and reaps it;
+    its usage was never the candidate's, and its pid may be reused."""
+    try:
+        os.kill(pid, signal.SIGKILL)
+        os.waitpid(pid, 0)
+    except (OSError, ChildProcessError):
+        pass
+    REAPED.exclude.discard(pid)
+
+
 def reap_all():
     for exited in reaped():
         REAPED.record(*exited)
