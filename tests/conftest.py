@@ -148,3 +148,32 @@ def layout_verdicts(language: str, limits: Limits,
     finally:
         backend.close()
     assert count_containers(f"{LABEL_RUN}={backend.run_id}") == 0
+
+
+SumPrograms = dict[str, tuple[str, str, list[str]]]  # name -> (program, outcome, per-case outcomes)
+
+
+def check_stdin_programs(language: str, cases: list[dict[str, str]], programs: SumPrograms, limits: Limits,
+                         isolation: str = "process") -> dict[str, Execution]:
+    """Each stdin/stdout program gets its outcome and per-case outcomes, in
+    the language's image; afterwards, no container is left.  Returns the
+    executions by name, for checks of the details."""
+    from harness.problems import parse_problem
+    from harness.sandbox.cleanup import count_containers
+    from harness.sandbox.docker import DockerBackend
+    from harness.sandbox.labels import LABEL_RUN
+    problem = parse_problem({"task_id": "sum-" + language, "language": language, "test_kind": "stdin_stdout",
+                             "test_cases": cases, "compare": "tokens"}, f"{language} stdin cases")
+    backend = DockerBackend(image=language_image(language), isolation=isolation)
+    names = list(programs)
+    try:
+        with backend.open_session(limits) as session:
+            done = run_all(problem, [programs[name][0] for name in names], limits, session)
+    finally:
+        backend.close()
+    for name, execution in zip(names, done, strict=True):
+        _, outcome, per_case = programs[name]
+        assert (name, execution.outcome.value) == (name, outcome), execution.detail
+        assert list(execution.test_outcomes) == per_case
+    assert count_containers(f"{LABEL_RUN}={backend.run_id}") == 0
+    return dict(zip(names, done, strict=True))

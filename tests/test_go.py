@@ -12,11 +12,8 @@ from collections.abc import Iterator, Mapping
 import pytest
 
 from harness.problems import CodeField, parse_problem
-from harness.sandbox.cleanup import count_containers
-from harness.sandbox.docker import DockerBackend
-from harness.sandbox.labels import LABEL_RUN
 
-from .conftest import TEST_LIMITS, check_pack_sample, language_image, layout_verdicts, run_all
+from .conftest import TEST_LIMITS, check_pack_sample, check_stdin_programs, language_image, layout_verdicts
 from .go_cases import (
     HOSTILE,
     LEGIT,
@@ -91,20 +88,7 @@ def test_humanevalpack_go_canonical_solutions_pass_and_buggy_ones_fail() -> None
 
 @pytest.mark.parametrize("isolation", ["process", "container"])
 def test_go_stdin_stdout_programs(isolation: str) -> None:
-    problem = parse_problem({"task_id": "sum-go", "language": "go", "test_kind": "stdin_stdout",
-                             "test_cases": SUM_CASES, "compare": "tokens"}, "go_cases")
-    backend = DockerBackend(image=language_image("go"), isolation=isolation)
-    try:
-        with backend.open_session(TEST_LIMITS) as session:
-            names = list(SUM_PROGRAMS)
-            done = run_all(problem, [SUM_PROGRAMS[name][0] for name in names], TEST_LIMITS, session)
-    finally:
-        backend.close()
-    for name, execution in zip(names, done, strict=True):
-        _, outcome, cases = SUM_PROGRAMS[name]
-        assert (name, execution.outcome.value) == (name, outcome), execution.detail
-        assert list(execution.test_outcomes) == cases
-    assert count_containers(f"{LABEL_RUN}={backend.run_id}") == 0
+    check_stdin_programs("go", SUM_CASES, SUM_PROGRAMS, TEST_LIMITS, isolation)
 
 
 def test_sandbox_check_looks_at_the_go_and_rust_images_and_their_toolchains(monkeypatch, capsys) -> None:

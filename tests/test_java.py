@@ -13,11 +13,8 @@ import pytest
 
 from harness.limits import Limits
 from harness.problems import CodeField, Problem, parse_problem
-from harness.sandbox.cleanup import count_containers
-from harness.sandbox.docker import DockerBackend
-from harness.sandbox.labels import LABEL_RUN
 
-from .conftest import check_pack_sample, language_image, layout_verdicts, run_all
+from .conftest import check_pack_sample, check_stdin_programs, language_image, layout_verdicts
 from .java_cases import (
     HOSTILE,
     LEGIT,
@@ -111,20 +108,7 @@ def test_humanevalpack_java_canonical_solutions_pass_and_buggy_ones_fail() -> No
 
 @pytest.mark.parametrize("isolation", ["process", "container"])
 def test_java_stdin_stdout_programs(isolation: str) -> None:
-    problem = parse_problem({"task_id": "sum-java", "language": "java", "test_kind": "stdin_stdout",
-                             "test_cases": SUM_CASES, "compare": "tokens"}, "java_cases")
-    backend = DockerBackend(image=language_image("java"), isolation=isolation)
-    try:
-        with backend.open_session(JAVA_LIMITS) as session:
-            names = list(SUM_PROGRAMS)
-            done = run_all(problem, [SUM_PROGRAMS[name][0] for name in names], JAVA_LIMITS, session)
-    finally:
-        backend.close()
-    for name, execution in zip(names, done, strict=True):
-        _, outcome, cases = SUM_PROGRAMS[name]
-        assert (name, execution.outcome.value) == (name, outcome), execution.detail
-        assert list(execution.test_outcomes) == cases
-    assert count_containers(f"{LABEL_RUN}={backend.run_id}") == 0
+    check_stdin_programs("java", SUM_CASES, SUM_PROGRAMS, JAVA_LIMITS, isolation)
 
 
 def test_sandbox_check_looks_at_the_java_image_and_its_jdk(monkeypatch, capsys) -> None:

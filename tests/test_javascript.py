@@ -16,7 +16,7 @@ from harness.sandbox.cleanup import count_containers
 from harness.sandbox.docker import DockerBackend
 from harness.sandbox.labels import LABEL_RUN
 
-from .conftest import TEST_LIMITS, check_pack_sample, language_image, layout_verdicts, run_all
+from .conftest import TEST_LIMITS, check_pack_sample, check_stdin_programs, language_image, layout_verdicts, run_all
 from .js_cases import (
     ECHO,
     ECHO_PROMPT,
@@ -120,23 +120,10 @@ def test_humanevalpack_javascript_canonical_solutions_pass_and_buggy_ones_fail()
 @pytest.mark.parametrize(("language", "isolation"), [("javascript", "process"), ("javascript", "container"),
                                                      ("typescript", "process")])
 def test_javascript_and_typescript_stdin_stdout_programs(language: str, isolation: str) -> None:
-    problem = parse_problem({"task_id": "sum-" + language, "language": language, "test_kind": "stdin_stdout",
-                             "test_cases": SUM_CASES, "compare": "tokens"}, "js_cases")
     programs = SUM_PROGRAMS if language == "javascript" else TS_SUM_PROGRAMS
-    backend = DockerBackend(image=language_image(language), isolation=isolation)
-    try:
-        with backend.open_session(TEST_LIMITS) as session:
-            names = list(programs)
-            done = run_all(problem, [programs[name][0] for name in names], TEST_LIMITS, session)
-    finally:
-        backend.close()
-    for name, execution in zip(names, done, strict=True):
-        _, outcome, cases = programs[name]
-        assert (name, execution.outcome.value) == (name, outcome), execution.detail
-        assert list(execution.test_outcomes) == cases
-    said = done[names.index("does_not_parse" if language == "javascript" else "type_error")].detail
+    done = check_stdin_programs(language, SUM_CASES, programs, TEST_LIMITS, isolation)
+    said = done["does_not_parse" if language == "javascript" else "type_error"].detail
     assert "SyntaxError" in said or "error TS2322" in said
-    assert count_containers(f"{LABEL_RUN}={backend.run_id}") == 0
 
 
 def test_javascript_in_container_isolation() -> None:

@@ -15,7 +15,7 @@ from harness.sandbox.cleanup import count_containers
 from harness.sandbox.docker import DockerBackend
 from harness.sandbox.labels import LABEL_RUN
 
-from .conftest import TEST_LIMITS, check_pack_sample, language_image, run_all
+from .conftest import TEST_LIMITS, check_pack_sample, check_stdin_programs, language_image, run_all
 from .go_cases import SUM_CASES
 from .rust_cases import HOSTILE, LEGIT, MULTIPLE, MULTIPLE_PROMPT, MULTIPLE_TESTS, NOT_PASSED, PROMPT, TEST
 
@@ -99,17 +99,4 @@ SUM_PROGRAMS = {  # name -> (program, outcome, per-case outcomes)
 
 
 def test_rust_stdin_stdout_programs() -> None:
-    problem = parse_problem({"task_id": "sum-rust", "language": "rust", "test_kind": "stdin_stdout",
-                             "test_cases": SUM_CASES, "compare": "tokens"}, "rust_cases")
-    backend = DockerBackend(image=language_image("rust"))
-    try:
-        with backend.open_session(TEST_LIMITS) as session:
-            names = list(SUM_PROGRAMS)
-            done = session.run(problem.id, problem.test_spec(), [SUM_PROGRAMS[n][0] for n in names], TEST_LIMITS)
-    finally:
-        backend.close()
-    for name, execution in zip(names, done, strict=True):
-        _, outcome, cases = SUM_PROGRAMS[name]
-        assert (name, execution.outcome.value) == (name, outcome), execution.detail
-        assert list(execution.test_outcomes) == cases
-    assert count_containers(f"{LABEL_RUN}={backend.run_id}") == 0
+    check_stdin_programs("rust", SUM_CASES, SUM_PROGRAMS, TEST_LIMITS)
