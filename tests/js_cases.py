@@ -67,9 +67,10 @@ LEGIT = {
     "throws_at_load": ("null.x\n" + RIGHT, "error"),
     "defines_another_name": ("const plus = (a, b) => a + b\n", "error"),
     "endless": ("const add = (a, b) => {\n  for (;;) {}\n}\n", "timeout"),
-    "memory_hog": ("const keep = []\nconst add = (a, b) => {\n  for (;;) keep.push(Buffer.alloc(1 << 24, 1))\n}\n",
-                   "memory_exceeded"),
 }
+# Run alone, with more CPU time: near its memory limit the kernel reclaims
+# node's own code pages, and a loaded machine may spend a second doing so.
+MEMORY_HOG = "const keep = []\nconst add = (a, b) => {\n  for (;;) keep.push(Buffer.alloc(1 << 24, 1))\n}\n"
 
 # Values that cross between program and tests: the judge gets them back as
 # the same plain data (and a key named __proto__ stays a key).

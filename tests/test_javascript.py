@@ -11,6 +11,7 @@ from collections.abc import Iterator, Mapping
 
 import pytest
 
+from harness.limits import Limits
 from harness.problems import CodeField, Problem, parse_problem
 from harness.sandbox.cleanup import count_containers
 from harness.sandbox.docker import DockerBackend
@@ -23,6 +24,7 @@ from .js_cases import (
     ECHO_TEST,
     HOSTILE,
     LEGIT,
+    MEMORY_HOG,
     MULTIPLE,
     MULTIPLE_PROMPT,
     MULTIPLE_TESTS,
@@ -100,11 +102,22 @@ def test_the_javascript_verdict_names_the_cause(verdicts) -> None:
     assert verdicts[("pack", "throws")][1] == "the program raised RangeError: out of range"
     assert verdicts[("pack", "defines_another_name")][1] == "the program does not define add"
     assert verdicts[("pack", "exit_zero_in_function")][1] == "candidate process exited with status 0 during the tests"
-    assert verdicts[("pack", "memory_hog")][1].startswith("memory limit of")
     assert verdicts[("multiple", "wrong")][1].startswith("threw AssertionError [ERR_ASSERTION]: Expected values")
     assert "cannot cross" in verdicts[("echo", "returns_a_function")][1]
     assert verdicts[("typescript", "type_error")][1] == ("main.ts(3,3): error TS2322: Type 'string' is not "
                                                          "assignable to type 'number'.")
+
+
+def test_a_javascript_memory_hog_is_memory_exceeded() -> None:
+    problem = pack_problem("JavaScript/add", PACK_PROMPT, PACK_TEST, "add")
+    limits = Limits(cpu_time_s=10.0, wall_time_s=20.0, memory_bytes=256 << 20, output_bytes=1 << 20)
+    backend = DockerBackend(image=language_image("javascript"))
+    try:
+        with backend.open_session(limits) as session:
+            [done] = run_all(problem, [problem.program(MEMORY_HOG, CodeField.SOLUTION)], limits, session)
+    finally:
+        backend.close()
+    assert (done.outcome.value, done.detail) == ("memory_exceeded", "memory limit of 256 MiB exceeded")
 
 
 # Numbers, arrays, a helper function the prompt defines and Math.random in the
