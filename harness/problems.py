@@ -192,6 +192,8 @@ BUNDLED = {
                            "canonical and buggy solutions (MIT)"),
     "humanevalpack_java": ("humanevalpack_java.jsonl.gz", "HumanEvalPack's 164 Java problems (a Main class of "
                            "checks), canonical and buggy solutions (MIT / Apache-2.0)"),
+    "humanevalpack_python": ("humanevalpack_python.jsonl.gz", "HumanEvalPack's 164 Python problems (HumanEval's, "
+                             "with buggy solutions beside the canonical ones; MIT)"),
     "humanevalpack_js": ("humanevalpack_js.jsonl.gz", "HumanEvalPack's 164 JavaScript problems (console.assert "
                          "tests), canonical and buggy solutions (MIT)"),
 }

@@ -59,3 +59,20 @@ def test_verdicts_agree_with_recorded_ones(docker_backend, tmp_path: Path, name:
     if not understood:
         assert summary.pass_at_k["1"] == pytest.approx(sum(row[field] for row in rows) / len(rows))
 
+
+
+@pytest.mark.docker
+@pytest.mark.timeout(300)
+def test_humanevalpack_python_canonical_solutions_pass_and_buggy_ones_fail() -> None:
+    """All 164 of HumanEvalPack's Python rows as published (their tests end
+    with the check(...) call), read by the full schema: canonical passes,
+    buggy does not, none is an infra_error."""
+    import gzip
+
+    from harness.resources import data_dir
+
+    from .conftest import check_pack_sample
+    path = data_dir("problems") / "humanevalpack_python.jsonl.gz"
+    ids = tuple(json.loads(line)["task_id"] for line in gzip.open(path, "rt"))
+    assert len(ids) == 164
+    check_pack_sample("humanevalpack_python", "python", ids)
