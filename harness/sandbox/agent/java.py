@@ -31,8 +31,7 @@ import shutil
 import struct
 
 from ...protocol import ERROR, FAILED, JAVA, JAVAC, JAVATUPLES, MEMORY_EXCEEDED, RAN
-from .execute import Run
-from .native import COMPILE_LIMITS, MARK_BYTES, NativeRun, new_exec_dir, split_mark, verdict
+from .native import MARK_BYTES, VM_COMPILE_LIMITS, NativeRun, first_error, new_exec_dir, split_mark
 
 JAVA_TYPE = re.compile(r"^\s*(?:(?:public|final|abstract|static|sealed|non-sealed|strictfp)\s+)*"
                        r"(?:class|interface|enum|record)\s+([A-Za-z_$][\w$]*)", re.M)
@@ -337,8 +336,21 @@ def jvm_argv(limits, classpath, main, guarded):
     return [JAVA] + flags + JVM_FLAGS + ["-Xmx%dm" % heap, "-cp", ":".join(classpath), main]
 
 
+def script_main(program):
+    """A stdin/stdout program's main class: its public type, else its first."""
+    found = JAVA_PUBLIC_TYPE.search(program) or JAVA_TYPE.search(program)
+    return found.group(1) if found else "Main"
+
+
 class JavaRun(NativeRun):
-    """One candidate of a Java ``program`` problem, or a Java stdin/stdout program."""
+    """One candidate of a Java ``program`` problem, or a Java stdin/stdout program.
+
+    The JVM cannot open the mark's pipe (it is root's; /proc/self/fd/3
+    reopens it), so the judge prints the mark last on stdout, which the
+    program cannot write it to: it cannot know it (no file, no reflection
+    past ``private``, no memory to read under the manager)."""
+
+    MARK_ON_STDOUT = True
 
     def build(self, program):
         """{"binary": the classes' folder, "mark", "main"}, or a finished result."""
@@ -375,8 +387,7 @@ class JavaRun(NativeRun):
         argv = [JAVAC] + ["-J" + flag for flag in JVM_FLAGS] + [
             "-proc:none", "-encoding", "UTF-8", "-nowarn", "-g:source,lines", "-cp", JAVATUPLES, "-d", folder]
         given = {name: text.encode("utf-8", "surrogateescape") for name, text in files.items()}
-        # The JVM reserves far more address space than it uses: the memory limit is the cgroup's.
-        return self.tool(argv + sorted(files), given, limits=dict(COMPILE_LIMITS, address_space_bytes=0))
+        return self.tool(argv + sorted(files), given, limits=VM_COMPILE_LIMITS)
 
     def run_built(self, compiled):
         folder = compiled["binary"]
@@ -387,42 +398,27 @@ class JavaRun(NativeRun):
     def discard(self, compiled):
         remove_classes(compiled["binary"])
 
-    def execute_script(self):
-        """A stdin/stdout program: compiled alone, then its main class run
-        once per case (no tests in its JVM, so no security manager)."""
-        found = JAVA_PUBLIC_TYPE.search(self.program) or JAVA_TYPE.search(self.program)
-        main = found.group(1) if found else "Main"
+    def compile(self, text, flags=()):
+        """A stdin/stdout program, compiled alone (``flags`` are C's):
+        (its classes' folder or None, javac's result)."""
         folder = new_exec_dir()
-        try:
-            built = self.javac(folder, {java_file_name(self.program, main): self.program})
-            if built["outcome"] != RAN or not seal_classes(folder, set()):
-                result = self.build_failure(built, "compiling")
-                result["tests"] = [result["outcome"]] + ["skipped"] * (len(self.spec["cases"]) - 1)
-            else:
-                argv = jvm_argv(self.limits, [folder + "/judge", JAVATUPLES], main, guarded=False)
-                result = self.sup.run_script("", self.limits, self.key, self.spec, argv=argv)
-        finally:
-            remove_classes(folder)
-        result["anomaly"] = result["anomaly"] or self.anomaly
-        return result
+        built = self.javac(folder, {java_file_name(text, script_main(text)): text})
+        if built["outcome"] == RAN and seal_classes(folder, set()):
+            return folder, built
+        remove_classes(folder)
+        return None, built
 
-    def run_argv(self, argv, mark):
-        """The JVM cannot open the mark's pipe (it is root's; /proc/self/fd/3
-        reopens it), so the judge prints the mark last on stdout, which the
-        program cannot write it to: it cannot know it (no file, no
-        reflection past ``private``, no memory to read under the manager)."""
-        result = Run(self.sup, "", self.limits, self.key, self.spec, stdin="", argv=argv, mark=True).execute()
-        out, err = result.get("stdout", ""), result.get("stderr_head", "") + "\n" + result.get("stderr_tail", "")
-        result["mark"] = out
-        return self.failure_wording(verdict(result, mark), out, err)
+    def script_argv(self, binary):
+        """Its main class, with no tests in its JVM, so no security manager."""
+        return jvm_argv(self.limits, [binary + "/judge", JAVATUPLES], script_main(self.program), guarded=False)
 
     def compiler_message(self, result):
         """javac's first error line (``Main.java:3: error: ...``)."""
-        lines = [line.strip() for line in (result.get("stderr_head") or result["detail"]).splitlines()]
-        found = [line for line in lines if ": error: " in line]
-        return (found or [line for line in lines if line] or ["javac failed without a message"])[0]
+        return first_error(result.get("stderr_head") or result["detail"], (": error: ",),
+                           "javac failed without a message")
 
     def failure_wording(self, result, out, err):
+        err += "\n" + result.get("stderr_tail", "")  # the judge's line comes last
         if result["outcome"] == ERROR and "harness: the program " in err:
             said = [line for line in err.splitlines() if line.startswith("harness: the program ")][-1]
             result.update(detail=said[len("harness: "):][:600])

@@ -24,11 +24,10 @@ from ...protocol import NODE, RAN, SKIPPED, json_frame, write_all
 from .candidate import SYNTAX_EXIT
 from .execute import JUDGE_MAX_USES, Run
 from .jsfiles import JS
-from .native import COMPILE_LIMITS, NativeRun, new_exec_dir, remove_binary
-from .proc import JUDGE_ROOT, JUDGE_UID, REAPED, child_common, drop_to, kill_helper
+from .native import VM_COMPILE_LIMITS, NativeRun, first_error, new_exec_dir, remove_binary
+from .proc import CANDIDATE_ENV, JUDGE_ROOT, JUDGE_UID, REAPED, child_common, drop_to, kill_helper
 
 JS_FIFO_ROOT = JUDGE_ROOT + "/js"  # root's, mode 0711: the judge opens its FIFOs by name, lists nothing
-JS_ENV = {"PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8", "LC_ALL": "C.UTF-8", "TZ": "UTC"}
 
 
 def judge_source():
@@ -70,7 +69,7 @@ class JsJudge:
                 child_common([3, 4])
                 drop_to(JUDGE_UID)
                 os.chdir(JS_FIFO_ROOT)
-                os.execve(NODE, [NODE, "-e", judge_source()], JS_ENV)
+                os.execve(NODE, [NODE, "-e", judge_source()], CANDIDATE_ENV)
             finally:
                 os._exit(127)
         os.close(to_judge_r)
@@ -202,14 +201,12 @@ class TsRun(JsRun):
         files = {"main.ts": self.program.encode("utf-8", "surrogateescape")}
         if tests:
             files["tests.ts"] = tests.encode("utf-8", "surrogateescape")
-        # V8 reserves far more address space than it uses: the memory limit is the cgroup's.
-        built = self.tool([NODE, "-e", JS["typescript"]], files, limits=dict(COMPILE_LIMITS, address_space_bytes=0))
+        built = self.tool([NODE, "-e", JS["typescript"]], files, limits=VM_COMPILE_LIMITS)
         if built["outcome"] != RAN:
             return self.build_failure(built, "type-checking")
         return {"code": built.get("stdout", "")}
 
     def compiler_message(self, result):
         """tsc's first error (``main.ts(3,5): error TS2322: ...``)."""
-        lines = [line.strip() for line in (result.get("stderr_head") or result["detail"]).splitlines() if line.strip()]
-        found = [line for line in lines if "error TS" in line]
-        return (found or lines or ["the TypeScript compiler failed without a message"])[0]
+        return first_error(result.get("stderr_head") or result["detail"], ("error TS",),
+                           "the TypeScript compiler failed without a message")

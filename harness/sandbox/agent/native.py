@@ -65,6 +65,9 @@ TOOLCHAINS = {
 }
 COMPILE_LIMITS = {"cpu_time_s": 30.0, "wall_time_s": 60.0, "output_bytes": 32 << 20,
                   "file_size_bytes": 256 << 20, "open_files": 256, "address_space_bytes": 2 << 30}
+# For compilers on a JVM or V8 (javac, tsc), which reserve far more address
+# space than they use: their memory limit is the cgroup's.
+VM_COMPILE_LIMITS = dict(COMPILE_LIMITS, address_space_bytes=0)
 RUNTIME_LIBRARIES = ("libc.so.6", "libm.so.6", "libstdc++.so.6", "libgcc_s.so.1", "libcrypto.so.3", "libssl.so.3")
 LIBRARY_DIRS = ("/lib/x86_64-linux-gnu", "/lib/aarch64-linux-gnu", "/usr/lib/x86_64-linux-gnu",
                 "/usr/lib/aarch64-linux-gnu", "/lib64", "/usr/lib")
@@ -83,13 +86,15 @@ def require_toolchain(spec):
                          % (tool, language))
 
 
-def first_error(text):
-    """The compiler's (or linker's) first error line; the first line, failing that."""
+def first_error(text, markers=("error:", "undefined reference", "multiple definition"),
+                nothing="the compiler failed without a message"):
+    """The compiler's (or linker's) first line with one of ``markers``; the
+    first line, failing that."""
     lines = [line.strip() for line in text.splitlines() if line.strip()]
     for line in lines:
-        if "error:" in line or "undefined reference" in line or "multiple definition" in line:
+        if any(marker in line for marker in markers):
             return line
-    return lines[0] if lines else "the compiler failed without a message"
+    return lines[0] if lines else nothing
 
 
 class Listing:
@@ -337,6 +342,8 @@ def replaced_runtime(binary, baseline):
 class NativeRun:
     """One candidate of a ``program`` problem: preprocess, compile, check, run."""
 
+    MARK_ON_STDOUT = False  # the mark comes on fd 3 (see JavaRun for a language that cannot write there)
+
     def __init__(self, supervisor, program, limits, key, spec):
         self.sup = supervisor
         self.program = program
@@ -425,11 +432,15 @@ class NativeRun:
             result["tests"] = [result["outcome"]] + [SKIPPED] * (len(self.spec["cases"]) - 1)
         else:
             try:
-                result = self.sup.run_script("", self.limits, self.key, self.spec, argv=[binary])
+                result = self.sup.run_script("", self.limits, self.key, self.spec, argv=self.script_argv(binary))
             finally:
-                remove_binary(binary)
+                self.discard({"binary": binary})
         result["anomaly"] = result["anomaly"] or self.anomaly
         return result
+
+    def script_argv(self, binary):
+        """How a compiled stdin/stdout program runs."""
+        return [binary]
 
     def refusal(self, program):
         """Why a stdin/stdout program is refused before compiling, or "" (a
@@ -440,6 +451,8 @@ class NativeRun:
         """The tests' run (``argv``), judged by the mark and the language's wording."""
         result = Run(self.sup, "", self.limits, self.key, self.spec, stdin="", argv=argv, mark=True).execute()
         out, err = result.get("stdout", ""), result.get("stderr_head", "")
+        if self.MARK_ON_STDOUT:
+            result["mark"] = out
         return self.failure_wording(verdict(result, mark), out, err)
 
     def failure_wording(self, result, out, err):
