@@ -1,9 +1,8 @@
 """``harness report --html``: one self-contained HTML file, no network.
 
-Chart.js draws the charts and Grid.js the sortable, filterable, paged tables
-(both MIT, vendored in ``report_assets/vendor``: about 270 KB together);
-``report_assets/report.js`` only wires the aggregates of
-``report_data`` to them.  The data travels as JSON inside a
+Chart.js (MIT, vendored in ``report_assets/vendor``: 205 KB) draws the charts
+and ``report_assets/table.js`` the sortable, searchable, paged tables;
+``report_assets/report.js`` wires the aggregates of ``report_data`` to them.  The data travels as JSON inside a
 ``<script type="application/json">`` with ``<``, ``>`` and ``&`` escaped, and
 the page puts every string in as text, so a candidate's code cannot become
 markup.  A Content-Security-Policy forbids every fetch.  Nothing in the file
@@ -41,8 +40,7 @@ def render_html(runs: Sequence[RunData], title: str = "harness report") -> str:
     parts = {
         "@@DATA@@": payload,
         "@@CHART_JS@@": _asset("vendor/chart.umd.min.js"),
-        "@@GRID_JS@@": _asset("vendor/gridjs.umd.js"),
-        "@@GRID_CSS@@": _asset("vendor/gridjs-mermaid.min.css"),
+        "@@TABLE_JS@@": _asset("table.js"),
         "@@CSS@@": _asset("report.css"),
         "@@REPORT_JS@@": _asset("report.js"),
         "@@VERSION@@": __version__,

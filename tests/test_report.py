@@ -4,6 +4,7 @@ headless Chromium draws it."""
 
 from __future__ import annotations
 
+import html
 import json
 import os
 import re
@@ -174,6 +175,50 @@ def test_hostile_strings_stay_text_in_the_browser(tmp_path: Path) -> None:
     assert "<title>harness report</title>" in dom and "pwned" not in dom.split("<body")[0]
     assert "Candidates of &lt;/script&gt;&lt;script&gt;" in dom  # the drill-down shows it, as text
     assert "<img src" not in dom.split('id="report-data"')[0]
+
+
+# run after report.js: sorts, searches, pages, filters and drills down as a user
+# would, and leaves what it saw on <body data-probe>
+PROBE = """<script>
+const out = {}, q = (s) => document.querySelector(s);
+const rows = () => [...document.querySelectorAll("#problems tbody tr")].map((tr) => tr.cells[0].textContent);
+out.first = rows().slice(0, 3);
+const th = [...document.querySelectorAll("#problems th")].find((t) => t.textContent === "pass@1");
+th.click(); out.ascending = rows()[0]; th.click(); out.descending = rows()[0];
+const search = q("#problems .table-search");
+search.value = "T/5"; search.dispatchEvent(new Event("input")); out.found = rows();
+search.value = ""; search.dispatchEvent(new Event("input"));
+[...document.querySelectorAll("#problems .pages button")].find((b) => b.textContent === "Next").click();
+out.second_page = rows()[0]; out.summary = q("#problems .summary").textContent;
+q('#filters button[data-filter="never passed"]').click(); out.never = rows();
+q("#problems tbody tr").click(); out.drill = q("#candidates h3").textContent;
+out.code = q("#candidates details pre").textContent;
+document.body.dataset.probe = JSON.stringify(out);
+</script>"""
+
+
+@pytest.mark.browser
+@pytest.mark.timeout(300)
+def test_the_problem_table_sorts_searches_pages_and_drills_down(tmp_path: Path) -> None:
+    # problem t/i: 4 candidates, i % 5 of them pass
+    rows = [row(f"t/{i}", "passed" if c < i % 5 else "failed", f"code {i}.{c}", detail="wrong")
+            for i in range(60) for c in range(4)]
+    page = write_html(tmp_path / "r.html", [load_run(write_rows(tmp_path / "r.jsonl", rows))])
+    page.write_text(page.read_text().replace("</body>", PROBE + "</body>"))
+    status, dom, console = open_in_browser(page)
+    assert status["state"] == "done" and status["errors"] == "0" and not console, console
+    match = re.search(r'<body data-probe="([^"]*)"', dom)
+    assert match, dom[-2000:]
+    seen = json.loads(html.unescape(match.group(1)))
+    assert seen["first"] == ["t/0", "t/1", "t/2"]
+    assert (seen["ascending"], seen["descending"]) == ("t/0", "t/4")  # by pass@1, ties in input order
+    # the search matches case-blind and keeps the sort: all of pass@1 1.0 first
+    assert sorted(seen["found"]) == sorted(["t/5"] + [f"t/{i}" for i in range(50, 60)])
+    assert seen["found"][:2] == ["t/54", "t/59"]
+    # still by pass@1, descending: 12 problems at 100%, 12 at 75%, then t/2 and t/7 at 50%
+    assert seen["second_page"] == "t/7" and seen["summary"] == "Showing 26 to 50 of 60 results"
+    assert seen["never"] == [f"t/{i}" for i in range(0, 60, 5)]
+    assert seen["drill"] == "Candidates of t/0" and seen["code"] == "code 0.0"
 
 
 @pytest.mark.docker

@@ -1,5 +1,5 @@
 // Draws the report from the JSON in #report-data with Chart.js (charts) and
-// Grid.js (tables).  Every string from the data (task ids, candidates' code,
+// table.js (tables).  Every string from the data (task ids, candidates' code,
 // details) reaches the page as text, never as markup: candidates are hostile.
 "use strict";
 (function () {
@@ -17,7 +17,6 @@
 
   const data = JSON.parse(document.getElementById("report-data").textContent);
   const runs = data.runs;
-  const h = gridjs.h;
   const palette = ["#2563eb", "#dc2626", "#059669", "#d97706", "#7c3aed", "#0891b2", "#db2777", "#4b5563"];
   const outcomeColors = {
     passed: "#16a34a", failed: "#dc2626", error: "#f97316", syntax_error: "#a855f7", timeout: "#eab308",
@@ -164,17 +163,16 @@
     }
     return row;
   });
-  const number = (fmt) => ({ formatter: (v) => fmt(v), sort: { compare: (a, b) => (a ?? -1) - (b ?? -1) } });
   const columns = [
     { name: "problem" }, { name: "n" }, { name: "passed" },
-    { name: data.deltas.length ? `pass@1 ${runs[0].label}` : "pass@1", ...number(pct) },
-    { name: "outcomes", sort: false }, { name: "first failure", sort: false, width: "24%" },
-    { name: "median CPU", ...number(ms) }, { name: "median memory", ...number(mb) },
+    { name: data.deltas.length ? `pass@1 ${runs[0].label}` : "pass@1", format: pct },
+    { name: "outcomes", compare: false }, { name: "first failure", compare: false, width: "24%" },
+    { name: "median CPU", format: ms }, { name: "median memory", format: mb },
     { name: "flaky" }, { name: "infra" },
   ];
   if (data.deltas.length) {
-    columns.push(...runs.slice(1).map((r) => ({ name: `pass@1 ${r.label}`, ...number(pct) })),
-                 { name: "Δ pass@1", ...number((v) => (v === null ? "–" : (v > 0 ? "+" : "") + (100 * v).toFixed(1))) },
+    columns.push(...runs.slice(1).map((r) => ({ name: `pass@1 ${r.label}`, format: pct })),
+                 { name: "Δ pass@1", format: (v) => (v === null ? "–" : (v > 0 ? "+" : "") + (100 * v).toFixed(1)) },
                  { name: "change" });
   }
   const filters = {
@@ -188,86 +186,58 @@
     filters["gained"] = (r) => r[r.length - 1] === "gained";
     filters["lost"] = (r) => r[r.length - 1] === "lost";
   }
-  const grid = new gridjs.Grid({
-    columns, data: rows, sort: true, search: true, pagination: { limit: 25 }, fixedHeader: false,
-    className: { table: "problems" },
-  }).render(document.getElementById("problems"));
+  // ---- drill-down: a problem's candidates, their verdicts and code
+  const detail = document.getElementById("candidates");
+  const candidateTable = (run, i, taskId) => {
+    const shown = shownOf(run, taskId);
+    const p = byTask[i].get(taskId);
+    const hidden = Object.values(p.outcomes).reduce((a, c) => a + c, 0) - shown.length;
+    detail.append(el("p", { className: "muted", textContent:
+      `${run.label}: ${p.passed}/${p.n} passed` + (hidden > 0 ? ` · showing ${shown.length} (each outcome's first, then in order); ${hidden} more in ${run.source}` : "") }));
+    const box = el("div");
+    detail.append(box);
+    reportTable(box, [
+      { name: "row" }, { name: "outcome" }, { name: "CPU", format: ms }, { name: "memory", format: mb },
+      { name: "length" }, { name: "kept" }, { name: "detail", width: "30%" },
+      { name: "code", compare: false, format: (code) =>
+        el("details", {}, el("summary", { textContent: `${code.split("\n").length} lines` }), el("pre", { textContent: code })) },
+    ], { rows: shown.map((c) => [c.index, c.outcome, c.cpu_time_s, c.peak_memory_bytes, c.code_length,
+                                 c.kept ? "kept" : "", c.detail, c.code]), limit: 12 });
+  };
+  const showCandidates = (taskId) => {
+    detail.replaceChildren(el("h3", { textContent: `Candidates of ${taskId}` }));
+    runs.forEach((run, i) => { if (byTask[i].has(taskId)) candidateTable(run, i, taskId); });
+    detail.scrollIntoView({ block: "start" });
+  };
+
+  const table = reportTable(document.getElementById("problems"), columns, {
+    rows, search: true, limit: 25, className: "problems", onRowClick: (row) => showCandidates(row[0]),
+  });
   const bar = document.getElementById("filters");
-  let current = "all";
   Object.keys(filters).forEach((name) => {
     const count = rows.filter(filters[name]).length;
     const button = el("button", { type: "button", textContent: `${name} (${count})` });
     button.dataset.filter = name;
-    if (name === current) button.classList.add("active");
+    if (name === "all") button.classList.add("active");
     button.addEventListener("click", () => {
-      current = name;
       bar.querySelectorAll("button").forEach((b) => b.classList.toggle("active", b === button));
-      grid.updateConfig({ data: rows.filter(filters[name]) }).forceRender();
+      table.setRows(rows.filter(filters[name]));
     });
     bar.append(button);
   });
 
-  // ---- drill-down: a problem's candidates, their verdicts and code.
-  // Grid.js keeps render state in module globals: a grid is only ever created
-  // once every other grid is idle (its store says Rendered), one at a time.
-  const RENDERED = 3;
-  const idle = (g) => g.config && g.config.store && g.config.store.getState().status === RENDERED;
-  const whenIdle = (grids, done) => {
-    const poll = () => (grids.every(idle) ? setTimeout(done, 0) : setTimeout(poll, 15));
-    poll();
-  };
-  const detail = document.getElementById("candidates");
-  let drilling = Promise.resolve();
-  const candidateGrid = (run, i, taskId, holder) => {
-    const shown = shownOf(run, taskId);
-    const p = byTask[i].get(taskId);
-    const hidden = Object.values(p.outcomes).reduce((a, c) => a + c, 0) - shown.length;
-    holder.append(el("p", { className: "muted", textContent:
-      `${run.label}: ${p.passed}/${p.n} passed` + (hidden > 0 ? ` · showing ${shown.length} (each outcome's first, then in order); ${hidden} more in ${run.source}` : "") }));
-    const box = el("div");
-    holder.append(box);
-    return new gridjs.Grid({
-      columns: ["row", "outcome", { name: "CPU", formatter: ms }, { name: "memory", formatter: mb },
-                "length", "kept", { name: "detail", width: "30%" },
-                { name: "code", sort: false, formatter: (code) =>
-                  h("details", {}, h("summary", {}, `${code.split("\n").length} lines`), h("pre", {}, code)) }],
-      data: shown.map((c) => [c.index, c.outcome, c.cpu_time_s, c.peak_memory_bytes, c.code_length,
-                              c.kept ? "kept" : "", c.detail, c.code]),
-      sort: true, pagination: { limit: 12 },
-    }).render(box);
-  };
-  const showCandidates = (taskId) => {
-    drilling = drilling.then(() => new Promise((finished) => {
-      detail.replaceChildren(el("h3", { textContent: `Candidates of ${taskId}` }));
-      const made = [];
-      const next = (i) => {
-        if (i === runs.length) return whenIdle([grid, ...made], finished);
-        if (!byTask[i].has(taskId)) return next(i + 1);
-        whenIdle([grid, ...made], () => { made.push(candidateGrid(runs[i], i, taskId, detail)); next(i + 1); });
-      };
-      next(0);
-      detail.scrollIntoView({ block: "start" });
-    }));
-    return drilling;
-  };
-  grid.on("rowClick", (_, row) => showCandidates(row.cells[0].data));
-
-  // ---- once the table is drawn (Grid.js renders asynchronously, and a second
-  // grid must not start before the first is done): the linked problem's
-  // candidates (report.html#problem=HumanEval%2F32), then what a test (or a
-  // curious user) can read back
-  whenIdle([grid], async () => {
-    const linked = new URLSearchParams(location.hash.slice(1)).get("problem");
-    if (linked && tasks.includes(linked)) await showCandidates(linked);
-    const drawn = charts.filter((c) => {
-      const pixels = c.canvas.getContext("2d").getImageData(0, 0, c.canvas.width, c.canvas.height).data;
-      for (let i = 3; i < pixels.length; i += 4) if (pixels[i] !== 0) return true;
-      return false;
-    }).length;
-    status.dataset.charts = String(charts.length);
-    status.dataset.drawn = String(drawn);
-    status.dataset.rows = String(rows.length);
-    status.dataset.ms = String(Math.round(performance.now() - started));
-    status.dataset.state = "done";
-  });
+  // ---- the linked problem's candidates (report.html#problem=HumanEval%2F32),
+  // then what a test (or a curious user) can read back
+  const linked = new URLSearchParams(location.hash.slice(1)).get("problem");
+  if (linked && tasks.includes(linked)) showCandidates(linked);
+  const drawn = charts.filter((c) => {
+    const pixels = c.canvas.getContext("2d").getImageData(0, 0, c.canvas.width, c.canvas.height).data;
+    for (let i = 3; i < pixels.length; i += 4) if (pixels[i] !== 0) return true;
+    return false;
+  }).length;
+  status.dataset.charts = String(charts.length);
+  status.dataset.drawn = String(drawn);
+  status.dataset.rows = String(rows.length);
+  status.dataset.ms = String(Math.round(performance.now() - started));
+  status.dataset.state = "done";
 })();
