@@ -14,20 +14,25 @@ HumanEvalPack's evaluator runs it, as many at a time as harness has workers:
 * JavaScript: ``node`` on the program with its tests appended (passed: exit
   status 0 and an empty stderr, since a false ``console.assert`` only prints);
 * Java: ``javac`` on the program with its tests appended, in one Main.java,
-  then ``java -ea Main``.
+  then ``java -ea Main``;
+* TypeScript: HumanEvalPack has none, so its JavaScript rows are run as
+  TypeScript (``TypeScript/N``): ``tsc --target esnext`` then ``node``, as
+  MultiPL-E's ``eval_ts.py`` runs it (a type error fails the candidate on both
+  sides; many of these untyped programs have one), passed as for JavaScript.
 
 Also prints each side's agreement with the published labels (canonical
 passes, buggy fails) and the candidates on which the two sides differ.
 
-Usage: python benchmarks/bench_native.py [--language cpp|go|rust|javascript|java] [--workers 2] [--limit 164]
+Usage: python benchmarks/bench_native.py [--language cpp|go|rust|javascript|typescript|java] [--workers 2] [--limit 164]
 Needs: the language's image (`harness sandbox build --languages cpp,go,rust,javascript,java`),
 and on the host g++ with the OpenSSL and Boost headers (apt-get install g++
 libssl-dev libboost-dev), Go with testify (apt-get install golang-go
 golang-github-stretchr-testify-dev) or Rust (apt-get install rustc cargo
 librust-rand-dev librust-regex-dev librust-md5-dev librust-aho-corasick-dev
 librust-memchr-dev) or Node.js (apt-get install nodejs; JavaScript/162
-needs the js-md5 package: npm install -g js-md5, or leave it failing) or a JDK
-(apt-get install openjdk-17-jdk-headless libjavatuples-java).
+needs the js-md5 package: npm install -g js-md5, or leave it failing), for
+TypeScript also the image's compiler version (npm install -g typescript@4.8.4),
+or a JDK (apt-get install openjdk-17-jdk-headless libjavatuples-java).
 """
 
 from __future__ import annotations
@@ -57,11 +62,20 @@ GO_ENV = dict(os.environ, GO111MODULE="off", GOPATH="/usr/share/gocode", GOFLAGS
 
 
 def pack(language: str) -> Path:
-    return ROOT / "problems" / f"humanevalpack_{ {'javascript': 'js'}.get(language, language)}.jsonl.gz"
+    """The bundled HumanEvalPack file; for TypeScript, its JavaScript rows
+    renamed ``TypeScript/N`` (written once, in the temp dir)."""
+    if language != "typescript":
+        return ROOT / "problems" / f"humanevalpack_{ {'javascript': 'js'}.get(language, language)}.jsonl.gz"
+    target = Path(tempfile.gettempdir()) / "bench-native-humanevalpack_ts.jsonl.gz"
+    with gzip.open(pack("javascript"), "rt") as source, gzip.open(target, "wt") as out:
+        for line in source:
+            row = json.loads(line)
+            out.write(json.dumps(dict(row, task_id=row["task_id"].replace("JavaScript/", "TypeScript/"))) + "\n")
+    return target
 
 
-def candidates(language: str, limit: int) -> list[dict[str, str]]:
-    rows = [json.loads(line) for line in gzip.open(pack(language), "rt")][:limit]
+def candidates(source: Path, limit: int) -> list[dict[str, str]]:
+    rows = [json.loads(line) for line in gzip.open(source, "rt")][:limit]
     return [{"task_id": row["task_id"], "completion": row[field], "label": field.split("_")[0],
              "row": row} for row in rows for field in ("canonical_solution", "buggy_solution")]
 
@@ -156,16 +170,24 @@ def node_env() -> dict[str, str]:
 
 
 
-def host_js(row: dict, program: str) -> bool:
+def host_js(row: dict, program: str, typescript: bool = False) -> bool:
     """``node`` on the program and its tests in one file; passed = exit
-    status 0 and nothing on stderr (a false console.assert only prints)."""
+    status 0 and nothing on stderr (a false console.assert only prints).
+    TypeScript: ``tsc --target esnext`` first; a type error fails."""
     with tempfile.TemporaryDirectory() as tmp:
-        (Path(tmp) / "main.js").write_text(program + "\n" + row["test"])
+        (Path(tmp) / ("main.ts" if typescript else "main.js")).write_text(program + "\n" + row["test"])
         try:
+            if typescript and subprocess.run(["tsc", "--target", "esnext", "main.ts"], cwd=tmp, capture_output=True,
+                                             timeout=30, env=node_env()).returncode != 0:
+                return False
             done = subprocess.run(["node", "main.js"], cwd=tmp, capture_output=True, timeout=10, env=node_env())
         except subprocess.TimeoutExpired:
             return False
         return done.returncode == 0 and not done.stderr
+
+
+def host_ts(row: dict, program: str) -> bool:
+    return host_js(row, program, typescript=True)
 
 
 def host_java(row: dict, program: str) -> bool:
@@ -185,6 +207,7 @@ def host_java(row: dict, program: str) -> bool:
 
 HOSTS = {"cpp": ("g++ + ./a.out on the host", host_cpp), "go": ("go test on the host", host_go),
          "rust": ("rustc --test + binary on the host", host_rust), "javascript": ("node on the host", host_js),
+         "typescript": ("tsc + node on the host", host_ts),
          "java": ("javac + java -ea on the host", host_java)}
 
 
@@ -196,7 +219,7 @@ def main() -> None:
     args = parser.parse_args()
     source = pack(args.language)
     problems = load_problems(str(source))
-    rows = candidates(args.language, args.limit)
+    rows = candidates(source, args.limit)
     programs = [problems.problems[r["task_id"]].program(r["completion"], CodeField.COMPLETION) for r in rows]
     title, host_run = HOSTS[args.language]
     if args.language in ("go", "rust"):  # warm: Go's build cache, Rust's crates, as after an evaluator's first run

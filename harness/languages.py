@@ -96,7 +96,9 @@ def folder_image(folder: str) -> str:
 
 
 def folder_tools(folder: str) -> tuple[str, ...]:
-    return next(lang.tools for lang in LANGUAGES.values() if lang.folder == folder)
+    """What every language built in ``folder`` needs (JavaScript's image is
+    TypeScript's too: node and TypeScript's compiler)."""
+    return tuple(dict.fromkeys(tool for lang in LANGUAGES.values() if lang.folder == folder for tool in lang.tools))
 
 
 __all__ = ["LANGUAGES", "Language", "folder_image", "folder_packages", "folder_tools", "image_folders", "language"]

@@ -689,7 +689,7 @@ def _humanevalpack_row(row: Mapping[str, Any], where: str) -> dict[str, Any]:
     # the function the declaration declares (HumanEvalPack's entry_point field
     # is the Python name, and CPP/156's function is int_to_mini_romank)
     entry = function_name(signature) or _text_field(row, "entry_point", where, required=False)
-    if lang.name == "javascript":  # ``const f = (x) => {`` (the field is wrong for JavaScript/114)
+    if lang.name in ("javascript", "typescript"):  # ``const f = (x) => {`` (the field is wrong for JavaScript/114)
         named = re.match(r"\s*(?:(?:const|let|var)\s+([\w$]+)\s*=|(?:async\s+)?function\s*\*?\s*([\w$]+))", signature)
         entry = next(filter(None, named.groups()), "") if named else ""
         entry = entry or _text_field(row, "entry_point", where, required=False)

@@ -139,6 +139,28 @@ def test_javascript_and_typescript_stdin_stdout_programs(language: str, isolatio
     assert "SyntaxError" in said or "error TS2322" in said
 
 
+def test_evaluate_runs_typescript_problems_from_the_command_line(tmp_path) -> None:
+    """The whole CLI path (image probe included, which once refused every
+    TypeScript run): HumanEvalPack's JavaScript rows as TypeScript, canonical
+    and buggy; /114's declaration names the function its entry_point misnames."""
+    import gzip
+    import json
+
+    from harness.cli import main
+    from harness.resources import data_dir
+    rows = [json.loads(line) for line in gzip.open(data_dir("problems") / "humanevalpack_js.jsonl.gz", "rt")]
+    chosen = [dict(row, task_id=row["task_id"].replace("JavaScript/", "TypeScript/")) for row in rows
+              if row["task_id"] in ("JavaScript/0", "JavaScript/114")]
+    problems, samples, out = tmp_path / "ts.jsonl", tmp_path / "samples.jsonl", tmp_path / "out.jsonl"
+    problems.write_text("".join(json.dumps(row) + "\n" for row in chosen))
+    samples.write_text("".join(json.dumps({"task_id": row["task_id"], "completion": row[field]}) + "\n"
+                               for row in chosen for field in ("canonical_solution", "buggy_solution")))
+    assert main(["evaluate", str(samples), "--problems", str(problems), "--out", str(out), "--quiet",
+                 "--no-cache", "--no-calibrate", "--k", "1"]) == 0
+    outcomes = [json.loads(line)["outcome"] for line in out.read_text().splitlines()]
+    assert outcomes[0::2] == ["passed", "passed"] and not {"passed", "infra_error"} & set(outcomes[1::2]), outcomes
+
+
 def test_javascript_in_container_isolation() -> None:
     """A container per candidate: the judge starts in each one, and the
     verdicts are the same."""
@@ -161,9 +183,11 @@ def test_sandbox_check_looks_at_the_javascript_image_and_node(monkeypatch, capsy
 
     from .conftest import IMAGE
     image = language_image("javascript")
-    assert main(["sandbox", "check", "--languages", "js"]) == 0
+    # TypeScript's compiler is a script node reads, not an executable: the probe once refused it
+    assert main(["sandbox", "check", "--languages", "js,ts"]) == 0
     assert f"image {image} (Python" in capsys.readouterr().out
     monkeypatch.setenv("HARNESS_IMAGE_JAVASCRIPT", IMAGE)  # an image without node named as the JavaScript one
     assert main(["sandbox", "check", "--languages", "javascript"]) == 3
-    assert (f"MISSING: image {IMAGE} has no /usr/bin/node, which JavaScript and TypeScript problems need; "
-            "use the image `harness sandbox build --languages javascript` makes") in capsys.readouterr().out
+    assert (f"MISSING: image {IMAGE} has no /usr/bin/node, /usr/share/nodejs/typescript/lib/typescript.js, "
+            "which JavaScript and TypeScript problems need; use the image `harness sandbox build --languages "
+            "javascript` makes") in capsys.readouterr().out

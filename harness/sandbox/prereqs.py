@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import uuid
@@ -92,7 +93,8 @@ def require_docker(image: str = DEFAULT_IMAGE) -> None:
 # (bring your own); pytest and pytest-timeout only for pytest problems.
 MIN_PYTHON = (3, 9)
 PYTEST_MODULES = ("pytest", "pytest_timeout")
-# What the probe looks for; each language needs its own (``Language.tools``).
+# What the probe looks for; each language needs its own (``Language.tools``):
+# programs it runs (executable) and TypeScript's compiler, a script node reads.
 TOOLCHAIN_PATHS = COMPILERS + GO_TOOLS + (RUSTC, NODE, TYPESCRIPT) + JAVA_TOOLS
 PROBE_TIMEOUT_S = 60
 
@@ -118,9 +120,12 @@ print(json.dumps({
     "musl": musl,
     "prefix": os.path.commonpath([paths[k] for k in ("purelib", "platlib", "scripts", "data")]),
     "modules": dict((m, importlib.util.find_spec(m) is not None) for m in MODULES),
-    "tools": dict((t, os.access(t, os.X_OK)) for t in TOOLS),
+    "tools": dict((t, os.access(t, os.R_OK if t.endswith(".js") else os.X_OK)) for t in TOOLS),
 }))
 """.replace("MODULES", repr(PYTEST_MODULES)).replace("TOOLS", repr(TOOLCHAIN_PATHS))
+# A kept probe is trusted only if this very probe made it: an image id names
+# the image's content, not what an older probe looked for or how.
+PROBE_DIGEST = hashlib.sha256(PROBE.encode()).hexdigest()[:16]
 
 
 def _tools_missing(image: str, lacking: list[str]) -> str:
@@ -248,7 +253,8 @@ def require_image(image: str, needs_pytest: bool = False, cache_dir: Path | None
                   needs_tools: tuple[str, ...] = ()) -> ImageProbe:
     """The checks a run makes before it starts: the image has what the
     sandbox needs.  Probes are kept per image id in ``cache_dir/images.json``
-    (an image id names its content, so a probe never goes stale).
+    (an image id names its content; a probe kept by another version of
+    the probe is made again).
 
     Raises:
         PrerequisiteError: one line per missing thing, each with its fix.
@@ -263,15 +269,14 @@ def require_image(image: str, needs_pytest: bool = False, cache_dir: Path | None
             raise PrerequisiteError(f"cannot inspect sandbox image {image}: {_first_line(exc)}") from exc
         known = _load_probes(cache_dir)
         entry = known.get(image_id)
-        if isinstance(entry, dict) and isinstance(entry.get("facts"), dict) \
-                and set(TOOLCHAIN_PATHS) <= set(entry["facts"].get("tools") or ()):
+        if isinstance(entry, dict) and isinstance(entry.get("facts"), dict) and entry.get("probe") == PROBE_DIGEST:
             probe = ImageProbe(image, image_id, python=entry.get("python"),
                                entrypoint=tuple(entry.get("entrypoint") or ()), facts=entry["facts"])
         else:
             probe = probe_image(image, client)
             if not probe.failure:
                 known[image_id] = {"python": probe.python, "entrypoint": list(probe.entrypoint),
-                                   "facts": dict(probe.facts)}
+                                   "facts": dict(probe.facts), "probe": PROBE_DIGEST}
                 _save_probes(cache_dir, known)
     finally:
         client.close()
