@@ -13,7 +13,9 @@ import dataclasses
 import json
 import os
 import re
+import signal
 import sys
+import threading
 import uuid
 from collections.abc import Callable, Iterable, Sequence
 from contextlib import ExitStack, closing, suppress
@@ -51,6 +53,7 @@ EXIT_OK = 0
 EXIT_FAILED = 1  # `problems validate` found broken or flaky problems
 EXIT_GATE = 4  # `rebuild`: a quality gate failed
 EXIT_INTERRUPTED = 130  # Ctrl-C; this run's containers were removed
+EXIT_TERMINATED = 143  # SIGTERM (a cancelled CI job, `timeout`, `docker stop`): the same clean-up
 # Errors, by class (most specific first: the first that matches wins):
 EXIT_CODES: dict[type[HarnessError], int] = {
     InputError: 2,  # bad input or options: the message names the file and line, or the flag
@@ -803,20 +806,36 @@ def cmd_problems(args: argparse.Namespace) -> int:
     return 0
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, unwound as Ctrl-C is: every ``finally`` that removes
+    containers and closes the store runs (only SIGKILL leaves orphans, which
+    the next run prunes)."""
+
+
+def _on_sigterm(signum: int, frame: object) -> None:
+    raise Terminated()
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     handlers: dict[str, Callable[[argparse.Namespace], int]] = {
         "evaluate": cmd_evaluate, "curate": cmd_curate, "generate": cmd_generate, "rebuild": cmd_rebuild,
         "sandbox": cmd_sandbox, "problems": cmd_problems, "cache": cmd_cache, "report": cmd_report,
         "merge": cmd_merge}
+    on_main_thread = threading.current_thread() is threading.main_thread()  # only it may set handlers
+    previous = signal.signal(signal.SIGTERM, _on_sigterm) if on_main_thread else None
     try:
         return handlers[args.command](args)
-    except KeyboardInterrupt:
-        print("interrupted; this run's containers were removed", file=sys.stderr)
-        return EXIT_INTERRUPTED
+    except KeyboardInterrupt as exc:
+        terminated = isinstance(exc, Terminated)
+        print(f"{'terminated' if terminated else 'interrupted'}; this run's containers were removed", file=sys.stderr)
+        return EXIT_TERMINATED if terminated else EXIT_INTERRUPTED
     except HarnessError as exc:
         print(f"harness: error: {exc}", file=sys.stderr)
         return exit_code(exc)
+    finally:
+        if on_main_thread:
+            signal.signal(signal.SIGTERM, previous)
 
 
 if __name__ == "__main__":

@@ -103,15 +103,17 @@ def wait_for_containers(pid: int, timeout: float = 30) -> int:
     raise AssertionError("the run started no container")
 
 
-def test_ctrl_c_leaves_no_container(tmp_path: Path) -> None:
+@pytest.mark.parametrize(("stop", "status"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+def test_ctrl_c_or_sigterm_leaves_no_container(tmp_path: Path, stop: signal.Signals, status: int) -> None:
+    """Ctrl-C, and SIGTERM (a cancelled CI job, ``timeout``, ``docker stop``)."""
     proc = subprocess.Popen([sys.executable, "-m", "harness", "evaluate", str(slow_samples(tmp_path)),
                              "--out", str(tmp_path / "r.jsonl"), "--quiet", "--no-calibrate"],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     wait_for_containers(proc.pid)
     time.sleep(1)
-    proc.send_signal(signal.SIGINT)
+    proc.send_signal(stop)
     _, err = proc.communicate(timeout=60)
-    assert proc.returncode == 130, err
+    assert proc.returncode == status, err
     assert containers_of(proc.pid) == 0
 
 
