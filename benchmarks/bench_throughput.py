@@ -28,8 +28,8 @@ Needs: the sandbox image (harness sandbox build), for kodcode the suites image
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import contextlib
+import importlib.util
 import io
 import json
 import os
