@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 import harness.errors as errors
-from harness.cli import EXIT_CODES, EXIT_FAILED, EXIT_GATE, EXIT_INTERRUPTED, EXIT_OK, exit_code, main
+from harness.cli import EXIT_CODES, EXIT_FAILED, EXIT_GATE, EXIT_INTERRUPTED, EXIT_OK, EXIT_TERMINATED, exit_code, main
 from harness.errors import (
     ConfigError,
     HarnessError,
@@ -60,7 +60,7 @@ def test_every_class_is_drawn_in_the_tree() -> None:
 def test_the_readme_table_lists_every_exit_status() -> None:
     readme = (ROOT / "README.md").read_text()
     table = dict(re.findall(r"^\| (\d+) \| (.+?) \|$", readme, re.M))
-    statuses = {EXIT_OK, EXIT_FAILED, EXIT_GATE, EXIT_INTERRUPTED, *EXIT_CODES.values()}
+    statuses = {EXIT_OK, EXIT_FAILED, EXIT_GATE, EXIT_INTERRUPTED, EXIT_TERMINATED, *EXIT_CODES.values()}
     assert {int(code) for code in table} == statuses
 
 
