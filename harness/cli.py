@@ -720,14 +720,15 @@ def cmd_sandbox(args: argparse.Namespace) -> int:
     if args.action == "check":
         missing = False
         for folder, tag in _language_images(args):
-            found = check_image(tag, needs_tools=folder_tools(folder))
+            tools = folder_tools(folder, args.languages.split(","))
+            found = check_image(tag, needs_tools=tools)
             for line in found.missing:
                 print(f"MISSING: {line}")
             for line in found.notes:
                 print(f"NOTE: {line}")
             if not found.missing:
-                tools = f", with {' and '.join(folder_tools(folder))}" if folder_tools(folder) else ""
-                print(f"ok: engine reachable, image {tag} (Python {found.python}{tools}) runs the sandbox supervisor")
+                having = f", with {' and '.join(tools)}" if tools else ""
+                print(f"ok: engine reachable, image {tag} (Python {found.python}{having}) runs the sandbox supervisor")
             missing = missing or bool(found.missing)
         return EXIT_CODES[SandboxError] if missing else EXIT_OK
     if args.action == "list":
@@ -813,6 +814,7 @@ class Terminated(KeyboardInterrupt):
 
 
 def _on_sigterm(signum: int, frame: object) -> None:
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)  # a second SIGTERM must not cut the clean-up short
     raise Terminated()
 
 
@@ -822,8 +824,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         "evaluate": cmd_evaluate, "curate": cmd_curate, "generate": cmd_generate, "rebuild": cmd_rebuild,
         "sandbox": cmd_sandbox, "problems": cmd_problems, "cache": cmd_cache, "report": cmd_report,
         "merge": cmd_merge}
-    on_main_thread = threading.current_thread() is threading.main_thread()  # only it may set handlers
-    previous = signal.signal(signal.SIGTERM, _on_sigterm) if on_main_thread else None
+    # Only the main thread may set handlers; a SIGTERM the caller chose to ignore stays ignored.
+    catch = threading.current_thread() is threading.main_thread() \
+        and signal.getsignal(signal.SIGTERM) is not signal.SIG_IGN
+    previous = signal.signal(signal.SIGTERM, _on_sigterm) if catch else None
     try:
         return handlers[args.command](args)
     except KeyboardInterrupt as exc:
@@ -834,8 +838,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"harness: error: {exc}", file=sys.stderr)
         return exit_code(exc)
     finally:
-        if on_main_thread:
-            signal.signal(signal.SIGTERM, previous)
+        if catch:  # None: a handler not set from Python, left as the default
+            signal.signal(signal.SIGTERM, signal.SIG_DFL if previous is None else previous)
 
 
 if __name__ == "__main__":

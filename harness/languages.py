@@ -95,10 +95,13 @@ def folder_image(folder: str) -> str:
     return next(lang.image for lang in LANGUAGES.values() if lang.folder == folder)
 
 
-def folder_tools(folder: str) -> tuple[str, ...]:
-    """What every language built in ``folder`` needs (JavaScript's image is
-    TypeScript's too: node and TypeScript's compiler)."""
-    return tuple(dict.fromkeys(tool for lang in LANGUAGES.values() if lang.folder == folder for tool in lang.tools))
+def folder_tools(folder: str, names: Iterable[str] = ("all",)) -> tuple[str, ...]:
+    """What the languages ``names`` (or ``all``) that run in ``folder``'s
+    image need: one image holds JavaScript and TypeScript, so ``js`` asks for
+    node, and ``ts`` for TypeScript's compiler as well."""
+    wanted = set(LANGUAGES) if "all" in names else {language(name).name for name in names}
+    return tuple(dict.fromkeys(tool for lang in LANGUAGES.values()
+                               if lang.folder == folder and lang.name in wanted for tool in lang.tools))
 
 
 __all__ = ["LANGUAGES", "Language", "folder_image", "folder_packages", "folder_tools", "image_folders", "language"]

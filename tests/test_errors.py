@@ -152,3 +152,55 @@ def test_an_unusable_store_is_exit_5(tmp_path: Path, capsys: pytest.CaptureFixtu
 
 def test_sandbox_errors_stay_exit_3() -> None:
     assert exit_code(SandboxError("x")) == 3
+
+
+def test_sigterm_unwinds_once_and_main_restores_the_handler(tmp_path: Path) -> None:
+    """SIGTERM raises as Ctrl-C does, and ignores a second SIGTERM so the
+    clean-up runs whole; ``main`` puts the caller's handler back."""
+    import signal
+
+    from harness.cli import Terminated, _on_sigterm
+    before = signal.getsignal(signal.SIGTERM)
+    try:
+        with pytest.raises(Terminated):
+            _on_sigterm(signal.SIGTERM, None)
+        assert signal.getsignal(signal.SIGTERM) is signal.SIG_IGN
+    finally:
+        signal.signal(signal.SIGTERM, before)
+    assert main(["report", str(tmp_path / "missing.jsonl")]) != 0
+    assert signal.getsignal(signal.SIGTERM) is before
+
+
+def test_a_probe_kept_by_another_probe_version_is_made_again(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An image id names the image, not the probe: a kept probe that an older
+    probe made (it asked typescript.js to be executable) is not trusted."""
+    from harness.protocol import TYPESCRIPT
+    from harness.sandbox import prereqs
+
+    class Client:
+        class images:  # noqa: N801 - the SDK's attribute
+            @staticmethod
+            def get(name: str) -> object:
+                return type("Image", (), {"id": "sha256:feed"})()
+
+        def close(self) -> None:
+            pass
+
+    tools = dict.fromkeys(prereqs.TOOLCHAIN_PATHS, True)
+    made: list[str] = []
+
+    def probe_image(image: str, client: object = None) -> prereqs.ImageProbe:
+        made.append(image)
+        return prereqs.ImageProbe(image, "sha256:feed", python="3.11.2", facts={"tools": tools, "modules": {}})
+
+    monkeypatch.setattr(prereqs, "docker_client", lambda timeout=None: Client())
+    monkeypatch.setattr(prereqs, "probe_image", probe_image)
+    stale = {"python": "3.11.2", "entrypoint": [],
+             "facts": {"tools": dict(tools, **{TYPESCRIPT: False}), "modules": {}}}
+    (tmp_path / prereqs.PROBES_FILE).write_text(json.dumps({"sha256:feed": stale}))
+    prereqs.require_image("img", cache_dir=tmp_path, needs_tools=(TYPESCRIPT,))  # no PrerequisiteError
+    assert made == ["img"]
+    kept = json.loads((tmp_path / prereqs.PROBES_FILE).read_text())["sha256:feed"]
+    assert kept["probe"] == prereqs.PROBE_DIGEST and kept["facts"]["tools"][TYPESCRIPT] is True
+    prereqs.require_image("img", cache_dir=tmp_path, needs_tools=(TYPESCRIPT,))
+    assert made == ["img"]  # this probe's own record is trusted

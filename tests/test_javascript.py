@@ -148,6 +148,7 @@ def test_evaluate_runs_typescript_problems_from_the_command_line(tmp_path) -> No
 
     from harness.cli import main
     from harness.resources import data_dir
+    language_image("typescript")  # skips, saying why, without the image
     rows = [json.loads(line) for line in gzip.open(data_dir("problems") / "humanevalpack_js.jsonl.gz", "rt")]
     chosen = [dict(row, task_id=row["task_id"].replace("JavaScript/", "TypeScript/")) for row in rows
               if row["task_id"] in ("JavaScript/0", "JavaScript/114")]
@@ -180,6 +181,7 @@ def test_javascript_in_container_isolation() -> None:
 
 def test_sandbox_check_looks_at_the_javascript_image_and_node(monkeypatch, capsys) -> None:
     from harness.cli import main
+    from harness.protocol import TYPESCRIPT
 
     from .conftest import IMAGE
     image = language_image("javascript")
@@ -188,6 +190,7 @@ def test_sandbox_check_looks_at_the_javascript_image_and_node(monkeypatch, capsy
     assert f"image {image} (Python" in capsys.readouterr().out
     monkeypatch.setenv("HARNESS_IMAGE_JAVASCRIPT", IMAGE)  # an image without node named as the JavaScript one
     assert main(["sandbox", "check", "--languages", "javascript"]) == 3
-    assert (f"MISSING: image {IMAGE} has no /usr/bin/node, /usr/share/nodejs/typescript/lib/typescript.js, "
-            "which JavaScript and TypeScript problems need; use the image `harness sandbox build --languages "
-            "javascript` makes") in capsys.readouterr().out
+    assert (f"MISSING: image {IMAGE} has no /usr/bin/node, which JavaScript and TypeScript problems need; "
+            "use the image `harness sandbox build --languages javascript` makes") in capsys.readouterr().out
+    assert main(["sandbox", "check", "--languages", "ts"]) == 3  # TypeScript also needs its compiler
+    assert f"MISSING: image {IMAGE} has no /usr/bin/node, {TYPESCRIPT}," in capsys.readouterr().out
