@@ -86,9 +86,9 @@ window.reportTable = (function () {
         return tr;
       }));
       if (!rows.length) body.append(node("tr", {}, node("td", { colSpan: columns.length, className: "empty", textContent: "No matching rows" })));
-      const summary = node("span", { className: "summary" });
-      // the summary's numbers are ours, never the data's: markup is safe here
-      summary.innerHTML = `Showing <b>${shown.length ? start + 1 : 0}</b> to <b>${start + rows.length}</b> of <b>${shown.length}</b> results`;
+      const bold = (n) => node("b", { textContent: String(n) });
+      const summary = node("span", { className: "summary" }, "Showing ", bold(shown.length ? start + 1 : 0), " to ",
+                           bold(start + rows.length), " of ", bold(shown.length), " results");
       const pages = Math.ceil(shown.length / limit);
       const buttons = [pageButton("Previous", page - 1, false)];
       const first = Math.max(0, Math.min(page - 2, pages - 5));  // five page numbers around this one
