@@ -25,12 +25,7 @@
   const pct = (v) => (v === null || v === undefined ? "–" : (100 * v).toFixed(1) + "%");
   const ms = (v) => (v === null || v === undefined ? "–" : (1000 * v).toFixed(1) + " ms");
   const mb = (v) => (v === null || v === undefined ? "–" : (v / 1048576).toFixed(1) + " MB");
-  const el = (tag, props, ...children) => {
-    const node = document.createElement(tag);
-    Object.assign(node, props || {});
-    for (const child of children) node.append(child);
-    return node;
-  };
+  const el = reportTable.el;
 
   // ---- summary cards
   const cards = document.getElementById("cards");

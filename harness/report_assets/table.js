@@ -23,17 +23,23 @@ window.reportTable = (function () {
 
   // columns: [{name, format?(value) -> string | Node, compare?(a, b) | false, width?}]
   // options: {rows, limit, search, className, onRowClick(row)}
-  return function reportTable(holder, columns, options) {
+  const reportTable = function (holder, columns, options) {
     let all = options.rows, shown = all, page = 0, sortBy = -1, direction = 1, query = "";
     const limit = options.limit || 25;
     const cell = (column, value) => {
       const out = column.format ? column.format(value) : text(value);
       return typeof out === "string" ? node("td", { textContent: out }) : node("td", {}, out);
     };
-    const searchText = (row) => row.map((v, i) => {
-      const out = columns[i].format ? columns[i].format(v) : v;
-      return typeof out === "string" ? out : text(v);
-    }).join("\u0000").toLowerCase();
+    const searched = new WeakMap();  // a row's text, formatted once, not at every keystroke
+    const searchText = (row) => {
+      if (!searched.has(row)) {
+        searched.set(row, row.map((v, i) => {
+          const out = columns[i].format ? columns[i].format(v) : v;
+          return typeof out === "string" ? out : text(v);
+        }).join("\u0000").toLowerCase());
+      }
+      return searched.get(row);
+    };
 
     const table = node("table", { className: "report-table " + (options.className || "") });
     const head = node("tr");
@@ -99,4 +105,6 @@ window.reportTable = (function () {
     apply();
     return { setRows: (rows) => { all = rows; apply(); } };
   };
+  reportTable.el = node;  // the page's own DOM builder too (report.js)
+  return reportTable;
 })();
