@@ -161,6 +161,8 @@ def evaluate(samples_path: str | Path, problems: ProblemSet, backend: Backend, o
         total = shard.size(total)
     if store is not None:
         backend = CachingBackend(backend, store)
+    runner = Runner(backend, run)
+    backend.prepare(run.limits, runner.workers)  # they boot while the samples are read and the jobs built
     out_path = Path(out_path)
     hint = ("verdicts already judged are in the result store, so rerunning the command finishes the job"
             if isinstance(backend, CachingBackend) else "")
@@ -173,7 +175,6 @@ def evaluate(samples_path: str | Path, problems: ProblemSet, backend: Backend, o
         # backslashreplace: a lone surrogate in a candidate's output or fields is
         # written as its JSON escape instead of aborting the run.
         handle = open(out_path, "w", encoding="utf-8", errors="backslashreplace")
-    runner = Runner(backend, run)
     pending: dict[int, Sample] = {}
 
     unanswered: collections.deque[int] = collections.deque()  # truncated replies: judged without running

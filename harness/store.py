@@ -129,6 +129,13 @@ class ResultStore:
         except sqlite3.Error as exc:
             raise StoreError(f"result store {path}: cannot merge it into {self.path} ({exc})") from exc
 
+    def is_empty(self) -> bool:
+        try:
+            with self.lock:
+                return self.db.execute("SELECT 1 FROM results LIMIT 1").fetchone() is None
+        except sqlite3.Error as exc:
+            raise StoreError(f"result store {self.path}: cannot read ({exc})") from exc
+
     def stats(self) -> StoreStats:
         try:
             with self.lock:
@@ -237,6 +244,12 @@ class CachingBackend(Backend):
 
     def status(self) -> str:
         return self.inner.status()
+
+    def prepare(self, limits: Limits, sessions: int) -> None:
+        # A store that already holds verdicts may answer everything: starting
+        # sandboxes for a rerun that executes nothing would only slow it down.
+        if self.store.is_empty():
+            self.inner.prepare(limits, sessions)
 
     def close(self) -> None:
         self.inner.close()

@@ -63,6 +63,16 @@ def test_no_top_level_name_is_defined_by_two_agent_modules() -> None:
                 owner[target] = name
 
 
+def test_the_join_drops_exactly_the_relative_imports_the_syntax_tree_has() -> None:
+    for name in agent.MODULES:
+        source = agent.module_source(name)
+        lines = source.splitlines(keepends=True)
+        for node in reversed(ast.parse(source).body):
+            if isinstance(node, ast.ImportFrom) and node.level > 0:
+                del lines[node.lineno - 1:node.end_lineno or node.lineno]
+        assert agent.strip_relative_imports(source) == "".join(lines), name
+
+
 def test_version_is_a_hash_of_the_joined_source() -> None:
     import hashlib
     assert agent.VERSION == hashlib.sha256(agent.joined_source().encode()).hexdigest()[:16]

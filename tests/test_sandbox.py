@@ -105,6 +105,24 @@ def test_no_container_left_after_close() -> None:
     assert count_containers(f"{LABEL_RUN}={backend.run_id}") == 0
 
 
+def test_prepared_containers_are_the_sessions_and_none_is_left() -> None:
+    """``prepare`` boots containers while the host reads its inputs: the
+    sessions take them (no third is started) and close removes all, also
+    one that no session took."""
+    backend = DockerBackend(image=IMAGE)
+    label = f"{LABEL_RUN}={backend.run_id}"
+    try:
+        backend.prepare(TEST_LIMITS, 2)
+        session = backend.open_session(TEST_LIMITS)
+        assert run_one(session, RIGHT).passed
+        assert count_containers(label) == 2
+        session.close()
+        assert count_containers(label) == 1  # the one nobody took
+    finally:
+        backend.close()
+    assert count_containers(label) == 0
+
+
 def test_candidate_cannot_read_the_tests_from_its_memory(session) -> None:
     from .sandbox_cases import MEMORY_THIEF, SECRET_SPEC
     honest = session.run("secret@test", SECRET_SPEC, ["def answer():\n    return 'SECRET-4f1c9a'\n"], TEST_LIMITS)

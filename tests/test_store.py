@@ -69,6 +69,25 @@ def test_keys_follow_tests_limits_and_sandbox(tmp_path: Path) -> None:
     assert other.calls["# fake: passed"] == 1
 
 
+def test_sandboxes_are_prepared_only_when_the_store_cannot_answer(tmp_path: Path) -> None:
+    """A rerun the store answers starts no sandbox ahead; a first run does."""
+
+    class Preparing(FakeBackend):
+        prepared: list[int] = []
+
+        def prepare(self, limits: Limits, sessions: int) -> None:
+            self.prepared.append(sessions)
+
+    samples, store = fake_samples(tmp_path, 6), ResultStore(tmp_path / "store.db")
+    for expected in ([2], []):
+        backend = Preparing()
+        backend.prepared = []
+        evaluate(samples, load_problems("humaneval"), backend, tmp_path / "r.jsonl", NO_CALIBRATION,
+                 workers=2, store=store)
+        assert backend.prepared == expected
+    store.close()
+
+
 def test_store_survives_reopening_and_prunes(tmp_path: Path) -> None:
     path = tmp_path / "store.sqlite3"
     store = ResultStore(path)

@@ -95,5 +95,10 @@ class Backend(abc.ABC):
         """Sandboxes it can run at once, when it knows (a cluster does); workers=0 takes this."""
         return None
 
+    def prepare(self, limits: Limits, sessions: int) -> None:  # noqa: B027 (optional)
+        """Hints that ``sessions`` sessions with ``limits`` will open soon: a
+        backend may start their sandboxes now, in the background, while the
+        caller reads its inputs.  Best effort; never raises."""
+
     def close(self) -> None:  # noqa: B027 (optional: most backends hold nothing shared)
         """Releases shared resources (prefetched sandboxes, clients)."""

@@ -20,6 +20,7 @@ import threading
 import time
 import uuid
 from collections.abc import Mapping, Sequence
+from concurrent.futures import Future
 from typing import Any
 
 import docker
@@ -242,7 +243,8 @@ class WarmSession(Session):
     def run(self, problem_key: str, spec: Mapping[str, Any], programs: Sequence[str],
             limits: Limits) -> list[Execution]:
         if self.current is None:
-            self.current = self.backend.new_container(self.client, self.limits)
+            self.current = self.backend.take_started(self.limits) or self.backend.new_container(self.client,
+                                                                                                 self.limits)
         # Never run past the container's budget: a prefix is a valid answer.
         room = max(1, self.backend.max_uses - self.current.uses)
         try:
@@ -343,6 +345,58 @@ class Prefetcher:
             thread.join(timeout=START_TIMEOUT_S)
 
 
+class StartedPool:
+    """Warm containers started ahead (``DockerBackend.prepare``), each by its
+    own thread and client, for the first sessions to take."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.waiting: dict[tuple[int, int, int], list[Future[Container]]] = {}
+        self.clients: list[docker.DockerClient] = []
+
+    def start(self, backend: DockerBackend, limits: Limits, count: int) -> None:
+        with self.lock:
+            futures = self.waiting.setdefault(limits.container_key(), [])
+            for _ in range(count):
+                future: Future[Container] = Future()
+                futures.append(future)
+                threading.Thread(target=self._start, args=(backend, limits, future), daemon=True).start()
+
+    def _start(self, backend: DockerBackend, limits: Limits, future: Future[Container]) -> None:
+        try:
+            client = backend.new_client()
+            with self.lock:
+                self.clients.append(client)  # the container's: it is closed with the pool
+            future.set_result(backend.new_container(client, limits))
+        except BaseException as exc:  # the session that takes it starts its own, and says why
+            future.set_exception(exc)
+
+    def take(self, limits: Limits) -> Container | None:
+        with self.lock:
+            futures = self.waiting.get(limits.container_key())
+            future = futures.pop(0) if futures else None
+        if future is None:
+            return None
+        try:
+            return future.result(timeout=START_TIMEOUT_S * 2)
+        except BaseException:
+            return None
+
+    def close(self) -> None:
+        with self.lock:
+            futures = [f for waiting in self.waiting.values() for f in waiting]
+            self.waiting.clear()
+        for future in futures:
+            try:
+                future.result(timeout=START_TIMEOUT_S).destroy()
+            except BaseException:
+                pass
+        with self.lock:
+            for client in self.clients:
+                client.close()
+            self.clients.clear()
+
+
 class FreshSession(Session):
     """``--isolation container``: a fresh, pre-started container per candidate."""
 
@@ -391,6 +445,7 @@ class DockerBackend(Backend):
         self.run_id = run_id or uuid.uuid4().hex[:12]
         self.labels = run_labels(self.run_id)
         self._prefetchers: dict[tuple[int, int, int], Prefetcher] = {}
+        self._started = StartedPool()
         self._lock = threading.Lock()
         self._image_id: str | None = None
 
@@ -417,15 +472,30 @@ class DockerBackend(Backend):
         # counter, cgroup counters) that a container per candidate closes.
         return f"docker:{self._image_id}:{self.isolation}"
 
+    def prepare(self, limits: Limits, sessions: int) -> None:
+        """Starts the sessions' containers now, in the background: they boot
+        (about half a second) while the host reads samples and builds jobs."""
+        if self.isolation == "process":
+            self._started.start(self, limits, sessions)
+        else:
+            self._prefetcher(limits)
+
+    def take_started(self, limits: Limits) -> Container | None:
+        """A container ``prepare`` started with these limits, if any is left."""
+        return self._started.take(limits)
+
     def open_session(self, limits: Limits) -> Session:
         if self.isolation == "process":
             return WarmSession(self, limits)
+        return FreshSession(self._prefetcher(limits))
+
+    def _prefetcher(self, limits: Limits) -> Prefetcher:
         with self._lock:
             key = limits.container_key()
             if key not in self._prefetchers:
                 starters = max(2, self.prefetch // 2)
                 self._prefetchers[key] = Prefetcher(self, limits, self.prefetch, starters)
-            return FreshSession(self._prefetchers[key])
+            return self._prefetchers[key]
 
     def close(self) -> None:
         """Stops prefetching and removes every container of this run, also
@@ -434,6 +504,7 @@ class DockerBackend(Backend):
             for prefetcher in self._prefetchers.values():
                 prefetcher.close()
             self._prefetchers.clear()
+        self._started.close()
         try:
             remove_run_containers(self.run_id)
         except PrerequisiteError:

@@ -22,12 +22,12 @@ in ``js/``, as literals), ``javascript`` and ``supervisor`` (the request loop an
 
 from __future__ import annotations
 
-import ast
 import base64
 import functools
 import hashlib
 import importlib.util
 import marshal
+import re
 import zlib
 from importlib import resources
 
@@ -41,14 +41,16 @@ def module_source(name: str) -> str:
     return resources.files(package or __name__).joinpath(f"{leaf}.py").read_text()
 
 
+# A relative import at the top level, on one line or in parentheses over
+# several (the only forms the agent's modules use; a unit test checks this
+# against the modules' syntax trees).  A pattern, not ``ast``: the join runs at
+# every start of the tool, and parsing 250 KB of source cost ~0.13 s of it.
+RELATIVE_IMPORT = re.compile(r"^from \.+[\w.]* import (?:\([^)]*\)|[^\n(]*)\n", re.MULTILINE)
+
+
 def strip_relative_imports(source: str) -> str:
-    """Drops ``from .x import y`` statements (also multi-line ones)."""
-    lines = source.splitlines(keepends=True)
-    for node in reversed(ast.parse(source).body):
-        if isinstance(node, ast.ImportFrom) and node.level > 0:
-            end = node.end_lineno or node.lineno
-            del lines[node.lineno - 1:end]
-    return "".join(lines)
+    """Drops top-level ``from .x import y`` statements (also multi-line ones)."""
+    return RELATIVE_IMPORT.sub("", source)
 
 
 def joined_source() -> str:
@@ -85,7 +87,7 @@ exec(_agent)
 
 
 def _chunks(data: bytes) -> list[str]:
-    text = base64.b64encode(zlib.compress(data, 9)).decode("ascii")
+    text = base64.b64encode(zlib.compress(data, 6)).decode("ascii")  # level 9: 1% smaller, 3x the time
     return [text[i:i + ARG_CHARS] for i in range(0, len(text), ARG_CHARS)]
 
 
