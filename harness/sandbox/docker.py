@@ -177,17 +177,23 @@ class Container:
         assert self.channel is not None
         done: list[Execution] = []
         try:
-            if problem_key not in self.problems:
+            new_problem = problem_key not in self.problems
+            if new_problem:
                 self.channel.send({"op": protocol.OP_PROBLEM, "key": problem_key, "spec": dict(spec)})
+            runs = []
+            limits_dict = limits.to_dict()
+            for program in programs:
+                self.uses += 1
+                runs.append({"id": self.uses, "program": program, "limits": limits_dict})
+            # Sent before the problem's reply is read: one round trip a problem
+            # fewer.  A refused problem retires the container (the caller
+            # resets the session), so the run's own error reply is never read.
+            self.channel.send({"op": protocol.OP_RUN, "problem": problem_key, "runs": runs})
+            if new_problem:
                 reply = self.channel.receive(START_TIMEOUT_S)
                 if reply.get("op") != protocol.OP_OK:
                     raise InfraError(f"sandbox refused the problem: {reply.get('error', reply)}")
                 self.problems.add(problem_key)
-            runs = []
-            for program in programs:
-                self.uses += 1
-                runs.append({"id": self.uses, "program": program, "limits": limits.to_dict()})
-            self.channel.send({"op": protocol.OP_RUN, "problem": problem_key, "runs": runs})
             finished = False
             while not finished:
                 # Per frame: the supervisor sends results or a heartbeat at
