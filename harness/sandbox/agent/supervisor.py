@@ -266,6 +266,7 @@ class Supervisor:
         gc.collect()
         gc.freeze()  # forked children then share these pages instead of copying them
         self.zygote = Zygote()  # before any request: it must never see test data
+        self.judge.start_forker()
         self.send({"op": OP_HELLO, "protocol": PROTOCOL_VERSION,
                              "python": sys.version.split()[0], "pid": os.getpid()})
         while True:
