@@ -41,6 +41,7 @@ from .proc import (
     absolute_imports_only,
     child_common,
     drop_to,
+    fork_helper,
     is_running,
     kill_uid,
     memory_file,
@@ -142,18 +143,7 @@ class JudgeForker:
     pytest (once) for the judges it forks."""
 
     def __init__(self):
-        mine, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
-        pid = os.fork()
-        if pid == 0:
-            try:
-                mine.close()
-                child_common([theirs.fileno()])
-                judge_forker_main(theirs)
-            finally:
-                os._exit(1)
-        theirs.close()
-        self.pid, self.sock = pid, mine
-        REAPED.exclude.add(pid)
+        self.pid, self.sock = fork_helper(judge_forker_main)
 
     def fork(self, spec, judge_fd):
         """A judge for ``spec`` (prepared, with ``workdir``) serving on

@@ -6,6 +6,7 @@ import math
 import os
 import resource
 import signal
+import socket
 import stat
 import sys
 import time
@@ -172,6 +173,24 @@ def child_common(keep_fds):
         start = fd + 1
     import random
     random.seed(0)
+
+
+def fork_helper(main):
+    """Forks a root helper of the supervisor's (the zygote, the judge forker)
+    that runs ``main(sock)`` on its end of a new socket pair and never
+    returns; returns (its pid, the supervisor's end)."""
+    mine, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+    pid = os.fork()
+    if pid == 0:
+        try:
+            mine.close()
+            child_common([theirs.fileno()])
+            main(theirs)
+        finally:
+            os._exit(1)
+    theirs.close()
+    REAPED.exclude.add(pid)
+    return pid, mine
 
 
 def set_limits(limits):

@@ -11,7 +11,17 @@ import time
 
 from ...protocol import HEADER, FrameBuffer, frame, read_exact, send_frame
 from .candidate import candidate_main, candidate_script_main, flush_standard_streams, read_program
-from .proc import CANDIDATE_ENV, REAPED, SANDBOX_UID, child_common, drop_to, memory_file, reaped, set_limits
+from .proc import (
+    CANDIDATE_ENV,
+    REAPED,
+    SANDBOX_UID,
+    child_common,
+    drop_to,
+    fork_helper,
+    memory_file,
+    reaped,
+    set_limits,
+)
 
 ZYGOTE_TIMEOUT_S = 10.0
 
@@ -100,6 +110,9 @@ def zygote_main(sock):
     request is read, and programs reach candidates on fds it only passes on,
     so a candidate's memory (a copy of the zygote's) holds no test, expected
     value or other candidate's program to read back."""
+    # Once here instead of in every candidate (~90 page faults each).
+    os.environ.clear()
+    os.environ.update(CANDIDATE_ENV)
     fd = sock.fileno()
     wake_r, wake_w = os.pipe()
     os.set_blocking(wake_r, False)
@@ -143,21 +156,8 @@ class Zygote:
     """The supervisor's handle on its zygote process."""
 
     def __init__(self):
-        mine, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
-        pid = os.fork()
-        if pid == 0:
-            try:
-                mine.close()
-                child_common([theirs.fileno()])
-                # Once here instead of in every candidate (~90 page faults each).
-                os.environ.clear()
-                os.environ.update(CANDIDATE_ENV)
-                zygote_main(theirs)
-            finally:
-                os._exit(1)
-        theirs.close()
-        self.pid, self.sock, self.frames, self.last_pid = pid, mine, FrameBuffer(), None
-        REAPED.exclude.add(pid)
+        self.pid, self.sock = fork_helper(zygote_main)
+        self.frames, self.last_pid = FrameBuffer(), None
 
     def spawn(self, program, workdir, limits, mode, fds, argv=None):
         """Asks for a candidate process; its pid arrives later (``candidate_pid()``),
