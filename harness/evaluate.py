@@ -162,7 +162,9 @@ def evaluate(samples_path: str | Path, problems: ProblemSet, backend: Backend, o
     if store is not None:
         backend = CachingBackend(backend, store)
     runner = Runner(backend, run)
-    backend.prepare(run.limits, runner.workers)  # they boot while the samples are read and the jobs built
+    if total:  # sandboxes boot while the samples are read and the jobs built; no more than get work
+        tasks = max(len(used), -(-total // run.chunk_size))
+        backend.prepare(run.limits, min(runner.workers, tasks))
     out_path = Path(out_path)
     hint = ("verdicts already judged are in the result store, so rerunning the command finishes the job"
             if isinstance(backend, CachingBackend) else "")

@@ -86,6 +86,12 @@ def test_sandboxes_are_prepared_only_when_the_store_cannot_answer(tmp_path: Path
                  workers=2, store=store)
         assert backend.prepared == expected
     store.close()
+    one = tmp_path / "one.jsonl"  # one problem, one chunk: one sandbox, not one a worker
+    one.write_text(json.dumps({"task_id": "HumanEval/0", "completion": "# fake: passed"}) + "\n")
+    backend = Preparing()
+    backend.prepared = []
+    evaluate(one, load_problems("humaneval"), backend, tmp_path / "r1.jsonl", NO_CALIBRATION, workers=2)
+    assert backend.prepared == [1]
 
 
 def test_store_survives_reopening_and_prunes(tmp_path: Path) -> None:
