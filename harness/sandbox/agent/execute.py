@@ -14,7 +14,6 @@ from ...protocol import (
     ERROR,
     FAILED,
     GONE,
-    HEADER,
     INFRA_ERROR,
     JUDGE_CRASH,
     JUDGE_VERDICTS,
@@ -25,8 +24,6 @@ from ...protocol import (
     SYNTAX_ERROR,
     TIMEOUT,
     FrameBuffer,
-    frame,
-    read_exact,
     recv_frame,
     send_frame,
 )
@@ -46,6 +43,8 @@ from .proc import (
     kill_uid,
     memory_file,
     reap_all,
+    recv_with_fds,
+    send_with_fds,
     signal_name,
     tree_cpu_seconds,
 )
@@ -148,9 +147,7 @@ class JudgeForker:
     def fork(self, spec, judge_fd):
         """A judge for ``spec`` (prepared, with ``workdir``) serving on
         ``judge_fd``; returns its pid."""
-        data = frame(marshal.dumps(spec))
-        socket.send_fds(self.sock, [data[:HEADER.size]], [judge_fd])
-        self.sock.sendall(data[HEADER.size:])
+        send_with_fds(self.sock, spec, [judge_fd])
         _, pid = marshal.loads(recv_frame(self.sock.fileno()))
         return pid
 
@@ -158,12 +155,9 @@ class JudgeForker:
 def judge_forker_main(sock):
     fd = sock.fileno()
     while True:
-        header, fds, _, _ = socket.recv_fds(sock, HEADER.size, 1)
-        if not header or len(fds) != 1:
+        spec, fds = recv_with_fds(sock, 1)
+        if spec is None or len(fds) != 1:
             os._exit(0)
-        header += read_exact(fd, HEADER.size - len(header))
-        (size,) = HEADER.unpack(header)
-        spec = marshal.loads(read_exact(fd, size))
         reap_judges()
         if spec.get("kind") == "pytest":
             warm_pytest()

@@ -2,6 +2,7 @@
 
 import _signal
 import ctypes
+import marshal
 import math
 import os
 import resource
@@ -11,7 +12,7 @@ import stat
 import sys
 import time
 
-from ...protocol import write_all
+from ...protocol import HEADER, frame, read_exact, write_all
 
 JUDGE_UID = 1001
 SANDBOX_UID = 1002
@@ -191,6 +192,23 @@ def fork_helper(main):
     theirs.close()
     REAPED.exclude.add(pid)
     return pid, mine
+
+
+def send_with_fds(sock, message, fds):
+    """A marshal frame to or from a trusted helper, ``fds`` passed with its header."""
+    data = frame(marshal.dumps(message))
+    socket.send_fds(sock, [data[:HEADER.size]], fds)
+    sock.sendall(data[HEADER.size:])
+
+
+def recv_with_fds(sock, max_fds):
+    """(message, fds) sent by ``send_with_fds``; (None, fds) at EOF."""
+    header, fds, _, _ = socket.recv_fds(sock, HEADER.size, max_fds)
+    if not header:
+        return None, fds
+    header += read_exact(sock.fileno(), HEADER.size - len(header))
+    (size,) = HEADER.unpack(header)
+    return marshal.loads(read_exact(sock.fileno(), size)), fds
 
 
 def set_limits(limits):

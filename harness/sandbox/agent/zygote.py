@@ -5,11 +5,10 @@ import marshal
 import os
 import select
 import signal
-import socket
 import sys
 import time
 
-from ...protocol import HEADER, FrameBuffer, frame, read_exact, send_frame
+from ...protocol import FrameBuffer, send_frame
 from .candidate import candidate_main, candidate_script_main, flush_standard_streams, read_program
 from .proc import (
     CANDIDATE_ENV,
@@ -20,6 +19,8 @@ from .proc import (
     fork_helper,
     memory_file,
     reaped,
+    recv_with_fds,
+    send_with_fds,
     set_limits,
 )
 
@@ -131,12 +132,10 @@ def zygote_main(sock):
                     pass
                 report_exits(fd)
                 continue
-            header, fds, _, _ = socket.recv_fds(sock, HEADER.size, 8)
-            if not header:
+            request, fds = recv_with_fds(sock, 8)
+            if request is None:
                 os._exit(0)
-            header += read_exact(fd, HEADER.size - len(header))
-            (size,) = HEADER.unpack(header)
-            pid = spawn_candidate(marshal.loads(read_exact(fd, size)), fds)
+            pid = spawn_candidate(request, fds)
             for passed_fd in fds:
                 os.close(passed_fd)
             send_frame(fd, marshal.dumps(("pid", pid)))
@@ -165,12 +164,11 @@ class Zygote:
         memory file whose fd goes first, never through the zygote's heap."""
         self.last_pid = None
         program_fd = memory_file(program.encode("utf-8", "surrogateescape"))
-        data = frame(marshal.dumps({"workdir": workdir, "limits": limits, "mode": mode, "argv": argv}))
+        request = {"workdir": workdir, "limits": limits, "mode": mode, "argv": argv}
         try:
-            socket.send_fds(self.sock, [data[:HEADER.size]], [program_fd] + list(fds))
+            send_with_fds(self.sock, request, [program_fd] + list(fds))
         finally:
             os.close(program_fd)
-        self.sock.sendall(data[HEADER.size:])
 
     def candidate_pid(self):
         while self.last_pid is None:
