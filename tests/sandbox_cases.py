@@ -117,6 +117,15 @@ LEGIT = {
         "    except OSError:\n        pass\n"
         "ifaces = [name for _, name in socket.if_nameindex()]\n"
         "def add(a, b):\n    return a + b if not reached and ifaces == ['lo'] else [reached, ifaces]\n", "passed"),
+    "loopback_socket": (  # suites test socket code on localhost: loopback must work with no network
+        "import socket, threading\n"
+        "def add(a, b):\n"
+        "    server = socket.create_server(('127.0.0.1', 0))\n"
+        "    def echo():\n        conn, _ = server.accept()\n        conn.sendall(conn.recv(64))\n        conn.close()\n"
+        "    threading.Thread(target=echo).start()\n"
+        "    with socket.create_connection(server.getsockname(), timeout=5) as client:\n"
+        "        client.sendall(b'hi')\n        assert client.recv(64) == b'hi'\n"
+        "    server.close()\n    return a + b\n", "passed"),
     "not_root_no_caps": (
         "import os\n"
         "caps = [l for l in open('/proc/self/status') if l.startswith(('CapEff', 'CapPrm'))]\n"
