@@ -4,6 +4,7 @@ source, framing, reply checking, comparisons, exceptions and failure text."""
 from __future__ import annotations
 
 import ast
+import importlib.util
 import marshal
 import os
 import sys
@@ -32,18 +33,21 @@ def test_joined_source_compiles_and_imports_only_the_standard_library() -> None:
     assert imported <= set(sys.stdlib_module_names), imported - set(sys.stdlib_module_names)
 
 
-def test_boot_command_fits_linux_argument_limits_and_carries_the_agent() -> None:
-    """One argv string may not exceed 128 KiB (MAX_ARG_STRLEN): the agent is
-    sent compressed and in chunks, as the host's bytecode and as source."""
-    import base64
+def test_the_boot_command_is_small_and_the_payload_carries_the_agent() -> None:
+    """The command is only the loader (dockerd re-encodes a command many times
+    a container); stdin carries the agent as the host's bytecode and as source."""
+    import struct
     import zlib
 
-    command = agent.boot_command()
-    assert all(len(arg.encode()) < 128 * 1024 for arg in command)
-    count = int(command[4])
-    compiled, source = command[5:5 + count], command[5 + count:]
-    assert zlib.decompress(base64.b64decode("".join(source))).decode() == agent.SOURCE
-    code = marshal.loads(zlib.decompress(base64.b64decode("".join(compiled))))
+    assert sum(len(arg) for arg in agent.boot_command()) < 2000
+    payload = agent.boot_payload()
+    magic, compiled_size, source_size = struct.unpack_from(agent.BOOT_HEADER, payload)
+    start = struct.calcsize(agent.BOOT_HEADER)
+    assert magic == importlib.util.MAGIC_NUMBER
+    assert len(payload) == start + compiled_size + source_size
+    compiled, source = payload[start:start + compiled_size], payload[start + compiled_size:]
+    assert zlib.decompress(source).decode() == agent.SOURCE
+    code = marshal.loads(zlib.decompress(compiled))
     assert code.co_filename == "<agent>"
     assert not code.co_flags & 0x1000000  # CO_FUTURE_ANNOTATIONS: the host's future import did not leak
 

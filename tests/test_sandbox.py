@@ -3,12 +3,14 @@ resist these forgeries, allow these legitimate programs, and clean up."""
 
 from __future__ import annotations
 
+import importlib.util
+
 import pytest
 
 from harness.limits import Limits
 from harness.outcome import Outcome
 from harness.sandbox import docker as docker_backend_module
-from harness.sandbox.agent import boot_command
+from harness.sandbox.agent import boot_payload
 from harness.sandbox.cleanup import count_containers
 from harness.sandbox.docker import DockerBackend
 from harness.sandbox.labels import LABEL_RUN
@@ -179,10 +181,8 @@ def test_killed_candidates_do_not_cost_the_container() -> None:
 def test_agent_boots_from_bytecode_or_from_source(python: str, monkeypatch: pytest.MonkeyPatch) -> None:
     """The host's bytecode runs where the sandbox's Python has the host's
     magic; any other Python (a bring-your-own image) compiles the source."""
-    command = list(boot_command())
-    if python == "another":
-        command[3] = "00000000"  # no Python has this magic
-    monkeypatch.setattr(docker_backend_module, "boot_command", lambda: tuple(command))
+    magic = b"\0\0\0\0" if python == "another" else importlib.util.MAGIC_NUMBER  # no Python has 0000
+    monkeypatch.setattr(docker_backend_module, "boot_payload", lambda: boot_payload(magic))
     backend = DockerBackend(image=IMAGE)
     session = backend.open_session(TEST_LIMITS)
     try:

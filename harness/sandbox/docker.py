@@ -32,7 +32,7 @@ from .. import protocol
 from ..errors import InfraError, PrerequisiteError
 from ..limits import Limits
 from ..outcome import Execution
-from .agent import boot_command
+from .agent import boot_command, boot_payload
 from .base import Backend, Session, register_backend
 from .cleanup import remove_run_containers
 from .labels import run_labels
@@ -163,6 +163,8 @@ class Container:
             raw = client.api.attach_socket(self.container.id, params={"stdin": 1, "stdout": 1, "stream": 1})
             self.channel = AgentChannel(getattr(raw, "_sock", raw))
             self.container.start()
+            self.channel.sock.settimeout(START_TIMEOUT_S)
+            self.channel.sock.sendall(boot_payload())  # the agent itself: the command only loads it
             hello = self.channel.receive(START_TIMEOUT_S)
             if hello.get("op") != protocol.OP_HELLO or hello.get("protocol") != protocol.PROTOCOL_VERSION:
                 raise InfraError(f"unexpected greeting from the sandbox: {hello!r}")

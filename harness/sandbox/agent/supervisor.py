@@ -1,7 +1,7 @@
 """The in-container supervisor: the only harness code that runs inside a sandbox.
 
-It is stdlib-only and self-contained because the host sends it in the
-container's command (``boot_command()``); nothing is mounted or copied in.
+It is stdlib-only and self-contained because the host sends it to the
+container's stdin (``boot_payload()``); nothing is mounted or copied in.
 
 Trust model, per candidate (three processes, three uids):
 
