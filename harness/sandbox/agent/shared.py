@@ -115,7 +115,7 @@ def shared_pytest(spec, workdir, wall_time_s):
         handle.write(spec["test"])
     record = pytest_record(pytest, shared_blame)
     code = pytest.main([path, "-q", "-p", "no:cacheprovider", "--rootdir", workdir, "-o", "addopts=",
-                        "--import-mode=importlib", "--timeout", str(max(1, int(wall_time_s)))],
+                        "--import-mode=importlib", "--tb=native", "--timeout", str(max(1, int(wall_time_s)))],
                        plugins=[record])
     sys.stdout.flush()
     return record.verdict(code, touched=True)
