@@ -191,3 +191,45 @@ def test_agent_boots_from_bytecode_or_from_source(python: str, monkeypatch: pyte
     finally:
         session.close()
         backend.close()
+
+
+
+SPIN_ONCE = ("import time\n_spun = []\n"
+             "def add(a, b):\n"
+             "    if not _spun:  # 0.8 s of CPU, once\n"
+             "        _spun.append(time.process_time())\n"
+             "        while time.process_time() - _spun[0] < 0.8:\n"
+             "            pass\n"
+             "    return a + b\n")
+# Two spinning processes a container, for at most 60 s whatever happens to the test.
+HOG = "import os, time\nos.fork()\nend = time.time() + 60\nwhile time.time() < end:\n    pass\n"
+
+
+def test_the_wall_limit_does_not_count_time_a_loaded_machine_took(session) -> None:  # type: ignore[no-untyped-def]
+    """With the machine's cores shared by five busy containers, a candidate
+    that computes for 0.8 s of CPU needs well over its 1.5 s wall limit:
+    the time it waited for a CPU is not held against it.  A sleeper under
+    the same load is still cut, within 3x the limit."""
+    import uuid
+    from dataclasses import replace
+
+    from harness.sandbox.cleanup import remove_run_containers
+    from harness.sandbox.labels import run_labels
+    from harness.sandbox.prereqs import docker_client
+
+    limits = replace(TEST_LIMITS, cpu_time_s=3.0, wall_time_s=1.5)
+    run_id = uuid.uuid4().hex[:12]
+    client = docker_client()
+    try:
+        for _ in range(5):
+            client.containers.run(IMAGE, ["python3", "-c", HOG], detach=True, network_mode="none",
+                                  labels=run_labels(run_id), auto_remove=True)
+        computes = run_one(session, SPIN_ONCE, limits)
+        sleeps = run_one(session, BASIC["sleeps"][0], limits)
+    finally:
+        remove_run_containers(run_id)
+        client.close()
+    assert computes.passed, computes.detail
+    assert computes.wall_time_s > limits.wall_time_s  # it was starved: a plain wall limit would have cut it
+    assert sleeps.outcome is Outcome.TIMEOUT and "wall-clock" in sleeps.detail
+    assert sleeps.wall_time_s < 3 * limits.wall_time_s + 1.5

@@ -42,8 +42,10 @@ from .proc import (
     is_running,
     kill_uid,
     memory_file,
+    pids_of,
     reap_all,
     recv_with_fds,
+    run_delay_seconds,
     send_with_fds,
     signal_name,
     tree_cpu_seconds,
@@ -53,6 +55,11 @@ from .zygote import ZYGOTE_TIMEOUT_S
 TAIL_BYTES = 2048
 
 JUDGE_MAX_USES = 256  # a judge serves one problem, at most this many candidates
+
+# The wall-clock limit is for candidates that sleep or block: time the run's
+# processes waited for a CPU on a loaded machine does not count against it,
+# up to this many times the limit in real time.
+WALL_STARVED_CAP = 3
 
 WARMED = []
 
@@ -426,6 +433,8 @@ class Run:
             judge_fd = self.peer.fd
         else:
             judge_fd = -1 if self.stdin is not None else self.sup.judge.sock.fileno()
+        judge = [self.sup.judge.pid] if self.peer is None and self.stdin is None else []
+        judge_waited = run_delay_seconds(judge)  # the judge's so far; a candidate's own start at 0
         verdict = FrameBuffer(MAX_REPLY_BYTES)
         poller = select.poll()
         for fd in streams:
@@ -440,8 +449,10 @@ class Run:
                 return  # a script finished
             now = time.monotonic()
             if now >= wall_deadline:
-                self.killed_for = "wall"
-                return
+                wall_deadline = self.wall_deadline(started, judge, judge_waited)
+                if now >= wall_deadline:
+                    self.killed_for = "wall"
+                    return
             if now - started >= cpu_limit * 0.8:
                 reap_all()
                 if REAPED.cpu + tree_cpu_seconds(SANDBOX_UID) > cpu_limit:
@@ -485,6 +496,14 @@ class Run:
                 if streams[fd].total > out_cap:
                     self.killed_for = "output"
                     return
+
+    def wall_deadline(self, started, judge, judge_waited):
+        """The wall-clock deadline, moved on by the time the candidate's
+        processes and its judge waited for a CPU (a loaded machine), never
+        past ``WALL_STARVED_CAP`` times the limit."""
+        limit = self.limits["wall_time_s"]
+        waited = run_delay_seconds(pids_of((SANDBOX_UID,)) + judge) - judge_waited
+        return started + limit + min(max(0.0, waited), (WALL_STARVED_CAP - 1) * limit)
 
     def limit_verdict(self, status, oom):
         """The verdict when a limit ended the run, else None."""
