@@ -434,7 +434,9 @@ class Run:
         else:
             judge_fd = -1 if self.stdin is not None else self.sup.judge.sock.fileno()
         judge = [self.sup.judge.pid] if self.peer is None and self.stdin is None else []
-        judge_waited = run_delay_seconds(judge)  # the judge's so far; a candidate's own start at 0
+        # The judge's main thread's wait so far (one read a candidate; a
+        # candidate's processes are new, their counts start at 0).
+        judge_waited = run_delay_seconds(judge, threads=False)
         verdict = FrameBuffer(MAX_REPLY_BYTES)
         poller = select.poll()
         for fd in streams:
@@ -502,7 +504,7 @@ class Run:
         processes and its judge waited for a CPU (a loaded machine), never
         past ``WALL_STARVED_CAP`` times the limit."""
         limit = self.limits["wall_time_s"]
-        waited = run_delay_seconds(pids_of((SANDBOX_UID,)) + judge) - judge_waited
+        waited = run_delay_seconds(pids_of((SANDBOX_UID,))) + run_delay_seconds(judge, threads=False) - judge_waited
         return started + limit + min(max(0.0, waited), (WALL_STARVED_CAP - 1) * limit)
 
     def limit_verdict(self, status, oom):
