@@ -117,10 +117,10 @@ LEGIT = {
         "    except OSError:\n        pass\n"
         "ifaces = [name for _, name in socket.if_nameindex()]\n"
         "def add(a, b):\n    return a + b if not reached and ifaces == ['lo'] else [reached, ifaces]\n", "passed"),
-    "loopback_socket": (  # suites test socket code on localhost: loopback must work with no network
+    "localhost_socket": (  # suites test socket code on localhost: it must resolve, and loopback work, with no network
         "import socket, threading\n"
         "def add(a, b):\n"
-        "    server = socket.create_server(('127.0.0.1', 0))\n"
+        "    server = socket.create_server(('localhost', 0))\n"
         "    def echo():\n        conn, _ = server.accept()\n        conn.sendall(conn.recv(64))\n        conn.close()\n"
         "    threading.Thread(target=echo).start()\n"
         "    with socket.create_connection(server.getsockname(), timeout=5) as client:\n"

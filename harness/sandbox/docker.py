@@ -55,12 +55,11 @@ def container_config(image: str, limits: Limits, labels: Mapping[str, str], warm
         stdin_open=True,
         tty=False,
         detach=True,
+        # Not also network_disabled, although dockerd then skips its
+        # libnetwork-setkey prestart hook (a re-exec of dockerd, ~0.1 CPU-s a
+        # container): it then leaves /etc/hosts empty (its init layer hides
+        # the image's), and "localhost" no longer resolves.
         network_mode="none",
-        # Also no network set-up at all: dockerd then installs no
-        # libnetwork-setkey prestart hook, a re-exec of dockerd that costs
-        # ~0.1 CPU-s a container.  runc still gives a fresh namespace with
-        # only loopback, as "none" does.
-        network_disabled=True,
         read_only=True,
         # /judge: test modules and judge scratch, on a tmpfs a candidate cannot fill (its dirs are 0700).
         tmpfs={"/work": f"rw,nosuid,nodev,noexec,size={limits.scratch_bytes},mode=755",
