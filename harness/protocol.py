@@ -55,6 +55,11 @@ import struct
 
 PROTOCOL_VERSION = 2
 
+# The in-sandbox wall-clock limit does not count time a run waited for a CPU
+# (a loaded machine), up to this many times the limit in real time; the host
+# waits that long, plus its margin, for a reply.
+WALL_STARVED_CAP = 3
+
 # ----------------------------------------------------------- outcome names ---
 # The verdicts a host sees (``harness.outcome.Outcome`` is built from these).
 PASSED = "passed"

@@ -204,7 +204,7 @@ class Container:
             while not finished:
                 # Per frame: the supervisor sends results or a heartbeat at
                 # least once per case, so a long batch never looks dead.
-                reply = self.channel.receive(limits.wall_time_s + REPLY_MARGIN_S)
+                reply = self.channel.receive(limits.wall_time_s * protocol.WALL_STARVED_CAP + REPLY_MARGIN_S)
                 if reply.get("op") == protocol.OP_PROGRESS:
                     continue
                 if reply.get("op") != protocol.OP_RESULTS:

@@ -23,6 +23,7 @@ from ...protocol import (
     RAN,
     SYNTAX_ERROR,
     TIMEOUT,
+    WALL_STARVED_CAP,
     FrameBuffer,
     recv_frame,
     send_frame,
@@ -42,7 +43,6 @@ from .proc import (
     is_running,
     kill_uid,
     memory_file,
-    pids_of,
     reap_all,
     recv_with_fds,
     run_delay_seconds,
@@ -55,11 +55,6 @@ from .zygote import ZYGOTE_TIMEOUT_S
 TAIL_BYTES = 2048
 
 JUDGE_MAX_USES = 256  # a judge serves one problem, at most this many candidates
-
-# The wall-clock limit is for candidates that sleep or block: time the run's
-# processes waited for a CPU on a loaded machine does not count against it,
-# up to this many times the limit in real time.
-WALL_STARVED_CAP = 3
 
 WARMED = []
 
@@ -433,10 +428,12 @@ class Run:
             judge_fd = self.peer.fd
         else:
             judge_fd = -1 if self.stdin is not None else self.sup.judge.sock.fileno()
+        # The wall limit is for candidates that sleep or block: what the main
+        # threads of the candidate and of its judge (the calls between them
+        # are the run's critical path) waited for a CPU does not count.  Not
+        # every thread's: a candidate's own threads queue behind each other.
         judge = [self.sup.judge.pid] if self.peer is None and self.stdin is None else []
-        # The judge's main thread's wait so far (one read a candidate; a
-        # candidate's processes are new, their counts start at 0).
-        judge_waited = run_delay_seconds(judge, threads=False)
+        judge_waited = run_delay_seconds(judge)  # so far; a new candidate's starts at 0
         verdict = FrameBuffer(MAX_REPLY_BYTES)
         poller = select.poll()
         for fd in streams:
@@ -500,11 +497,12 @@ class Run:
                     return
 
     def wall_deadline(self, started, judge, judge_waited):
-        """The wall-clock deadline, moved on by the time the candidate's
-        processes and its judge waited for a CPU (a loaded machine), never
+        """The wall-clock deadline, moved on by the time the candidate's and
+        its judge's main threads waited for a CPU (a loaded machine), never
         past ``WALL_STARVED_CAP`` times the limit."""
         limit = self.limits["wall_time_s"]
-        waited = run_delay_seconds(pids_of((SANDBOX_UID,))) + run_delay_seconds(judge, threads=False) - judge_waited
+        cand = self.cand if self.cand is not None else self.sup.zygote.last_pid
+        waited = run_delay_seconds([cand] if cand else []) + run_delay_seconds(judge) - judge_waited
         return started + limit + min(max(0.0, waited), (WALL_STARVED_CAP - 1) * limit)
 
     def limit_verdict(self, status, oom):

@@ -66,23 +66,17 @@ def tree_cpu_seconds(uid):
     return total / tick
 
 
-def run_delay_seconds(pids, threads=True):
-    """Time the threads of ``pids`` (with ``threads=False``, their main
-    threads) spent runnable but waiting for a CPU (the scheduler's run_delay,
-    /proc/<pid>/task/<tid>/schedstat): what other load on the machine took
-    from them.  0 where the kernel does not keep it."""
+def run_delay_seconds(pids):
+    """Time the main threads of ``pids`` spent runnable but waiting for a
+    CPU (the scheduler's run_delay, /proc/<pid>/schedstat): what other load
+    took from them.  0 where the kernel does not keep it."""
     total = 0
     for pid in pids:
         try:
-            tids = os.listdir("/proc/%d/task" % pid) if threads else [str(pid)]
-        except OSError:
-            continue
-        for tid in tids:
-            try:
-                with open("/proc/%d/task/%s/schedstat" % (pid, tid)) as handle:
-                    total += int(handle.read().split()[1])
-            except (OSError, IndexError, ValueError):
-                pass
+            with open("/proc/%d/schedstat" % pid) as handle:
+                total += int(handle.read().split()[1])
+        except (OSError, IndexError, ValueError):
+            pass
     return total / 1e9
 
 
