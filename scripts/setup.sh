@@ -15,14 +15,11 @@ ensure_mmdebstrap() {  # builds without a registry bootstrap their base with it
     apt-get install -y -qq mmdebstrap >/dev/null
   fi
 }
-if ! harness sandbox check >/dev/null 2>&1; then
-  ensure_mmdebstrap
-  harness sandbox build
-fi
-harness sandbox check
-# C and C++ (one image), Go, Rust, JavaScript and Java, each rebuilt only when its recipe changed
+# Python, C and C++ (one image), Go, Rust, JavaScript and Java, each rebuilt
+# only when its recipe changed
 ensure_mmdebstrap
-harness sandbox build --languages cpp,go,rust,javascript,java --if-stale
+harness sandbox build --languages python,cpp,go,rust,javascript,java --if-stale
+harness sandbox check
 if ! command -v chromium >/dev/null 2>&1; then
   echo "installing chromium (headless, for the report test) ..." >&2
   export DEBIAN_FRONTEND=noninteractive
