@@ -4,6 +4,9 @@ resist these forgeries, allow these legitimate programs, and clean up."""
 from __future__ import annotations
 
 import importlib.util
+import os
+import uuid
+from dataclasses import replace
 
 import pytest
 
@@ -11,9 +14,10 @@ from harness.limits import Limits
 from harness.outcome import Outcome
 from harness.sandbox import docker as docker_backend_module
 from harness.sandbox.agent import boot_payload
-from harness.sandbox.cleanup import count_containers
+from harness.sandbox.cleanup import count_containers, remove_run_containers
 from harness.sandbox.docker import DockerBackend
-from harness.sandbox.labels import LABEL_RUN
+from harness.sandbox.labels import LABEL_RUN, run_labels
+from harness.sandbox.prereqs import docker_client
 
 from .conftest import IMAGE, TEST_LIMITS, open_docker_session
 from .sandbox_cases import ADD_SPEC, BASIC, FORGERIES, LEGIT, RIGHT
@@ -193,7 +197,6 @@ def test_agent_boots_from_bytecode_or_from_source(python: str, monkeypatch: pyte
         backend.close()
 
 
-
 SPIN_ONCE = ("import time\n_spun = []\n"
              "def add(a, b):\n"
              "    if not _spun:  # 0.8 s of CPU, once\n"
@@ -210,14 +213,6 @@ def test_the_wall_limit_does_not_count_time_a_loaded_machine_took(session) -> No
     that computes for 0.8 s of CPU needs well over its 1.5 s wall limit:
     the time it waited for a CPU is not held against it.  A sleeper under
     the same load is still cut, within 3x the limit."""
-    import os
-    import uuid
-    from dataclasses import replace
-
-    from harness.sandbox.cleanup import remove_run_containers
-    from harness.sandbox.labels import run_labels
-    from harness.sandbox.prereqs import docker_client
-
     cores = os.cpu_count() or 2
     if cores > 8:
         pytest.skip(f"{cores} cores: loading them all would take {2 * cores + 1} busy containers")
@@ -237,4 +232,3 @@ def test_the_wall_limit_does_not_count_time_a_loaded_machine_took(session) -> No
     assert computes.wall_time_s > limits.wall_time_s  # it was starved: a plain wall limit would have cut it
     assert sleeps.outcome is Outcome.TIMEOUT and "wall-clock" in sleeps.detail
     assert sleeps.wall_time_s < 3 * limits.wall_time_s + 1.5
-

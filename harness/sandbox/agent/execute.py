@@ -44,6 +44,7 @@ from .proc import (
     kill_uid,
     memory_file,
     reap_all,
+    reaped,
     recv_with_fds,
     run_delay_seconds,
     send_with_fds,
@@ -160,7 +161,11 @@ def judge_forker_main(sock):
         spec, fds = recv_with_fds(sock, 1)
         if spec is None or len(fds) != 1:
             os._exit(0)
-        reap_judges()
+        # Reap the judges the supervisor killed (it stops one before it asks
+        # for the next, so a dead judge's pid is never reused while it may
+        # still be signalled).
+        for _ in reaped():
+            pass
         if spec.get("kind") == "pytest":
             warm_pytest()
         pid = os.fork()
@@ -169,19 +174,6 @@ def judge_forker_main(sock):
         os.close(fds[0])
         del spec
         send_frame(fd, marshal.dumps(("pid", pid)))
-
-
-def reap_judges():
-    """Judges the supervisor killed (it stops one before it asks for the
-    next, so a dead judge's pid is never reused while it may still be
-    signalled)."""
-    while True:
-        try:
-            pid, _ = os.waitpid(-1, os.WNOHANG)
-        except ChildProcessError:
-            return
-        if pid == 0:
-            return
 
 
 def judge_main(fd, spec):
